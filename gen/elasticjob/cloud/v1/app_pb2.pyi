@@ -1,0 +1,60 @@
+from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class App(_message.Message):
+    __slots__ = ("app_name", "app_url", "cpu_count", "memory_mb", "bootstrap_script", "app_cache_enable", "event_trace_sampling_count")
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    APP_CACHE_ENABLE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TRACE_SAMPLING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    app_url: str
+    cpu_count: float
+    memory_mb: float
+    bootstrap_script: str
+    app_cache_enable: bool
+    event_trace_sampling_count: int
+    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., event_trace_sampling_count: _Optional[int] = ...) -> None: ...
+
+class PublishAppRequest(_message.Message):
+    __slots__ = ("app_name", "app_url", "cpu_count", "memory_mb", "bootstrap_script", "app_cache_enable", "event_trace_sampling_count")
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    APP_CACHE_ENABLE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TRACE_SAMPLING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    app_url: str
+    cpu_count: float
+    memory_mb: float
+    bootstrap_script: str
+    app_cache_enable: bool
+    event_trace_sampling_count: int
+    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., event_trace_sampling_count: _Optional[int] = ...) -> None: ...
+
+class ModifyAppRequest(_message.Message):
+    __slots__ = ("app_name", "app_url", "cpu_count", "memory_mb", "bootstrap_script", "app_cache_enable", "event_trace_sampling_count")
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    APP_URL_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_SCRIPT_FIELD_NUMBER: _ClassVar[int]
+    APP_CACHE_ENABLE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TRACE_SAMPLING_COUNT_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    app_url: str
+    cpu_count: float
+    memory_mb: float
+    bootstrap_script: str
+    app_cache_enable: bool
+    event_trace_sampling_count: int
+    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., event_trace_sampling_count: _Optional[int] = ...) -> None: ...

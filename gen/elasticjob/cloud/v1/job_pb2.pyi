@@ -1,0 +1,105 @@
+from google.api import annotations_pb2 as _annotations_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Job(_message.Message):
+    __slots__ = ("app_name", "job_name", "cpu_count", "memory_mb", "job_execution_type", "cron", "sharding_total_count", "sharding_item_parameters", "job_parameter", "failover", "misfire", "job_executor_service_handler_type", "job_error_handler_type", "description", "props")
+    class PropsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    JOB_EXECUTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_ITEM_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    JOB_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    FAILOVER_FIELD_NUMBER: _ClassVar[int]
+    MISFIRE_FIELD_NUMBER: _ClassVar[int]
+    JOB_EXECUTOR_SERVICE_HANDLER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ERROR_HANDLER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PROPS_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    job_name: str
+    cpu_count: float
+    memory_mb: float
+    job_execution_type: str
+    cron: str
+    sharding_total_count: int
+    sharding_item_parameters: str
+    job_parameter: str
+    failover: bool
+    misfire: bool
+    job_executor_service_handler_type: str
+    job_error_handler_type: str
+    description: str
+    props: _containers.ScalarMap[str, str]
+    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[int] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[bool] = ..., misfire: _Optional[bool] = ..., job_executor_service_handler_type: _Optional[str] = ..., job_error_handler_type: _Optional[str] = ..., description: _Optional[str] = ..., props: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class JobConfigRequest(_message.Message):
+    __slots__ = ("app_name", "job_name", "cpu_count", "memory_mb", "job_execution_type", "cron", "sharding_total_count", "sharding_item_parameters", "job_parameter", "failover", "misfire", "job_executor_service_handler_type", "job_error_handler_type", "description", "props")
+    class PropsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
+    JOB_EXECUTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CRON_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_ITEM_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    JOB_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    FAILOVER_FIELD_NUMBER: _ClassVar[int]
+    MISFIRE_FIELD_NUMBER: _ClassVar[int]
+    JOB_EXECUTOR_SERVICE_HANDLER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    JOB_ERROR_HANDLER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PROPS_FIELD_NUMBER: _ClassVar[int]
+    app_name: str
+    job_name: str
+    cpu_count: float
+    memory_mb: float
+    job_execution_type: str
+    cron: str
+    sharding_total_count: int
+    sharding_item_parameters: str
+    job_parameter: str
+    failover: bool
+    misfire: bool
+    job_executor_service_handler_type: _struct_pb2.Value
+    job_error_handler_type: _struct_pb2.Value
+    description: str
+    props: _containers.ScalarMap[str, str]
+    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[int] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[bool] = ..., misfire: _Optional[bool] = ..., job_executor_service_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_error_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., props: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DeregisterJobRequest(_message.Message):
+    __slots__ = ("body",)
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    body: _httpbody_pb2.HttpBody
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
+
+class TriggerJobRequest(_message.Message):
+    __slots__ = ("body",)
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    body: _httpbody_pb2.HttpBody
+    def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...

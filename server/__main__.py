@@ -1,0 +1,65 @@
+"""``python -m server``: run the API server (and, as issues add them, the scheduler) until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from server.api.server import create_server
+from server.errors import ConfigurationError
+from server.registry.zookeeper import ZooKeeper
+from server.settings import Settings
+
+log = logging.getLogger("server")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("kazoo.client").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_environment()
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        return 2
+    zookeeper = ZooKeeper(
+        settings.zk_servers,
+        namespace=settings.zk_namespace,
+        digest=settings.zk_digest,
+        timeout=settings.zk_timeout_seconds,
+    )
+    if not zookeeper.start(wait=settings.zk_timeout_seconds):
+        log.warning("ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers)
+    try:
+        api = create_server(settings, zookeeper)
+    except ConfigurationError as exc:
+        log.error("%s", exc)
+        zookeeper.stop()
+        return 2
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    api.start()
+    log.info(
+        "ElasticJob-Cloud API ready on %s (namespace %s, %s mode)",
+        settings.grpc_address,
+        settings.zk_namespace,
+        "development" if settings.development else "production",
+    )
+    stopping.wait()
+    api.stop()
+    zookeeper.stop()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Protobuf ⇄ domain translation; the only module besides the servicers that touches ``*_pb2``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from elasticjob.cloud.v1 import app_pb2, job_pb2
+from google.api import httpbody_pb2
+from google.protobuf import struct_pb2
+
+from server.domain.app import AppConfig
+from server.domain.job import (
+    ErrorHandlerType,
+    ExecutorServiceHandlerType,
+    JobConfig,
+    JobExecutionType,
+    handler_type_from_request,
+)
+from server.domain.rules import check_name
+from server.errors import InvalidArgument
+
+
+def app_from_publish(request: app_pb2.PublishAppRequest) -> AppConfig:
+    optional: dict[str, Any] = {}
+    if request.HasField("cpu_count"):
+        optional["cpu_count"] = request.cpu_count
+    if request.HasField("memory_mb"):
+        optional["memory_mb"] = request.memory_mb
+    if request.HasField("app_cache_enable"):
+        optional["app_cache_enable"] = request.app_cache_enable
+    if request.HasField("event_trace_sampling_count"):
+        optional["event_trace_sampling_count"] = request.event_trace_sampling_count
+    return AppConfig(
+        app_name=request.app_name,
+        app_url=request.app_url,
+        bootstrap_script=request.bootstrap_script,
+        **optional,
+    )
+
+
+def app_changes(request: app_pb2.ModifyAppRequest) -> tuple[str, dict[str, Any]]:
+    """The app name and only the fields the request carried."""
+    check_name(request.app_name, "appName")
+    changes: dict[str, Any] = {}
+    for field_name in (
+        "app_url",
+        "cpu_count",
+        "memory_mb",
+        "bootstrap_script",
+        "app_cache_enable",
+        "event_trace_sampling_count",
+    ):
+        if request.HasField(field_name):
+            changes[field_name] = getattr(request, field_name)
+    return request.app_name, changes
+
+
+def app_to_proto(app: AppConfig) -> app_pb2.App:
+    return app_pb2.App(
+        app_name=app.app_name,
+        app_url=app.app_url,
+        cpu_count=app.cpu_count,
+        memory_mb=app.memory_mb,
+        bootstrap_script=app.bootstrap_script,
+        app_cache_enable=app.app_cache_enable,
+        event_trace_sampling_count=app.event_trace_sampling_count,
+    )
+
+
+def _required(request: Any, field_name: str, json_name: str) -> Any:
+    if not request.HasField(field_name):
+        raise InvalidArgument(f"{json_name} is required", field=json_name)
+    return getattr(request, field_name)
+
+
+def _plain(value: struct_pb2.Value) -> object:
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        return value.number_value
+    return object()  # lists and objects are never valid
+
+
+def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
+    check_name(request.job_name, "jobName")
+    check_name(request.app_name, "appName")
+    execution_type = request.job_execution_type.strip().upper()
+    if not execution_type:
+        raise InvalidArgument("jobExecutionType is required", field="jobExecutionType")
+    try:
+        job_execution_type = JobExecutionType(execution_type)
+    except ValueError:
+        raise InvalidArgument(
+            f"jobExecutionType must be TRANSIENT or DAEMON, not {request.job_execution_type!r}",
+            field="jobExecutionType",
+        ) from None
+    return JobConfig(
+        job_name=request.job_name,
+        app_name=request.app_name,
+        cpu_count=_required(request, "cpu_count", "cpuCount"),
+        memory_mb=_required(request, "memory_mb", "memoryMB"),
+        job_execution_type=job_execution_type,
+        sharding_total_count=_required(request, "sharding_total_count", "shardingTotalCount"),
+        cron=request.cron.strip(),
+        sharding_item_parameters=request.sharding_item_parameters,
+        job_parameter=request.job_parameter,
+        failover=request.failover,
+        misfire=request.misfire,
+        job_executor_service_handler_type=handler_type_from_request(
+            _plain(request.job_executor_service_handler_type),
+            ExecutorServiceHandlerType,
+            "jobExecutorServiceHandlerType",
+        ),
+        job_error_handler_type=handler_type_from_request(
+            _plain(request.job_error_handler_type), ErrorHandlerType, "jobErrorHandlerType"
+        ),
+        description=request.description,
+        props=dict(request.props),
+    )
+
+
+def job_to_proto(job: JobConfig) -> job_pb2.Job:
+    return job_pb2.Job(
+        app_name=job.app_name,
+        job_name=job.job_name,
+        cpu_count=job.cpu_count,
+        memory_mb=job.memory_mb,
+        job_execution_type=job.job_execution_type.value,
+        cron=job.cron,
+        sharding_total_count=job.sharding_total_count,
+        sharding_item_parameters=job.sharding_item_parameters,
+        job_parameter=job.job_parameter,
+        failover=job.failover,
+        misfire=job.misfire,
+        job_executor_service_handler_type=job.job_executor_service_handler_type.value,
+        job_error_handler_type=job.job_error_handler_type.value,
+        description=job.description,
+        props=dict(job.props),
+    )
+
+
+def name_from_body(body: httpbody_pb2.HttpBody, field: str = "jobName") -> str:
+    """The raw body is the name: bare (``my_job``) or a JSON string (``"my_job"``)."""
+    try:
+        text = body.data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InvalidArgument("the request body must be UTF-8 text", field=field) from None
+    if not text:
+        raise InvalidArgument(f"the request body must be the {field} (it is empty)", field=field)
+    if text.startswith('"'):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise InvalidArgument("the request body is not a valid JSON string", field=field) from None
+        if not isinstance(value, str):
+            raise InvalidArgument("the request body must be a JSON string", field=field)
+        text = value.strip()
+    check_name(text, field)
+    return text

