@@ -42,7 +42,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -271,7 +273,9 @@ def main() -> int:
     try:
         zk_servers = os.environ.get("ELASTICJOB_ZK_SERVERS")
         if zk_servers is None:
-            zookeeper = ZooKeeperServer(var / "zookeeper", port=int(os.environ.get("ELASTICJOB_ZK_PORT", "2181")))
+            zookeeper = ZooKeeperServer(
+                var / "zookeeper", port=int(os.environ.get("ELASTICJOB_ZK_PORT", "2181"))
+            )
             log.info("starting ZooKeeper on %s (log %s)", zookeeper.connect_string, var / "zookeeper")
             zookeeper.start()
             started.append(zookeeper)
@@ -286,11 +290,17 @@ def main() -> int:
         started.append(api)
         wait_for_port(grpc_host or "127.0.0.1", int(grpc_port), 30, api.process)
         envoy = EnvoyProxy(
-            var / "envoy", grpc_host=grpc_host, grpc_port=int(grpc_port), listen_port=rest_port, log_to_terminal=True
+            var / "envoy",
+            grpc_host=grpc_host,
+            grpc_port=int(grpc_port),
+            listen_port=rest_port,
+            log_to_terminal=True,
         )
         envoy.start()
         started.append(envoy)
-        log.info("ready: REST on http://127.0.0.1:%d/api (login root / pwd), gRPC on %s", rest_port, grpc_address)
+        log.info(
+            "ready: REST on http://127.0.0.1:%d/api (login root / pwd), gRPC on %s", rest_port, grpc_address
+        )
         while not stopping.wait(0.5):
             for part in started:
                 process = part.process if not isinstance(part, ManagedProcess) else part

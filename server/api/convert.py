@@ -148,7 +148,7 @@ def job_to_proto(job: JobConfig) -> job_pb2.Job:
 def name_from_body(body: httpbody_pb2.HttpBody, field: str = "jobName") -> str:
     """The raw body is the name: bare (``my_job``) or a JSON string (``"my_job"``)."""
     try:
-        text = body.data.decode("utf-8").strip()
+        text: str = bytes(body.data).decode("utf-8").strip()
     except UnicodeDecodeError:
         raise InvalidArgument("the request body must be UTF-8 text", field=field) from None
     if not text:

@@ -85,7 +85,9 @@ class ErrorInterceptor(grpc.ServerInterceptor):
     """Turns domain errors into their status; anything unexpected becomes INTERNAL and is logged."""
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: grpc.HandlerCallDetails
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = continuation(handler_call_details)
         if handler is None:
@@ -118,7 +120,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._signer = signer
 
     def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Any], handler_call_details: grpc.HandlerCallDetails
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = continuation(handler_call_details)
         method = handler_call_details.method

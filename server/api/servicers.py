@@ -49,6 +49,8 @@ class JobServicer(job_pb2_grpc.JobServiceServicer):
         self._jobs.deregister(convert.name_from_body(request.body))
         return empty_pb2.Empty()
 
-    def TriggerJob(self, request: job_pb2.TriggerJobRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+    def TriggerJob(
+        self, request: job_pb2.TriggerJobRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
         self._jobs.trigger(convert.name_from_body(request.body))
         return empty_pb2.Empty()

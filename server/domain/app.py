@@ -56,7 +56,9 @@ class AppConfig:
         if isinstance(self.event_trace_sampling_count, bool) or not isinstance(
             self.event_trace_sampling_count, int
         ):
-            raise InvalidArgument("eventTraceSamplingCount must be an integer", field="eventTraceSamplingCount")
+            raise InvalidArgument(
+                "eventTraceSamplingCount must be an integer", field="eventTraceSamplingCount"
+            )
         if self.event_trace_sampling_count < 0:
             raise InvalidArgument(
                 f"eventTraceSamplingCount must be at least 0, got {self.event_trace_sampling_count}",

@@ -81,7 +81,7 @@ def handler_type_from_request(
     value: object, enum_type: type[ExecutorServiceHandlerType] | type[ErrorHandlerType], field_name: str
 ) -> Any:
     """The API document types the handler fields as boolean: ``false``, null and "" mean the default."""
-    default = list(enum_type)[0]
+    default = next(iter(enum_type))
     if value is None or value is False or value == "":
         return default
     if isinstance(value, str):

@@ -124,7 +124,9 @@ class JobManager:
         """Queue one run now. Only TRANSIENT, enabled jobs of enabled apps can be triggered."""
         job = self._jobs.get(job_name)
         if job.is_daemon:
-            raise FailedPrecondition(f"job '{job_name}' is a DAEMON job; only TRANSIENT jobs can be triggered")
+            raise FailedPrecondition(
+                f"job '{job_name}' is a DAEMON job; only TRANSIENT jobs can be triggered"
+            )
         if self._disabled.is_job_disabled(job_name):
             raise FailedPrecondition(f"job '{job_name}' is disabled")
         if self._disabled.is_app_disabled(job.app_name):

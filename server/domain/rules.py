@@ -24,7 +24,8 @@ def check_name(value: str, field: str) -> None:
         raise InvalidArgument(f"{field} is required", field=field)
     if not NAME_PATTERN.fullmatch(value):
         raise InvalidArgument(
-            f"{field} {value!r} is invalid: use 1 to 100 of A-Z a-z 0-9 _ . - starting with a letter or digit",
+            f"{field} {value!r} is invalid: "
+            "use 1 to 100 of A-Z a-z 0-9 _ . - starting with a letter or digit",
             field=field,
         )
 

@@ -88,6 +88,7 @@ class JobRepository:
             *self._subtree(self._paths.ready_job(job_name)),
             *self._subtree(self._paths.disabled_job(job_name)),
         ]
+
         def build(transaction: Any) -> None:
             for path in owned:
                 transaction.delete(path)

@@ -38,11 +38,14 @@ class ReadyQueue:
             if wanted == current:
                 return current
             try:
-                self._zk.call(lambda c, v=stat.version, d=str(wanted).encode(): c.set_async(path, d, v))
+                self._set(path, str(wanted).encode(), stat.version)
                 return wanted
             except (BadVersionError, NoNodeError):
                 continue
         raise Conflict(f"ready queue of job '{job_name}' kept changing; try again")
+
+    def _set(self, path: str, data: bytes, version: int) -> None:
+        self._zk.call(lambda c: c.set_async(path, data, version))
 
     def count(self, job_name: str) -> int:
         path = self._paths.ready_job(job_name)

@@ -1,0 +1,42 @@
+"""Shared fixtures: one real ZooKeeper and one API stack (server + Envoy) per test session.
+
+Tests own their data through unique app and job names (``unique_name``); tests that break
+ZooKeeper start their own (see ``tests/harness.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from kazoo.client import KazooClient
+
+from server.devstack import ZooKeeperServer
+from tests.harness import Stack, running_stack, zookeeper_server
+
+
+@pytest.fixture(scope="session")
+def zk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperServer]:
+    with zookeeper_server(tmp_path_factory.mktemp("zookeeper")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def stack(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(zk_server.connect_string, tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def zk(zk_server: ZooKeeperServer) -> Iterator[KazooClient]:
+    """A plain kazoo client for looking at (and planting) nodes directly."""
+    client = KazooClient(hosts=zk_server.connect_string)
+    client.start(timeout=10)
+    yield client
+    client.stop()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def token(stack: Stack) -> str:
+    return stack.login()
