@@ -32,7 +32,9 @@ def main() -> int:
         timeout=settings.zk_timeout_seconds,
     )
     if not zookeeper.start(wait=settings.zk_timeout_seconds):
-        log.warning("ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers)
+        log.warning(
+            "ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers
+        )
     try:
         api = create_server(settings, zookeeper)
     except ConfigurationError as exc:

@@ -42,7 +42,9 @@ class Settings:
         if self.zk_digest is not None and ":" not in self.zk_digest:
             raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
         if not self.auth_username or not self.auth_password:
-            raise ConfigurationError("ELASTICJOB_AUTH_USERNAME and ELASTICJOB_AUTH_PASSWORD must not be empty")
+            raise ConfigurationError(
+                "ELASTICJOB_AUTH_USERNAME and ELASTICJOB_AUTH_PASSWORD must not be empty"
+            )
         if not self.development:
             if self.auth_password == DEVELOPMENT_PASSWORD:
                 raise ConfigurationError(
