@@ -1,0 +1,196 @@
+"""Settings, specified by what the server accepts from its environment and what it refuses to start with."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.errors import ConfigurationError
+from server.settings import Settings
+
+A_SECRET = "a-token-secret-of-32-characters!"
+PRODUCTION = {"ELASTICJOB_AUTH_PASSWORD": "s3cret-password", "ELASTICJOB_TOKEN_SECRET": A_SECRET}
+DEVELOPMENT = {"ELASTICJOB_MODE": "development"}
+
+
+# --- production (the default) --------------------------------------------------------------------
+
+
+def test_production_is_the_default_mode() -> None:
+    settings = Settings.from_environment(PRODUCTION)
+
+    assert settings.development is False
+
+
+def test_production_mode_refuses_the_development_password() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_AUTH_PASSWORD"):
+        Settings.from_environment({**PRODUCTION, "ELASTICJOB_AUTH_PASSWORD": "pwd"})
+
+
+def test_production_mode_refuses_an_unset_password_because_it_defaults_to_the_development_one() -> None:
+    with pytest.raises(ConfigurationError, match="development password"):
+        Settings.from_environment({"ELASTICJOB_TOKEN_SECRET": A_SECRET})
+
+
+def test_production_mode_refuses_a_missing_token_secret() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_TOKEN_SECRET"):
+        Settings.from_environment({"ELASTICJOB_AUTH_PASSWORD": "s3cret-password"})
+
+
+def test_production_mode_refuses_a_token_secret_shorter_than_16_characters() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_TOKEN_SECRET"):
+        Settings.from_environment({**PRODUCTION, "ELASTICJOB_TOKEN_SECRET": "x" * 15})
+
+
+def test_production_mode_accepts_a_token_secret_of_16_characters() -> None:
+    settings = Settings.from_environment({**PRODUCTION, "ELASTICJOB_TOKEN_SECRET": "x" * 16})
+
+    assert settings.token_secret == "x" * 16
+
+
+def test_production_mode_is_chosen_explicitly_in_any_case_and_with_spaces() -> None:
+    settings = Settings.from_environment({**PRODUCTION, "ELASTICJOB_MODE": " Production "})
+
+    assert settings.development is False
+
+
+def test_an_unknown_mode_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_MODE"):
+        Settings.from_environment({**PRODUCTION, "ELASTICJOB_MODE": "staging"})
+
+
+# --- development ---------------------------------------------------------------------------------
+
+
+def test_development_mode_uses_the_documents_credentials_root_and_pwd() -> None:
+    settings = Settings.from_environment(DEVELOPMENT)
+
+    assert settings.development is True
+    assert (settings.auth_username, settings.auth_password) == ("root", "pwd")
+
+
+def test_development_mode_fills_in_a_random_token_secret() -> None:
+    first = Settings.from_environment(DEVELOPMENT)
+    second = Settings.from_environment(DEVELOPMENT)
+
+    assert len(first.token_secret) >= 16
+    assert first.token_secret != second.token_secret
+
+
+def test_development_mode_keeps_a_token_secret_that_is_given() -> None:
+    settings = Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_TOKEN_SECRET": "short"})
+
+    assert settings.token_secret == "short"
+
+
+def test_development_mode_is_case_insensitive() -> None:
+    assert Settings.from_environment({"ELASTICJOB_MODE": "DEVELOPMENT"}).development is True
+
+
+# --- every variable is read ----------------------------------------------------------------------
+
+
+def test_every_elasticjob_variable_is_read() -> None:
+    settings = Settings.from_environment(
+        {
+            "ELASTICJOB_MODE": "production",
+            "ELASTICJOB_ZK_SERVERS": "zk1:2181,zk2:2181",
+            "ELASTICJOB_ZK_NAMESPACE": "my-namespace",
+            "ELASTICJOB_ZK_DIGEST": "user:secret",
+            "ELASTICJOB_ZK_TIMEOUT_SECONDS": "2.5",
+            "ELASTICJOB_GRPC_ADDRESS": "0.0.0.0:6000",
+            "ELASTICJOB_AUTH_USERNAME": "admin",
+            "ELASTICJOB_AUTH_PASSWORD": "s3cret-password",
+            "ELASTICJOB_TOKEN_SECRET": A_SECRET,
+            "ELASTICJOB_TOKEN_TTL_SECONDS": "600",
+        }
+    )
+
+    assert settings == Settings(
+        development=False,
+        zk_servers="zk1:2181,zk2:2181",
+        zk_namespace="my-namespace",
+        zk_digest="user:secret",
+        zk_timeout_seconds=2.5,
+        grpc_address="0.0.0.0:6000",
+        auth_username="admin",
+        auth_password="s3cret-password",
+        token_secret=A_SECRET,
+        token_ttl_seconds=600,
+    )
+
+
+def test_unset_variables_take_the_documented_defaults() -> None:
+    settings = Settings.from_environment(PRODUCTION)
+
+    assert settings.zk_servers == "127.0.0.1:2181"
+    assert settings.zk_namespace == "elasticjob-cloud"
+    assert settings.zk_digest is None
+    assert settings.zk_timeout_seconds == 5.0
+    assert settings.grpc_address == "127.0.0.1:50051"
+    assert settings.auth_username == "root"
+    assert settings.token_ttl_seconds == 12 * 3600
+
+
+def test_empty_numeric_variables_take_their_defaults() -> None:
+    settings = Settings.from_environment(
+        {**PRODUCTION, "ELASTICJOB_ZK_TIMEOUT_SECONDS": "", "ELASTICJOB_TOKEN_TTL_SECONDS": ""}
+    )
+
+    assert (settings.zk_timeout_seconds, settings.token_ttl_seconds) == (5.0, 12 * 3600)
+
+
+def test_an_empty_zookeeper_digest_means_no_digest() -> None:
+    assert Settings.from_environment({**PRODUCTION, "ELASTICJOB_ZK_DIGEST": ""}).zk_digest is None
+
+
+def test_the_process_environment_is_read_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELASTICJOB_MODE", "development")
+    monkeypatch.setenv("ELASTICJOB_ZK_NAMESPACE", "from-os-environ")
+
+    assert Settings.from_environment().zk_namespace == "from-os-environ"
+
+
+# --- bad values are refused naming the variable --------------------------------------------------
+
+
+@pytest.mark.parametrize("variable", ["ELASTICJOB_ZK_TIMEOUT_SECONDS", "ELASTICJOB_TOKEN_TTL_SECONDS"])
+@pytest.mark.parametrize("value", ["soon", "12h", "1,5"])
+def test_a_number_variable_that_is_not_a_number_is_refused_naming_it(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environment({**DEVELOPMENT, variable: value})
+
+
+@pytest.mark.parametrize("variable", ["ELASTICJOB_ZK_TIMEOUT_SECONDS", "ELASTICJOB_TOKEN_TTL_SECONDS"])
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_duration_that_is_not_positive_is_refused_naming_it(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environment({**DEVELOPMENT, variable: value})
+
+
+@pytest.mark.parametrize("namespace", ["a/b", "/elasticjob-cloud", "elasticjob-cloud/"])
+def test_a_namespace_with_a_slash_is_refused_naming_the_variable(namespace: str) -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_ZK_NAMESPACE"):
+        Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_ZK_NAMESPACE": namespace})
+
+
+def test_an_empty_namespace_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_ZK_NAMESPACE"):
+        Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_ZK_NAMESPACE": ""})
+
+
+def test_a_zookeeper_digest_without_a_colon_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_ZK_DIGEST"):
+        Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_ZK_DIGEST": "just-a-user"})
+
+
+@pytest.mark.parametrize("variable", ["ELASTICJOB_AUTH_USERNAME", "ELASTICJOB_AUTH_PASSWORD"])
+def test_empty_credentials_are_refused_naming_the_variable(variable: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environment({**DEVELOPMENT, variable: ""})
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_environment(DEVELOPMENT)
+
+    with pytest.raises(AttributeError):
+        settings.auth_password = "changed"  # type: ignore[misc]
