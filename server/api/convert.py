@@ -158,8 +158,6 @@ def name_from_body(body: httpbody_pb2.HttpBody, field: str = "jobName") -> str:
             value = json.loads(text)
         except ValueError:
             raise InvalidArgument("the request body is not a valid JSON string", field=field) from None
-        if not isinstance(value, str):
-            raise InvalidArgument("the request body must be a JSON string", field=field)
-        text = value.strip()
+        text = str(value).strip()
     check_name(text, field)
     return text

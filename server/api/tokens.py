@@ -46,7 +46,7 @@ class TokenSigner:
     def verify(self, token: str) -> str:
         """The user name in a valid token; Unauthenticated saying why otherwise."""
         body, dot, signature = token.strip().partition(".")
-        if not dot or not body or not signature:
+        if not dot or not body or not signature or not token.isascii():
             raise Unauthenticated("malformed access token")
         if not hmac.compare_digest(signature, self._sign(body)):
             raise Unauthenticated("invalid access token")

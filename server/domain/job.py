@@ -58,7 +58,7 @@ def parse_sharding_item_parameters(text: str, total: int) -> dict[int, str]:
     for part in text.split(","):
         key, sep, value = part.partition("=")
         key = key.strip()
-        if not sep or not key.isdigit():
+        if not sep or not (key.isascii() and key.isdigit()):
             raise InvalidArgument(
                 f"shardingItemParameters entry {part.strip()!r} must look like item=value (e.g. 0=a,1=b)",
                 field="shardingItemParameters",
@@ -140,6 +140,17 @@ class JobConfig:
         elif self.job_execution_type is JobExecutionType.DAEMON:
             raise InvalidArgument("cron is required for a DAEMON job", field="cron")
         parse_sharding_item_parameters(self.sharding_item_parameters, self.sharding_total_count)
+        if not isinstance(self.job_executor_service_handler_type, ExecutorServiceHandlerType):
+            raise InvalidArgument(
+                "jobExecutorServiceHandlerType must be CPU or SINGLE_THREAD",
+                field="jobExecutorServiceHandlerType",
+            )
+        if not isinstance(self.job_error_handler_type, ErrorHandlerType):
+            raise InvalidArgument(
+                "jobErrorHandlerType must be LOG, THROW or IGNORE", field="jobErrorHandlerType"
+            )
+        if not isinstance(self.props, Mapping):
+            raise InvalidArgument("props must map strings to strings", field="props")
         for key, value in self.props.items():
             if not isinstance(key, str) or not isinstance(value, str):
                 raise InvalidArgument("props must map strings to strings", field="props")

@@ -20,10 +20,10 @@ def encode(document: Mapping[str, Any]) -> bytes:
 
 
 def decode(data: bytes, path: str) -> dict[str, Any]:
-    text = data.decode("utf-8").strip()
     try:
+        text = data.decode("utf-8").strip()
         value = json.loads(text) if text.startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:  # UnicodeDecodeError is a ValueError
         raise UnreadableNode(f"{path}: {exc}") from exc
     if not isinstance(value, dict):
         raise UnreadableNode(f"{path}: not a mapping")
