@@ -7,6 +7,8 @@ writes them. ``add`` is a compare-and-set loop, so two producers never lose an i
 
 from __future__ import annotations
 
+from typing import Any
+
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from server.errors import Conflict
@@ -58,6 +60,37 @@ class ReadyQueue:
     def all(self) -> dict[str, int]:
         names = self._zk.call(lambda c: c.get_children_async(self._paths.ready))
         return {name: self.count(name) for name in sorted(names)}
+
+
+    # the scheduler's side: versions read with the counts, changes as transaction operations -----
+    async def aget(self, job_name: str) -> tuple[int, int] | None:
+        """``(count, version)`` of the job's node, or None when nothing waits."""
+        path = self._paths.ready_job(job_name)
+        try:
+            data, stat = await self._zk.acall(lambda c: c.get_async(path))
+        except NoNodeError:
+            return None
+        return _count(data), stat.version
+
+    async def aload(self) -> dict[str, tuple[int, int]]:
+        names = await self._zk.acall(lambda c: c.get_children_async(self._paths.ready))
+        loaded: dict[str, tuple[int, int]] = {}
+        for name in names:
+            entry = await self.aget(name)
+            if entry is not None:
+                loaded[name] = entry
+        return loaded
+
+    def set_ops(self, transaction: Any, job_name: str, count: int, version: int | None) -> None:
+        """Make the node hold ``count`` (create it when ``version`` is None; delete it at 0)."""
+        path = self._paths.ready_job(job_name)
+        if version is None:
+            if count > 0:
+                transaction.create(path, str(count).encode())
+        elif count > 0:
+            transaction.set_data(path, str(count).encode(), version)
+        else:
+            transaction.delete(path, version)
 
 
 def _count(data: bytes) -> int:

@@ -11,6 +11,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -114,6 +115,46 @@ class ZooKeeper:
         transaction = self.client.transaction()
         build(transaction)
         return list(self._wait(transaction.commit_async()))
+
+    # asyncio variants: the scheduler's event loop never blocks on ZooKeeper ---------------------
+    async def acall(self, operation: Callable[[KazooClient], Any]) -> Any:
+        """``call`` for asyncio: kazoo's completion is handed to the loop, bounded by ``timeout``."""
+        self._require_connection()
+        if not self._parents_ready:
+            await asyncio.to_thread(self._ensure_parents)
+        return await self._await(operation(self.client))
+
+    async def acommit(self, build: Callable[[Any], None]) -> list[Any]:
+        """``commit`` for asyncio."""
+        self._require_connection()
+        if not self._parents_ready:
+            await asyncio.to_thread(self._ensure_parents)
+        transaction = self.client.transaction()
+        build(transaction)
+        return list(await self._await(transaction.commit_async()))
+
+    async def _await(self, async_result: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(result: Any) -> None:
+            def deliver() -> None:
+                if future.done():
+                    return
+                try:
+                    future.set_result(result.get_nowait())
+                except Exception as exc:  # delivered to the awaiting coroutine
+                    future.set_exception(exc)
+
+            loop.call_soon_threadsafe(deliver)
+
+        async_result.rawlink(settle)
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except _UNAVAILABLE as exc:
+            raise RegistryUnavailable(f"ZooKeeper at {self.servers} is unavailable: {exc!r}") from exc
+        except TimeoutError as exc:
+            raise RegistryUnavailable(f"ZooKeeper at {self.servers} did not answer in {self.timeout}s") from exc
 
     def _wait(self, async_result: Any) -> Any:
         try:
