@@ -10,6 +10,8 @@ import threading
 from server.api.server import create_server
 from server.errors import ConfigurationError
 from server.registry.zookeeper import ZooKeeper
+from server.scheduler.core import SystemClock
+from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
 
 log = logging.getLogger("server")
@@ -35,12 +37,28 @@ def main() -> int:
         log.warning(
             "ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers
         )
+    scheduler: SchedulerService | None = None
+    if settings.mesos_url:
+        scheduler = SchedulerService(
+            zookeeper,
+            SchedulerSettings(
+                mesos_url=settings.mesos_url,
+                executor_command=settings.executor_command,
+                mesos_user=settings.mesos_user,
+                mesos_role=settings.mesos_role,
+            ),
+            clock=SystemClock(settings.zone()),
+        )
+    else:
+        log.warning("ELASTICJOB_MESOS_URL is not set: jobs are stored and queued but not run")
     try:
-        api = create_server(settings, zookeeper)
+        api = create_server(settings, zookeeper, job_events=scheduler)
     except ConfigurationError as exc:
         log.error("%s", exc)
         zookeeper.stop()
         return 2
+    if scheduler is not None:
+        scheduler.start()
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -57,6 +75,8 @@ def main() -> int:
         "development" if settings.development else "production",
     )
     stopping.wait()
+    if scheduler is not None:
+        scheduler.stop()
     api.stop()
     zookeeper.stop()
     log.info("stopped")

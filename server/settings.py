@@ -7,11 +7,15 @@ the server refuses to start with the password ``pwd`` or without a token secret.
 
 from __future__ import annotations
 
+import getpass
 import math
 import os
 import secrets
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.errors import ConfigurationError
 
@@ -32,6 +36,12 @@ class Settings:
     auth_password: str = DEVELOPMENT_PASSWORD
     token_secret: str = ""
     token_ttl_seconds: int = 12 * 3600
+    # Scheduling (none without a Mesos master URL).
+    mesos_url: str | None = None
+    mesos_user: str = ""
+    mesos_role: str | None = None
+    executor_command: str = ""
+    timezone: str | None = None
 
     def __post_init__(self) -> None:
         if not self.zk_namespace or "/" in self.zk_namespace:
@@ -42,6 +52,15 @@ class Settings:
             raise ConfigurationError("ELASTICJOB_ZK_TIMEOUT_SECONDS must be positive")
         if self.zk_digest is not None and ":" not in self.zk_digest:
             raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
+        if self.mesos_url is not None and not self.mesos_url.startswith(("http://", "https://", "zk://")):
+            raise ConfigurationError("ELASTICJOB_MESOS_URL must be an http://, https:// or zk:// URL")
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigurationError(
+                    f"ELASTICJOB_TIMEZONE {self.timezone!r} is not a known time zone"
+                ) from None
         if not self.auth_username or not self.auth_password:
             raise ConfigurationError(
                 "ELASTICJOB_AUTH_USERNAME and ELASTICJOB_AUTH_PASSWORD must not be empty"
@@ -82,7 +101,20 @@ class Settings:
             auth_password=env.get("ELASTICJOB_AUTH_PASSWORD", DEVELOPMENT_PASSWORD),
             token_secret=secret,
             token_ttl_seconds=int(_number(env, "ELASTICJOB_TOKEN_TTL_SECONDS", 12 * 3600)),
+            mesos_url=env.get("ELASTICJOB_MESOS_URL") or None,
+            mesos_user=env.get("ELASTICJOB_MESOS_USER") or getpass.getuser(),
+            mesos_role=env.get("ELASTICJOB_MESOS_ROLE") or None,
+            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or f"{sys.executable} -m server.executor",
+            timezone=env.get("ELASTICJOB_TIMEZONE") or None,
         )
+
+    def zone(self) -> tzinfo:
+        """The scheduler's time zone: ELASTICJOB_TIMEZONE, else the machine's."""
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None
+        return local
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

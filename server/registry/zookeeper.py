@@ -124,6 +124,15 @@ class ZooKeeper:
             await asyncio.to_thread(self._ensure_parents)
         return await self._await(operation(self.client))
 
+    async def achildren(self, path: str) -> list[str]:
+        """Children of ``path`` (NoNodeError when it is absent)."""
+        return list(await self.acall(lambda c: c.get_children_async(path)))
+
+    async def adata(self, path: str) -> bytes:
+        """Data of ``path`` (NoNodeError when it is absent)."""
+        data, _ = await self.acall(lambda c: c.get_async(path))
+        return bytes(data)
+
     async def acommit(self, build: Callable[[Any], None]) -> list[Any]:
         """``commit`` for asyncio."""
         self._require_connection()
@@ -154,7 +163,9 @@ class ZooKeeper:
         except _UNAVAILABLE as exc:
             raise RegistryUnavailable(f"ZooKeeper at {self.servers} is unavailable: {exc!r}") from exc
         except TimeoutError as exc:
-            raise RegistryUnavailable(f"ZooKeeper at {self.servers} did not answer in {self.timeout}s") from exc
+            raise RegistryUnavailable(
+                f"ZooKeeper at {self.servers} did not answer in {self.timeout}s"
+            ) from exc
 
     def _wait(self, async_result: Any) -> Any:
         try:

@@ -1,0 +1,53 @@
+"""Running tasks: ``/state/running/{job}/{job@-@item}`` holds the Mesos task id of the shard's task.
+
+Unlike ElasticJob-Cloud 3.0 (which kept TRANSIENT tasks in memory and ran them twice after a
+failover) every running task is recorded here, in the same transaction that takes its run off the
+ready or failover queue, and before the launch is sent. A scheduler that takes over therefore
+knows every task that may be running and reconciles them instead of launching them again.
+Persistent nodes: they survive a lost session and a scheduler restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kazoo.exceptions import NoNodeError
+
+from server.domain.task import ShardRef, TaskId, TaskIdError
+from server.registry.zookeeper import ZooKeeper
+
+
+class RunningTasks:
+    def __init__(self, zookeeper: ZooKeeper) -> None:
+        self._zk = zookeeper
+        self._paths = zookeeper.paths
+
+    async def load(self) -> dict[ShardRef, TaskId]:
+        """Every recorded running task (unreadable nodes are skipped)."""
+        tasks: dict[ShardRef, TaskId] = {}
+        for job_name in await self._zk.achildren(self._paths.running):
+            job_path = self._paths.running_job(job_name)
+            try:
+                shards = await self._zk.achildren(job_path)
+            except NoNodeError:
+                continue
+            for shard_text in shards:
+                try:
+                    task_id = TaskId.parse((await self._zk.adata(f"{job_path}/{shard_text}")).decode())
+                except (NoNodeError, TaskIdError, UnicodeDecodeError):
+                    continue
+                tasks[task_id.shard] = task_id
+        return tasks
+
+    # transaction operations ------------------------------------------------------------------
+    def create_ops(self, transaction: Any, task_id: TaskId, *, job_node_exists: bool) -> None:
+        if not job_node_exists:
+            transaction.create(self._paths.running_job(task_id.job_name), b"")
+        transaction.create(
+            self._paths.running_task(task_id.job_name, str(task_id.shard)), str(task_id).encode()
+        )
+
+    def delete_ops(self, transaction: Any, shard: ShardRef, *, last_of_job: bool) -> None:
+        transaction.delete(self._paths.running_task(shard.job_name, str(shard)))
+        if last_of_job:
+            transaction.delete(self._paths.running_job(shard.job_name))

@@ -1,0 +1,769 @@
+"""The scheduler core: cron fires and triggers → ready queue → offers → launches; status updates →
+running / failover state. One instance runs, on the leading scheduler, inside one asyncio loop.
+
+What survives what:
+- Every queue and every running task is in ZooKeeper (``/state/ready``, ``/state/failover``,
+  ``/state/running``); memory only mirrors it. A launch is recorded (running nodes created, the run
+  taken off its queue, all in one transaction) *before* the ACCEPT is sent, so a scheduler that
+  dies in between leaves tasks to reconcile, never a run that is forgotten or launched twice.
+- A status update is recorded before it is acknowledged (the Mesos client acknowledges after
+  ``on_update`` returns), so a crash in between makes Mesos resend it.
+
+Rules:
+- FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR queue
+  the shard for failover when the job has ``failover`` on or is DAEMON, and always when the task
+  never started (its offer was invalid, or it was dropped before running): a run that never ran
+  is not lost. KILLED of a DAEMON task brings the job back to the ready queue (unless it was
+  disabled or deregistered). UNREACHABLE / UNKNOWN keep the task and reconcile it again; after
+  ``unknown_limit`` such answers in a row it is treated as LOST.
+- misfire on: fires while the job runs accumulate in the ready queue; off: at most one waits.
+- Offers: used at once when work waits; kept (at most ``offer_hold_seconds``) only while a cron
+  fire is due within that window; otherwise declined with a long filter, and the framework
+  SUPPRESSes offers. Work arriving (fire, trigger, failover), or a fire coming within
+  ``revive_lookahead_seconds``, REVIVEs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from kazoo.exceptions import NoNodeError
+
+from server.domain.app import AppConfig
+from server.domain.job import JobConfig, JobExecutionType
+from server.domain.task import ShardRef, TaskId, TaskIdError
+from server.errors import ElasticJobError, NotFound
+from server.mesos.errors import MesosError
+from server.registry.apps import AppRepository
+from server.registry.disabled import DisabledFlags
+from server.registry.failover import FailoverQueue
+from server.registry.jobs import JobRepository
+from server.registry.ready import ReadyQueue
+from server.registry.running import RunningTasks
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler.cron import CronExpression
+from server.scheduler.matching import MatchResult, Placement, match
+from server.scheduler.offers import Offer, OfferPool
+from server.scheduler.taskinfo import launch_operations
+from server.scheduler.timers import CronTimers, Fire
+
+log = logging.getLogger("server.scheduler")
+
+ACTIVE_STATES = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"})
+STARTED_STATES = frozenset({"TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"})
+FAILURE_STATES = frozenset(
+    {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
+)
+UNCERTAIN_STATES = frozenset({"TASK_UNREACHABLE", "TASK_UNKNOWN"})
+NEVER_STARTED_REASONS = frozenset({"REASON_INVALID_OFFERS"})
+_TRANSACTION_ATTEMPTS = 5
+
+
+class MesosCalls(Protocol):
+    """The calls the core makes (``MesosSchedulerClient`` implements them; a seam for tests)."""
+
+    async def accept(
+        self,
+        offer_ids: Sequence[str],
+        operations: Sequence[dict[str, Any]],
+        refuse_seconds: float | None = None,
+    ) -> None: ...
+    async def decline(self, offer_ids: Sequence[str], refuse_seconds: float | None = None) -> None: ...
+    async def revive(self, roles: Sequence[str] | None = None) -> None: ...
+    async def suppress(self, roles: Sequence[str] | None = None) -> None: ...
+    async def kill(self, task_id: str, agent_id: str | None = None) -> None: ...
+
+
+class Clock(Protocol):
+    """Wall time for cron (aware, in the scheduler's zone) and a monotonic clock for offer ages."""
+
+    def now(self) -> datetime: ...
+    def monotonic(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SystemClock:
+    zone: tzinfo
+
+    def now(self) -> datetime:
+        return datetime.now(self.zone)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CoreSettings:
+    executor_command: str
+    executor_environment: dict[str, str] = field(default_factory=dict)
+    offer_hold_seconds: float = 10.0
+    revive_lookahead_seconds: float = 2.0
+    decline_refuse_seconds: float = 3600.0
+    accept_refuse_seconds: float = 1.0
+    revive_retry_seconds: float = 5.0
+    unknown_limit: int = 3
+    resync_seconds: float = 30.0
+
+
+@dataclass(slots=True)
+class _Task:
+    task_id: TaskId
+    started: bool = False
+    killing: bool = False
+    unknown_answers: int = 0
+
+
+class SchedulerCore:
+    """Owns the in-memory mirror of the scheduler state; every change goes through ``_lock``."""
+
+    def __init__(
+        self,
+        zookeeper: ZooKeeper,
+        settings: CoreSettings,
+        *,
+        clock: Clock,
+        new_unique: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._zk = zookeeper
+        self._paths = zookeeper.paths
+        self.settings = settings
+        self.clock = clock
+        self._new_unique = new_unique
+        self._jobs_repo = JobRepository(zookeeper)
+        self._apps_repo = AppRepository(zookeeper)
+        self._disabled_repo = DisabledFlags(zookeeper)
+        self._ready_repo = ReadyQueue(zookeeper)
+        self._running_repo = RunningTasks(zookeeper)
+        self._failover_repo = FailoverQueue(zookeeper)
+
+        self.jobs: dict[str, JobConfig] = {}
+        self.apps: dict[str, AppConfig] = {}
+        self.disabled_jobs: set[str] = set()
+        self.disabled_apps: set[str] = set()
+        self.timers = CronTimers()
+        self.ready: dict[str, tuple[int, int]] = {}  # job -> (count, node version)
+        self.failover: dict[ShardRef, str] = {}  # shard -> failed task id (insertion = queue order)
+        self.running: dict[ShardRef, _Task] = {}
+        self.orphans: dict[str, _Task] = {}  # tasks being killed whose job is gone
+        self.offers = OfferPool()
+
+        self.mesos: MesosCalls | None = None
+        self.framework_id: str | None = None
+        self.suppressed = False
+        self._last_revive = float("-inf")
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._killing_jobs: set[str] = set()
+        self.launch_listeners: list[Callable[[list[Placement]], None]] = []
+
+    # ------------------------------------------------------------------ loading and the main loop
+    async def load(self) -> None:
+        """Read configuration and state from ZooKeeper (at start and when becoming leader)."""
+        async with self._lock:
+            await self._load_config()
+            self.ready = await self._ready_repo.aload()
+            self.failover = dict(sorted((await self._failover_repo.load()).items()))
+            self.running = {
+                shard: _Task(task_id) for shard, task_id in (await self._running_repo.load()).items()
+            }
+            now = self.clock.now()
+            self.timers = CronTimers()
+            for job in self.jobs.values():
+                self._schedule(job, now)
+            # A DAEMON job with nothing running, waiting or failing over must be (re)launched.
+            idle_daemons = [
+                job.job_name
+                for job in self.jobs.values()
+                if job.is_daemon
+                and self._enabled(job)
+                and not self._job_busy(job.job_name)
+                and job.job_name not in self.ready
+                and not any(shard.job_name == job.job_name for shard in self.failover)
+            ]
+            if idle_daemons:
+                await self._add_ready(idle_daemons)
+        log.info(
+            "loaded %d jobs, %d apps, %d ready, %d failover, %d running",
+            len(self.jobs),
+            len(self.apps),
+            len(self.ready),
+            len(self.failover),
+            len(self.running),
+        )
+
+    async def _load_config(self) -> None:
+        jobs: dict[str, JobConfig] = {}
+        for name in await self._zk.achildren(self._paths.jobs):
+            job = await self._read_job(name)
+            if job is not None:
+                jobs[name] = job
+        apps: dict[str, AppConfig] = {}
+        for name in await self._zk.achildren(self._paths.apps):
+            app = await self._read_app(name)
+            if app is not None:
+                apps[name] = app
+        self.jobs, self.apps = jobs, apps
+        self.disabled_jobs = set(await self._zk.achildren(self._paths.disabled_jobs))
+        self.disabled_apps = set(await self._zk.achildren(self._paths.disabled_apps))
+
+    async def _read_job(self, name: str) -> JobConfig | None:
+        try:
+            return await asyncio.to_thread(self._jobs_repo.get, name)
+        except NotFound:
+            return None
+        except ElasticJobError as exc:
+            log.warning("job %s is unreadable and will not be scheduled: %s", name, exc)
+            return None
+
+    async def _read_app(self, name: str) -> AppConfig | None:
+        try:
+            app, _ = await asyncio.to_thread(self._apps_repo.get, name)
+            return app
+        except NotFound:
+            return None
+        except ElasticJobError as exc:
+            log.warning("app %s is unreadable: %s", name, exc)
+            return None
+
+    async def run(self) -> None:
+        """Fire cron jobs, launch and manage offers until ``stop()``."""
+        last_resync = self.clock.monotonic()
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+                if self.clock.monotonic() - last_resync >= self.settings.resync_seconds:
+                    last_resync = self.clock.monotonic()
+                    await self.resync()
+            except (ElasticJobError, MesosError) as exc:
+                log.warning("scheduler step failed, retrying: %s", exc)
+                await asyncio.sleep(0.5)
+            self._wake.clear()
+            timeout = self._seconds_until_next_step()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def tick(self) -> None:
+        """One step: record due fires, launch what fits, tidy offers."""
+        async with self._lock:
+            fires = self.timers.due(self.clock.now())
+            if fires:
+                await self._record_fires(fires)
+            await self._launch()
+            await self._manage_offers()
+
+    def _seconds_until_next_step(self) -> float:
+        now = self.clock.now()
+        candidates = [self.settings.resync_seconds]
+        deadline = self.timers.next_deadline()
+        if deadline is not None:
+            until_fire = (deadline - now).total_seconds()
+            candidates.append(until_fire)
+            if self.suppressed:
+                candidates.append(until_fire - self.settings.revive_lookahead_seconds)
+        if len(self.offers):
+            oldest = min(offer.received_at for offer in self.offers)
+            candidates.append(oldest + self.settings.offer_hold_seconds - self.clock.monotonic())
+        if self._waiting_work() and not len(self.offers):
+            candidates.append(self.settings.revive_retry_seconds)
+        return max(0.0, min(candidates))
+
+    async def resync(self) -> None:
+        """Re-read configuration (changes made through another scheduler instance's API)."""
+        async with self._lock:
+            await self._load_config()
+            now = self.clock.now()
+            for name in self.timers.job_names():
+                if name not in self.jobs or not self._enabled(self.jobs[name]):
+                    self.timers.remove(name)
+            for job in self.jobs.values():
+                if job.job_name not in self.timers:
+                    self._schedule(job, now)
+            self.ready = await self._ready_repo.aload()
+            self.failover = dict(sorted((await self._failover_repo.load()).items()))
+
+    def _schedule(self, job: JobConfig, now: datetime) -> None:
+        if job.cron and job.job_execution_type is JobExecutionType.TRANSIENT and self._enabled(job):
+            self.timers.set(job.job_name, CronExpression.parse(job.cron), now)
+        else:
+            self.timers.remove(job.job_name)
+
+    def _enabled(self, job: JobConfig) -> bool:
+        return job.job_name not in self.disabled_jobs and job.app_name not in self.disabled_apps
+
+    # ------------------------------------------------------------------ configuration events
+    async def job_changed(self, job_name: str, *, kill_running: bool) -> None:
+        """A job was registered or updated (or its disabled flag changed): reload and reschedule.
+        With ``kill_running``, its running tasks are killed (update and disable do that)."""
+        async with self._lock:
+            job = await self._read_job(job_name)
+            self.disabled_jobs.discard(job_name)
+            if await self._zk.acall(lambda c: c.exists_async(self._paths.disabled_job(job_name))) is not None:
+                self.disabled_jobs.add(job_name)
+            if job is None:
+                self.jobs.pop(job_name, None)
+                self.timers.remove(job_name)
+                return
+            app = await self._read_app(job.app_name)
+            if app is not None:
+                self.apps[app.app_name] = app
+            previous = self.jobs.get(job_name)
+            self.jobs[job_name] = job
+            self._schedule(job, self.clock.now())
+            if kill_running and previous is not None:
+                await self._kill_job_tasks(job_name)
+            if job.is_daemon and self._enabled(job) and not self._job_busy(job_name):
+                await self._add_ready([job_name])
+            await self._launch()
+            await self._manage_offers()
+
+    async def job_removed(self, job_name: str) -> None:
+        """A job was deregistered: the registry already dropped its nodes; kill its tasks."""
+        async with self._lock:
+            self.jobs.pop(job_name, None)
+            self.timers.remove(job_name)
+            self.ready.pop(job_name, None)
+            for shard in [s for s in self.failover if s.job_name == job_name]:
+                del self.failover[shard]
+            for shard in [s for s in self.running if s.job_name == job_name]:
+                task = self.running.pop(shard)
+                task.killing = True
+                self.orphans[str(task.task_id)] = task
+                await self._send_kill(task.task_id)
+
+    async def job_triggered(self, job_name: str) -> None:
+        """The API queued a run in ZooKeeper: mirror it and launch."""
+        async with self._lock:
+            entry = await self._ready_repo.aget(job_name)
+            if entry is None:
+                self.ready.pop(job_name, None)
+            else:
+                self.ready[job_name] = entry
+            if job_name not in self.jobs:
+                job = await self._read_job(job_name)
+                if job is not None:
+                    self.jobs[job_name] = job
+            await self._launch()
+            await self._manage_offers()
+
+    async def _kill_job_tasks(self, job_name: str) -> None:
+        self._killing_jobs.add(job_name)
+        for shard, task in self.running.items():
+            if shard.job_name == job_name and not task.killing:
+                task.killing = True
+                await self._send_kill(task.task_id)
+        if not any(shard.job_name == job_name for shard in self.running):
+            self._killing_jobs.discard(job_name)
+
+    async def _send_kill(self, task_id: TaskId) -> None:
+        if self.mesos is None:
+            return  # reconciliation after subscribing finds it; the kill is sent then
+        try:
+            await self.mesos.kill(str(task_id), task_id.agent_id)
+            log.info("kill sent for task %s", task_id)
+        except MesosError as exc:
+            log.warning("kill of %s failed (%s); it will be retried after reconciliation", task_id, exc)
+
+    # ------------------------------------------------------------------ fires and the ready queue
+    async def _record_fires(self, fires: list[Fire]) -> None:
+        names = []
+        for fire in fires:
+            job = self.jobs.get(fire.job_name)
+            if job is None or not self._enabled(job) or job.is_daemon:
+                continue
+            names.append(fire.job_name)
+        if names:
+            await self._add_ready(names)
+            log.debug("cron fired %d job(s): %s", len(names), ", ".join(names[:10]))
+
+    async def _add_ready(self, names: list[str]) -> None:
+        """Queue one run of each job in one transaction (retried on concurrent changes)."""
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            changes: dict[str, tuple[int, int | None]] = {}
+            for name in names:
+                job = self.jobs[name]
+                count, version = self.ready.get(name, (0, None))  # type: ignore[arg-type]
+                wanted = count + 1 if (job.misfire and not job.is_daemon) else max(count, 1)
+                if wanted != count:
+                    changes[name] = (wanted, version)
+            if not changes:
+                return
+
+            def build(transaction: Any, changes: dict[str, tuple[int, int | None]] = changes) -> None:
+                for name, (count, version) in changes.items():
+                    self._ready_repo.set_ops(transaction, name, count, version)
+
+            results = await self._zk.acommit(build)
+            if not _failed(results):
+                for name, (count, version) in changes.items():
+                    self.ready[name] = (count, 0 if version is None else version + 1)
+                self._need_offers()
+                return
+            await self._reload_ready(changes)
+        log.warning("could not queue runs of %s: the ready queue kept changing", ", ".join(names))
+
+    async def _reload_ready(self, names: Sequence[str] | dict[str, Any]) -> None:
+        for name in names:
+            entry = await self._ready_repo.aget(name)
+            if entry is None:
+                self.ready.pop(name, None)
+            else:
+                self.ready[name] = entry
+
+    # ------------------------------------------------------------------ launching
+    def _waiting_work(self) -> bool:
+        if any(shard.job_name in self.jobs for shard in self.failover):
+            return True
+        return any(
+            count > 0 and name in self.jobs and self._enabled(self.jobs[name]) and not self._job_busy(name)
+            for name, (count, _) in self.ready.items()
+        )
+
+    def _job_busy(self, job_name: str) -> bool:
+        return any(shard.job_name == job_name for shard in self.running)
+
+    async def _launch(self) -> None:
+        """Match waiting work to the offers on hand, record the launches, then ACCEPT."""
+        if (
+            self.mesos is None
+            or self.framework_id is None
+            or not len(self.offers)
+            or not self._waiting_work()
+        ):
+            return
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            result = self._match()
+            if not result.placements:
+                return
+            results = await self._zk.acommit(lambda t, r=result: self._launch_ops(t, r))  # type: ignore[misc]
+            if not _failed(results):
+                break
+            log.info("launch transaction lost a race (%s); re-reading the queues", _first_error(results))
+            await self._reload_ready(result.launched_ready)
+            for name in {p.job.job_name for p in result.placements}:
+                if await self._read_job(name) is None:
+                    self.jobs.pop(name, None)
+                    self.timers.remove(name)
+        else:
+            return
+        self._apply_launch(result)
+        await self._accept(result)
+
+    def _match(self) -> MatchResult:
+        failover = [
+            s for s in self.failover if s.job_name in self.jobs and self._enabled(self.jobs[s.job_name])
+        ]
+        ready = [
+            name
+            for name, (count, _) in self.ready.items()
+            if count > 0 and name in self.jobs and self._enabled(self.jobs[name])
+        ]
+        busy = {shard.job_name for shard in self.running}
+        return match(list(self.offers), failover, ready, self.jobs, self.apps, busy, self._new_unique)
+
+    def _launch_ops(self, transaction: Any, result: MatchResult) -> None:
+        running_jobs = {shard.job_name for shard in self.running}
+        for job_name in {p.job.job_name for p in result.placements}:
+            transaction.check(self._paths.job(job_name), -1)  # not deregistered meanwhile
+        for placement in result.placements:
+            job_name = placement.task_id.job_name
+            self._running_repo.create_ops(
+                transaction, placement.task_id, job_node_exists=job_name in running_jobs
+            )
+            running_jobs.add(job_name)
+        for job_name in result.launched_ready:
+            count, version = self.ready[job_name]
+            self._ready_repo.set_ops(transaction, job_name, count - 1, version)
+        remaining = {s for s in self.failover if s not in set(result.launched_failover)}
+        for shard in result.launched_failover:
+            last = not any(s.job_name == shard.job_name for s in remaining)
+            self._failover_repo.delete_ops(transaction, shard, last_of_job=last)
+
+    def _apply_launch(self, result: MatchResult) -> None:
+        for placement in result.placements:
+            self.running[placement.task_id.shard] = _Task(placement.task_id)
+        for job_name in result.launched_ready:
+            count, version = self.ready[job_name]
+            if count - 1 > 0:
+                self.ready[job_name] = (count - 1, version + 1)
+            else:
+                del self.ready[job_name]
+        for shard in result.launched_failover:
+            self.failover.pop(shard, None)
+
+    async def _accept(self, result: MatchResult) -> None:
+        assert self.mesos is not None and self.framework_id is not None
+        by_offer = result.by_offer()
+        offers = {offer.offer_id: offer for offer in self.offers.take(list(by_offer))}
+        for offer_id, placements in by_offer.items():
+            offer = offers[offer_id]
+            operations = launch_operations(
+                placements,
+                offer,
+                self.framework_id,
+                self.settings.executor_command,
+                self.settings.executor_environment,
+            )
+            try:
+                await self.mesos.accept(
+                    [offer_id], operations, refuse_seconds=self.settings.accept_refuse_seconds
+                )
+            except MesosError as exc:
+                # The tasks are recorded as running; reconciliation settles whether they exist
+                # (unknown ones come back TASK_LOST/DROPPED and, never started, are re-queued).
+                log.warning("ACCEPT of offer %s failed: %s", offer_id, exc)
+                continue
+            log.info(
+                "launched %d task(s) on %s: %s",
+                len(placements),
+                offer.hostname or offer.agent_id,
+                ", ".join(str(p.task_id.shard) for p in placements[:5])
+                + (" ..." if len(placements) > 5 else ""),
+            )
+            for listener in self.launch_listeners:
+                listener(placements)
+
+    # ------------------------------------------------------------------ offers
+    def _need_offers(self) -> None:
+        self._wake.set()
+
+    async def _manage_offers(self) -> None:
+        if self.mesos is None:
+            return
+        now = self.clock.monotonic()
+        work = self._waiting_work()
+        fire_soon = self._fire_within(self.settings.offer_hold_seconds)
+        stale = [
+            offer for offer in self.offers if now - offer.received_at >= self.settings.offer_hold_seconds
+        ]
+        if work and len(self.offers):
+            # Work that did not fit what we hold: let these go so fresher, larger offers come.
+            unused = self.offers.take_all()
+            await self._decline(unused, refuse=self.settings.accept_refuse_seconds)
+        elif not work and not fire_soon:
+            await self._decline(self.offers.take_all(), refuse=self.settings.decline_refuse_seconds)
+        elif stale:
+            await self._decline(self.offers.take([o.offer_id for o in stale]), refuse=1.0)
+        if work or self._fire_within(self.settings.revive_lookahead_seconds):
+            if (
+                self.suppressed or not len(self.offers)
+            ) and now - self._last_revive >= self.settings.revive_retry_seconds:
+                await self._revive()
+        elif not self.suppressed and not fire_soon:
+            try:
+                await self.mesos.suppress()
+                self.suppressed = True
+                log.debug("nothing waits: offers suppressed")
+            except MesosError as exc:
+                log.warning("SUPPRESS failed: %s", exc)
+
+    def _fire_within(self, seconds: float) -> bool:
+        deadline = self.timers.next_deadline()
+        return deadline is not None and deadline - self.clock.now() <= timedelta(seconds=seconds)
+
+    async def _revive(self) -> None:
+        assert self.mesos is not None
+        try:
+            await self.mesos.revive()
+            self.suppressed = False
+            self._last_revive = self.clock.monotonic()
+            log.debug("work waits: offers revived")
+        except MesosError as exc:
+            log.warning("REVIVE failed: %s", exc)
+
+    async def _decline(self, offers: list[Offer], *, refuse: float) -> None:
+        if not offers or self.mesos is None:
+            return
+        try:
+            await self.mesos.decline([o.offer_id for o in offers], refuse_seconds=refuse)
+        except MesosError as exc:
+            log.warning("DECLINE failed: %s", exc)
+
+    # ------------------------------------------------------------------ Mesos events
+    async def subscribed(self, mesos: MesosCalls, framework_id: str) -> None:
+        async with self._lock:
+            self.mesos = mesos
+            self.framework_id = framework_id
+            self.suppressed = False
+            self._last_revive = float("-inf")
+        self._wake.set()
+
+    async def disconnected(self) -> None:
+        async with self._lock:
+            self.offers.take_all()  # void once the subscription is gone
+
+    async def offers_received(self, offers: list[dict[str, Any]]) -> None:
+        async with self._lock:
+            received = self.clock.monotonic()
+            self.offers.add([Offer.from_json(offer, received) for offer in offers])
+            await self._launch()
+            await self._manage_offers()
+
+    async def offer_rescinded(self, offer_id: str) -> None:
+        async with self._lock:
+            self.offers.rescind(offer_id)
+
+    def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
+        tasks: list[tuple[str, str | None]] = [
+            (str(t.task_id), t.task_id.agent_id) for t in self.running.values()
+        ]
+        tasks += [(str(t.task_id), t.task_id.agent_id) for t in self.orphans.values()]
+        return tasks
+
+    async def status_update(self, status: dict[str, Any]) -> None:
+        """Record a task status update; returns once ZooKeeper holds the consequence."""
+        task_text = str(status.get("task_id", {}).get("value", ""))
+        state = str(status.get("state", ""))
+        reason = str(status.get("reason", ""))
+        try:
+            task_id = TaskId.parse(task_text)
+        except TaskIdError:
+            log.warning("update for a task id not ours: %s (%s)", task_text, state)
+            return
+        async with self._lock:
+            orphan = self.orphans.get(task_text)
+            if orphan is not None:
+                if state not in ACTIVE_STATES and state not in UNCERTAIN_STATES:
+                    del self.orphans[task_text]
+                    log.info("task %s of a removed job ended: %s", task_text, state)
+                elif state in ACTIVE_STATES and not orphan.killing:
+                    orphan.killing = True
+                    await self._send_kill(task_id)
+                return
+            task = self.running.get(task_id.shard)
+            if task is None or str(task.task_id) != task_text:
+                if state in ACTIVE_STATES and task_id.job_name not in self.jobs:
+                    await self._send_kill(task_id)  # a task we no longer track: stop it
+                log.debug("update for untracked task %s: %s", task_text, state)
+                return
+            message = status.get("message", "")
+            if state in ACTIVE_STATES:
+                task.unknown_answers = 0
+                if state in STARTED_STATES:
+                    task.started = True
+                if task.killing and state != "TASK_KILLING":
+                    await self._send_kill(task_id)
+                return
+            if state in UNCERTAIN_STATES:
+                task.unknown_answers += 1
+                if task.unknown_answers < self.settings.unknown_limit:
+                    log.warning("task %s is %s (%s); keeping it and reconciling", task_text, state, reason)
+                    return
+                log.warning("task %s stayed %s; treating it as lost", task_text, state)
+                state = "TASK_LOST"
+            await self._task_ended(task, state, reason, str(message))
+            await self._launch()
+            await self._manage_offers()
+
+    async def _task_ended(self, task: _Task, state: str, reason: str, message: str) -> None:
+        shard = task.task_id.shard
+        job = self.jobs.get(shard.job_name)
+        never_started = not task.started and (reason in NEVER_STARTED_REASONS or state == "TASK_DROPPED")
+        requeue_failover = False
+        requeue_ready = False
+        if job is not None and state in FAILURE_STATES and not task.killing:
+            requeue_failover = job.failover or job.is_daemon or never_started
+        if job is not None and job.is_daemon and state == "TASK_KILLED" and self._enabled(job):
+            last_of_job = not any(s.job_name == shard.job_name and s != shard for s in self.running)
+            if last_of_job:
+                requeue_ready = shard.job_name not in self.ready
+            elif shard.job_name not in self._killing_jobs:
+                requeue_failover = True  # one shard killed from outside: re-run just that shard
+
+        for _ in range(_TRANSACTION_ATTEMPTS):
+            others = [s for s in self.running if s.job_name == shard.job_name and s != shard]
+            failover_job_exists = any(s.job_name == shard.job_name for s in self.failover)
+
+            build = functools.partial(
+                self._end_ops,
+                shard=shard,
+                failed_task_id=str(task.task_id),
+                last_of_job=not others,
+                failover_job_exists=failover_job_exists,
+                requeue_failover=requeue_failover and shard not in self.failover,
+                requeue_ready=requeue_ready,
+            )
+            results = await self._zk.acommit(build)
+            if not _failed(results):
+                break
+            # A node was already gone (deregistered meanwhile) or a ready node appeared: re-read.
+            if requeue_ready:
+                await self._reload_ready([shard.job_name])
+                requeue_ready = shard.job_name not in self.ready
+            if not await self._running_node_exists(shard):
+                self.running.pop(shard, None)
+                return
+        else:
+            log.error("could not record the end of task %s", task.task_id)
+            return
+        del self.running[shard]
+        if requeue_failover:
+            self.failover[shard] = str(task.task_id)
+        if requeue_ready:
+            self.ready[shard.job_name] = (1, 0)
+        if not any(s.job_name == shard.job_name for s in self.running):
+            self._killing_jobs.discard(shard.job_name)
+        outcome = "queued for failover" if requeue_failover else "requeued" if requeue_ready else "done"
+        level = logging.INFO if state == "TASK_FINISHED" else logging.WARNING
+        log.log(
+            level,
+            "task %s %s %s%s; %s",
+            task.task_id,
+            state,
+            reason,
+            f" ({message})" if message else "",
+            outcome,
+        )
+
+    def _end_ops(
+        self,
+        transaction: Any,
+        *,
+        shard: ShardRef,
+        failed_task_id: str,
+        last_of_job: bool,
+        failover_job_exists: bool,
+        requeue_failover: bool,
+        requeue_ready: bool,
+    ) -> None:
+        self._running_repo.delete_ops(transaction, shard, last_of_job=last_of_job)
+        if requeue_failover:
+            self._failover_repo.create_ops(
+                transaction, shard, failed_task_id, job_node_exists=failover_job_exists
+            )
+        if requeue_ready:
+            self._ready_repo.set_ops(transaction, shard.job_name, 1, None)
+
+    async def _running_node_exists(self, shard: ShardRef) -> bool:
+        path = self._paths.running_task(shard.job_name, str(shard))
+        try:
+            return await self._zk.acall(lambda c: c.exists_async(path)) is not None
+        except NoNodeError:
+            return False
+
+
+def _failed(results: list[Any]) -> bool:
+    return any(isinstance(result, Exception) for result in results)
+
+
+def _first_error(results: list[Any]) -> str:
+    for result in results:
+        if isinstance(result, Exception) and type(result).__name__ != "RolledBackError":
+            return type(result).__name__
+    return "unknown"

@@ -1,0 +1,258 @@
+"""The scheduler service: leader election, the Mesos subscription and the core, in one thread.
+
+Every server process may run one; ZooKeeper's election (``/ha/election``) picks the leader, and
+only the leader schedules. The leader reads all state from ZooKeeper, subscribes to Mesos with the
+stored framework id (``/ha/framework_id``) and reconciles, so a successor takes over the running
+tasks instead of starting them again. Losing the ZooKeeper session (and so the leadership) stops
+the leader's scheduling at once; it then queues for the election again.
+
+API events (``JobEvents``) are handed to the leader's event loop; a process that is not leading
+ignores them, and the leader sees the change on its periodic resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from kazoo.client import KazooState
+
+from server.domain.job import JobConfig
+from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
+from server.registry.framework import FrameworkIdStore
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler.core import Clock, CoreSettings, SchedulerCore
+
+log = logging.getLogger("server.scheduler")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SchedulerSettings:
+    mesos_url: str
+    executor_command: str
+    mesos_user: str = field(default_factory=getpass.getuser)
+    mesos_role: str | None = None
+    framework_name: str = "ElasticJob-Cloud"
+    failover_timeout_seconds: float = 7 * 24 * 3600.0
+    reconcile_interval_seconds: float = 600.0
+    executor_environment: dict[str, str] = field(default_factory=dict)
+    offer_hold_seconds: float = 10.0
+    resync_seconds: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)
+    heartbeat_misses: float = 5.0
+
+    def core_settings(self) -> CoreSettings:
+        return CoreSettings(
+            executor_command=self.executor_command,
+            executor_environment=dict(self.executor_environment),
+            offer_hold_seconds=self.offer_hold_seconds,
+            resync_seconds=self.resync_seconds,
+        )
+
+
+class _MesosEvents:
+    """Adapts the Mesos client's handler protocol onto the core."""
+
+    def __init__(self, core: SchedulerCore, store: FrameworkIdStore) -> None:
+        self.core = core
+        self.store = store
+        self.client: MesosSchedulerClient | None = None
+        self.removed = False
+
+    async def on_subscribed(self, framework_id: str, heartbeat_interval: float) -> None:
+        await self.store.put(framework_id)
+        assert self.client is not None
+        await self.core.subscribed(self.client, framework_id)  # type: ignore[arg-type]
+        log.info("subscribed to Mesos as framework %s (heartbeat %.0fs)", framework_id, heartbeat_interval)
+
+    async def on_offers(self, offers: list[dict[str, Any]]) -> None:
+        await self.core.offers_received(offers)
+
+    async def on_rescind(self, offer_id: str) -> None:
+        await self.core.offer_rescinded(offer_id)
+
+    async def on_update(self, status: dict[str, Any]) -> None:
+        await self.core.status_update(status)
+
+    async def on_message(self, agent_id: str, executor_id: str, data: bytes) -> None:
+        log.info(
+            "message from executor %s on %s: %s", executor_id, agent_id, data[:200].decode(errors="replace")
+        )
+
+    async def on_failure(self, agent_id: str | None, executor_id: str | None, status: int | None) -> None:
+        log.warning("Mesos reports failure: agent %s executor %s status %s", agent_id, executor_id, status)
+
+    async def on_error(self, message: str) -> None:
+        log.error("Mesos master sent ERROR: %s", message)
+        self.removed = "removed" in message.lower()
+
+    async def on_disconnected(self) -> None:
+        await self.core.disconnected()
+
+    async def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
+        return self.core.tasks_to_reconcile()
+
+
+class SchedulerService:
+    """Runs the election and, while leading, the core and the Mesos client."""
+
+    def __init__(
+        self,
+        zookeeper: ZooKeeper,
+        settings: SchedulerSettings,
+        *,
+        clock: Clock,
+        identifier: str | None = None,
+        client_factory: Callable[..., MesosSchedulerClient] = MesosSchedulerClient,
+    ) -> None:
+        self._zk = zookeeper
+        self.settings = settings
+        self._clock = clock
+        self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
+        self._client_factory = client_factory
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._session_lost = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lead_task: asyncio.Task[None] | None = None
+        self.core: SchedulerCore | None = None
+        self.leading = threading.Event()
+        self._election = zookeeper.client.Election(zookeeper.paths.election, self._identifier)
+        zookeeper.add_state_listener(self._on_zk_state)
+
+    # -------------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._campaign, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._election.cancel()
+        self._interrupt_leadership()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _on_zk_state(self, state: str) -> None:
+        if state == KazooState.LOST:
+            log.warning("ZooKeeper session lost: giving up leadership")
+            self._session_lost.set()
+            self._interrupt_leadership()
+
+    def _interrupt_leadership(self) -> None:
+        loop, task = self._loop, self._lead_task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+
+    def _campaign(self) -> None:
+        while not self._stopping.is_set():
+            if not self._zk.connected:
+                self._stopping.wait(0.5)
+                continue
+            self._session_lost.clear()
+            try:
+                self._election.run(self._lead)
+            except Exception as exc:  # connection trouble during the election: try again
+                if not self._stopping.is_set():
+                    log.warning("leader election interrupted: %s", exc)
+                    self._stopping.wait(1.0)
+
+    def _lead(self) -> None:
+        if self._stopping.is_set() or self._session_lost.is_set():
+            return
+        log.info("elected leader (%s)", self._identifier)
+        self.leading.set()
+        try:
+            asyncio.run(self._lead_async())
+        except Exception:
+            log.exception("scheduler stopped by an error; leaving the election")
+        finally:
+            self.leading.clear()
+            self.core = None
+            log.info("no longer leading")
+
+    async def _lead_async(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lead_task = asyncio.current_task()  # type: ignore[assignment]
+        if self._stopping.is_set() or self._session_lost.is_set():
+            return
+        core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
+        await core.load()
+        self.core = core
+        store = FrameworkIdStore(self._zk)
+        try:
+            while not self._stopping.is_set():
+                events = _MesosEvents(core, store)
+                client = self._client_factory(
+                    self.settings.mesos_url,
+                    FrameworkInfo(
+                        user=self.settings.mesos_user,
+                        name=self.settings.framework_name,
+                        role=self.settings.mesos_role,
+                        failover_timeout=self.settings.failover_timeout_seconds,
+                    ),
+                    events,
+                    framework_id=await store.get(),
+                    reconcile_interval=self.settings.reconcile_interval_seconds,
+                    backoff=self.settings.backoff,
+                    heartbeat_misses=self.settings.heartbeat_misses,
+                )
+                events.client = client
+                core_task = asyncio.create_task(core.run(), name="scheduler-core")
+                try:
+                    await client.run()
+                finally:
+                    core.stop()
+                    await _quietly(core_task)
+                    await client.close()
+                    core.mesos = None
+                if events.removed:
+                    log.error("the framework was removed by Mesos; registering a new one")
+                    await store.clear()
+                elif not self._stopping.is_set():
+                    await asyncio.sleep(1.0)
+                core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
+                await core.load()
+                self.core = core
+        finally:
+            self._loop = None
+            self._lead_task = None
+
+    # -------------------------------------------------------------------- JobEvents (any thread)
+    def _submit(self, make: Callable[[SchedulerCore], Coroutine[Any, Any, None]]) -> None:
+        loop, core = self._loop, self.core
+        if loop is None or core is None:
+            return  # not leading: the leader's resync picks the change up
+        with contextlib.suppress(RuntimeError):
+            asyncio.run_coroutine_threadsafe(_logged(make(core)), loop)
+
+    def job_registered(self, job: JobConfig) -> None:
+        self._submit(lambda core: core.job_changed(job.job_name, kill_running=False))
+
+    def job_updated(self, job: JobConfig) -> None:
+        self._submit(lambda core: core.job_changed(job.job_name, kill_running=True))
+
+    def job_deregistered(self, job_name: str) -> None:
+        self._submit(lambda core: core.job_removed(job_name))
+
+    def job_triggered(self, job: JobConfig) -> None:
+        self._submit(lambda core: core.job_triggered(job.job_name))
+
+
+async def _quietly(task: Awaitable[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+async def _logged(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except Exception:
+        log.exception("scheduler event failed")

@@ -1,0 +1,54 @@
+"""A registered job, fired by cron or triggered, becomes one ACCEPT with one LAUNCH per shard."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from server.devstack import ZooKeeperServer
+from tests.scheduling import EXECUTOR_COMMAND, scheduler_rig
+
+
+async def test_a_cron_fire_with_offers_on_hand_launches_every_shard(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, sharding_item_parameters="0=a,1=b,2=c", job_parameter="p")
+        offer = await rig.master.offer(cpus=4, mem=4096)
+        await rig.core.tick()
+        assert not rig.master.calls_of("ACCEPT")  # nothing is due yet: the offer is only held
+
+        await rig.fire(4)  # 00:00:05
+        accept = await rig.master.wait_for_call("ACCEPT")
+        assert accept.body is not None
+        assert [o["value"] for o in accept.body["accept"]["offer_ids"]] == [offer["id"]["value"]]
+        operations = accept.body["accept"]["operations"]
+        assert [op["type"] for op in operations] == ["LAUNCH"] * 3
+        tasks = [op["launch"]["task_infos"][0] for op in operations]
+        items = sorted(int(t["task_id"]["value"].split("@-@")[1]) for t in tasks)
+        assert items == [0, 1, 2]
+        for task in tasks:
+            parts = task["task_id"]["value"].split("@-@")
+            assert parts[0] == job.job_name and parts[2] == "READY" and parts[3] == "agent-1"
+            assert task["executor"]["executor_id"]["value"] == f"{app.app_name}@-@agent-1"
+            assert task["executor"]["command"]["value"] == EXECUTOR_COMMAND
+            assert task["executor"]["command"]["uris"] == [
+                {"value": app.app_url, "cache": True, "extract": True, "executable": False}
+            ]
+            context = json.loads(base64.b64decode(task["data"]))
+            assert context["jobName"] == job.job_name
+            assert context["shardingTotalCount"] == 3
+            assert context["shardingItemParameter"] == "abc"[context["shardingItem"]]
+            assert context["environment"]["ELASTICJOB_SHARDING_ITEM"] == str(context["shardingItem"])
+            assert context["jobParameter"] == "p"
+            resources = {r["name"]: r["scalar"]["value"] for r in task["resources"]}
+            assert resources == {"cpus": 0.1, "mem": 32.0}
+        assert len(rig.running_nodes(job.job_name)) == 3
+        assert rig.ready_count(job.job_name) == 0
+
+        for task in tasks:
+            await rig.master.send_update(task["task_id"]["value"], "TASK_RUNNING")
+            await rig.master.send_update(task["task_id"]["value"], "TASK_FINISHED")
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="all updates acknowledged")
+        await rig.master.wait_until(lambda: not rig.core.running, what="core saw every task finish")
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.master.unexpected_acknowledgements == []
