@@ -9,13 +9,13 @@ of both paths and the ratio of the medians (the cost of transcoding through Envo
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import grpc
-import httpx
 from elasticjob.cloud.v1 import job_pb2, job_pb2_grpc
 
 from tests.harness import running_stack, unique_name, zookeeper_server
@@ -102,6 +102,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    httpx_logger = __import__("logging").getLogger("httpx")
-    httpx_logger.setLevel("WARNING")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("kazoo.client").setLevel(logging.ERROR)
     main()
