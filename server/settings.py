@@ -13,13 +13,14 @@ import os
 import secrets
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.errors import ConfigurationError
 
 DEVELOPMENT_PASSWORD = "pwd"
+DEFAULT_EXECUTOR_COMMAND = f"{sys.executable} -m server.executor"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,9 +39,9 @@ class Settings:
     token_ttl_seconds: int = 12 * 3600
     # Scheduling (none without a Mesos master URL).
     mesos_url: str | None = None
-    mesos_user: str = ""
+    mesos_user: str = field(default_factory=getpass.getuser)
     mesos_role: str | None = None
-    executor_command: str = ""
+    executor_command: str = DEFAULT_EXECUTOR_COMMAND
     timezone: str | None = None
 
     def __post_init__(self) -> None:
@@ -104,7 +105,7 @@ class Settings:
             mesos_url=env.get("ELASTICJOB_MESOS_URL") or None,
             mesos_user=env.get("ELASTICJOB_MESOS_USER") or getpass.getuser(),
             mesos_role=env.get("ELASTICJOB_MESOS_ROLE") or None,
-            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or f"{sys.executable} -m server.executor",
+            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or DEFAULT_EXECUTOR_COMMAND,
             timezone=env.get("ELASTICJOB_TIMEZONE") or None,
         )
 
