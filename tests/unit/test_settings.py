@@ -194,3 +194,33 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(AttributeError):
         settings.auth_password = "changed"  # type: ignore[misc]
+
+
+def test_scheduling_variables_are_read() -> None:
+    settings = Settings.from_environment(
+        {
+            "ELASTICJOB_MODE": "development",
+            "ELASTICJOB_MESOS_URL": "zk://127.0.0.1:2181/mesos",
+            "ELASTICJOB_MESOS_USER": "jobs",
+            "ELASTICJOB_MESOS_ROLE": "batch",
+            "ELASTICJOB_EXECUTOR_COMMAND": "/opt/executor --fast",
+            "ELASTICJOB_TIMEZONE": "Asia/Shanghai",
+        }
+    )
+    assert settings.mesos_url == "zk://127.0.0.1:2181/mesos"
+    assert (settings.mesos_user, settings.mesos_role) == ("jobs", "batch")
+    assert settings.executor_command == "/opt/executor --fast"
+    assert str(settings.zone()) == "Asia/Shanghai"
+
+
+def test_without_a_mesos_url_nothing_is_scheduled() -> None:
+    assert Settings.from_environment({"ELASTICJOB_MODE": "development"}).mesos_url is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ELASTICJOB_MESOS_URL", "127.0.0.1:5050"), ("ELASTICJOB_TIMEZONE", "Mars/Olympus_Mons")],
+)
+def test_bad_scheduling_variables_are_refused_naming_them(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environment({"ELASTICJOB_MODE": "development", variable: value})
