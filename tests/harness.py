@@ -92,7 +92,10 @@ def running_stack(zk_servers: str, work_dir: Path, **overrides: object) -> Itera
     """Start the API server and Envoy against ``zk_servers`` in a fresh namespace."""
     settings = make_settings(unique_name("ns"), zk_servers, **overrides)
     registry = ZooKeeper(
-        settings.zk_servers, namespace=settings.zk_namespace, timeout=settings.zk_timeout_seconds
+        settings.zk_servers,
+        namespace=settings.zk_namespace,
+        digest=settings.zk_digest,
+        timeout=settings.zk_timeout_seconds,
     )
     registry.start(wait=10)
     api = create_server(settings, registry)
