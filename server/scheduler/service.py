@@ -121,7 +121,7 @@ class SchedulerService:
         self._stopping = threading.Event()
         self._session_lost = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._lead_task: asyncio.Task[None] | None = None
+        self._client: MesosSchedulerClient | None = None
         self.core: SchedulerCore | None = None
         self.leading = threading.Event()
         self._election = zookeeper.client.Election(zookeeper.paths.election, self._identifier)
@@ -146,10 +146,11 @@ class SchedulerService:
             self._interrupt_leadership()
 
     def _interrupt_leadership(self) -> None:
-        loop, task = self._loop, self._lead_task
-        if loop is not None and task is not None:
+        """Make the leader's loop wind down: closing the client ends ``client.run()``."""
+        loop, client = self._loop, self._client
+        if loop is not None and client is not None:
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(task.cancel)
+                asyncio.run_coroutine_threadsafe(client.close(), loop)
 
     def _campaign(self) -> None:
         while not self._stopping.is_set():
@@ -171,7 +172,7 @@ class SchedulerService:
         self.leading.set()
         try:
             asyncio.run(self._lead_async())
-        except Exception:
+        except (Exception, asyncio.CancelledError):
             log.exception("scheduler stopped by an error; leaving the election")
         finally:
             self.leading.clear()
@@ -180,7 +181,6 @@ class SchedulerService:
 
     async def _lead_async(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lead_task = asyncio.current_task()  # type: ignore[assignment]
         if self._stopping.is_set() or self._session_lost.is_set():
             return
         core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
@@ -188,7 +188,7 @@ class SchedulerService:
         self.core = core
         store = FrameworkIdStore(self._zk)
         try:
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and not self._session_lost.is_set():
                 events = _MesosEvents(core, store)
                 client = self._client_factory(
                     self.settings.mesos_url,
@@ -205,6 +205,9 @@ class SchedulerService:
                     heartbeat_misses=self.settings.heartbeat_misses,
                 )
                 events.client = client
+                self._client = client
+                if self._stopping.is_set() or self._session_lost.is_set():
+                    break
                 core_task = asyncio.create_task(core.run(), name="scheduler-core")
                 try:
                     await client.run()
@@ -213,17 +216,19 @@ class SchedulerService:
                     await _quietly(core_task)
                     await client.close()
                     core.mesos = None
+                if self._stopping.is_set() or self._session_lost.is_set():
+                    break
                 if events.removed:
                     log.error("the framework was removed by Mesos; registering a new one")
                     await store.clear()
-                elif not self._stopping.is_set():
+                else:
                     await asyncio.sleep(1.0)
                 core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
                 await core.load()
                 self.core = core
         finally:
             self._loop = None
-            self._lead_task = None
+            self._client = None
 
     # -------------------------------------------------------------------- JobEvents (any thread)
     def _submit(self, make: Callable[[SchedulerCore], Coroutine[Any, Any, None]]) -> None:

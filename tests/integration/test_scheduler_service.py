@@ -1,0 +1,116 @@
+"""The scheduler service: only the elected leader schedules; a successor takes over the framework."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from server.devstack import ZooKeeperServer
+from server.domain.app import AppConfig
+from server.domain.job import JobConfig, JobExecutionType
+from server.domain.managers import AppManager, JobManager
+from server.mesos.client import Backoff
+from server.registry.apps import AppRepository
+from server.registry.disabled import DisabledFlags
+from server.registry.jobs import JobRepository
+from server.registry.ready import ReadyQueue
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler.core import SystemClock
+from server.scheduler.service import SchedulerService, SchedulerSettings
+from tests.harness import unique_name
+from tests.mesos_master_double import MesosMasterDouble
+from tests.scheduling import UTC
+
+
+@pytest.fixture
+async def master() -> AsyncIterator[MesosMasterDouble]:
+    async with MesosMasterDouble(heartbeat_interval=0.2) as double:
+        yield double
+
+
+def start_service(zk_servers: str, namespace: str, master: MesosMasterDouble, name: str) -> SchedulerService:
+    zookeeper = ZooKeeper(zk_servers, namespace=namespace, timeout=5.0)
+    assert zookeeper.start(wait=10)
+    service = SchedulerService(
+        zookeeper,
+        SchedulerSettings(
+            mesos_url=master.base_url,
+            executor_command="python -m server.executor",
+            mesos_user="tester",
+            backoff=Backoff(initial=0.05, maximum=0.2),
+        ),
+        clock=SystemClock(UTC),
+        identifier=name,
+    )
+    service.start()
+    return service
+
+
+def stop_service(service: SchedulerService) -> None:
+    zookeeper = service._zk
+    service.stop()
+    zookeeper.stop()
+
+
+async def test_only_the_leader_subscribes_and_a_successor_resubscribes_as_the_same_framework(
+    zk_server: ZooKeeperServer, master: MesosMasterDouble
+) -> None:
+    namespace = unique_name("ha")
+    first = await asyncio.to_thread(start_service, zk_server.connect_string, namespace, master, "first")
+    second = None
+    try:
+        await master.wait_for_subscription(1, timeout=10)
+        framework_id = master.framework_id
+        second = await asyncio.to_thread(start_service, zk_server.connect_string, namespace, master, "second")
+        await asyncio.sleep(0.5)
+        assert len(master.subscriptions) == 1  # the standby does not subscribe
+        assert first.leading.is_set() and not second.leading.is_set()
+
+        await asyncio.to_thread(stop_service, first)
+        subscription = await master.wait_for_subscription(2, timeout=15)
+        assert subscription.framework_id == framework_id
+        assert second.leading.is_set()
+    finally:
+        if second is not None:
+            await asyncio.to_thread(stop_service, second)
+        if first.leading.is_set():
+            await asyncio.to_thread(stop_service, first)
+
+
+async def test_api_events_reach_the_leader_and_a_trigger_launches(
+    zk_server: ZooKeeperServer, master: MesosMasterDouble
+) -> None:
+    namespace = unique_name("events")
+    service = await asyncio.to_thread(start_service, zk_server.connect_string, namespace, master, "only")
+    try:
+        await master.wait_for_subscription(1, timeout=10)
+        await master.wait_until(lambda: service.core is not None and service.core.framework_id is not None)
+        zookeeper = service._zk
+        apps = AppManager(AppRepository(zookeeper))
+        jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), service)
+        app = AppConfig(
+            app_name=unique_name("app"), app_url="http://repo.test/a.tgz", bootstrap_script="run.sh"
+        )
+        await asyncio.to_thread(apps.publish, app)
+        job = JobConfig(
+            job_name=unique_name("job"),
+            app_name=app.app_name,
+            cpu_count=0.1,
+            memory_mb=16,
+            job_execution_type=JobExecutionType.TRANSIENT,
+            sharding_total_count=2,
+        )
+        await asyncio.to_thread(jobs.register, job)
+        await asyncio.to_thread(jobs.trigger, job.job_name)
+        await master.wait_for_call("REVIVE", timeout=10)
+        await master.offer(cpus=4, mem=1024)
+        accept = await master.wait_for_call("ACCEPT", timeout=10)
+        assert accept.body is not None
+        launched = [
+            op["launch"]["task_infos"][0]["task_id"]["value"] for op in accept.body["accept"]["operations"]
+        ]
+        assert sorted(t.split("@-@")[1] for t in launched) == ["0", "1"]
+    finally:
+        await asyncio.to_thread(stop_service, service)
