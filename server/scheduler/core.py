@@ -509,10 +509,11 @@ class SchedulerCore:
 
     async def _accept(self, result: MatchResult) -> None:
         assert self.mesos is not None and self.framework_id is not None
-        by_offer = result.by_offer()
-        offers = {offer.offer_id: offer for offer in self.offers.take(list(by_offer))}
-        for offer_id, placements in by_offer.items():
-            offer = offers[offer_id]
+        by_accept = result.by_accept()
+        used = [offer_id for offer_ids in by_accept for offer_id in offer_ids]
+        offers = {offer.offer_id: offer for offer in self.offers.take(used)}
+        for offer_ids, placements in by_accept.items():
+            offer = offers[offer_ids[0]]
             operations = launch_operations(
                 placements,
                 offer,
@@ -522,12 +523,12 @@ class SchedulerCore:
             )
             try:
                 await self.mesos.accept(
-                    [offer_id], operations, refuse_seconds=self.settings.accept_refuse_seconds
+                    list(offer_ids), operations, refuse_seconds=self.settings.accept_refuse_seconds
                 )
             except MesosError as exc:
                 # The tasks are recorded as running; reconciliation settles whether they exist
                 # (unknown ones come back TASK_LOST/DROPPED and, never started, are re-queued).
-                log.warning("ACCEPT of offer %s failed: %s", offer_id, exc)
+                log.warning("ACCEPT of offer(s) %s failed: %s", ", ".join(offer_ids), exc)
                 continue
             log.info(
                 "launched %d task(s) on %s: %s",

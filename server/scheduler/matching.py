@@ -3,9 +3,12 @@
 Rules (ElasticJob-Cloud's, made explicit):
 - FAILOVER shards are placed first, one by one: each that fits launches.
 - A READY run launches all of its shards or none of them.
+- Offers of one agent (and one role) are pooled: their resources add up, and the tasks placed
+  there go in one ACCEPT that names all of them (Mesos accepts several offers of one agent
+  together), so the executor a task starts there serves the agent's other tasks of the app.
 - Each shard needs the job's cpuCount/memoryMB. The first task of an app on an agent also needs
-  the app's cpuCount/memoryMB for its executor (``app@-@agentId``), unless the offer says that
-  executor already runs there or an earlier placement in this round starts it.
+  the app's cpuCount/memoryMB for its executor (``app@-@agentId``), unless one of the agent's
+  offers says that executor already runs there or an earlier placement in this round starts it.
 - A job with a task still running (or just placed) gets no second READY run at the same time.
 """
 
@@ -24,13 +27,18 @@ EPSILON = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class Placement:
-    """One task to launch on one offer."""
+    """One task to launch on one agent, in the ACCEPT of ``offer_ids`` (that agent's offers)."""
 
     task_id: TaskId
-    offer_id: str
+    offer_ids: tuple[str, ...]
     job: JobConfig
     app: AppConfig
     starts_executor: bool
+
+    @property
+    def offer_id(self) -> str:
+        """The first of the agent's offers (the one whose ``allocation_info`` the task copies)."""
+        return self.offer_ids[0]
 
 
 @dataclass(slots=True)
@@ -41,19 +49,43 @@ class MatchResult:
     # Work that did not fit; the caller keeps it queued (and may ask for more offers).
     unplaced: int = 0
 
-    def by_offer(self) -> dict[str, list[Placement]]:
-        grouped: dict[str, list[Placement]] = {}
+    def by_accept(self) -> dict[tuple[str, ...], list[Placement]]:
+        """Placements grouped by the offers one ACCEPT names (one group per agent), in order."""
+        grouped: dict[tuple[str, ...], list[Placement]] = {}
         for placement in self.placements:
-            grouped.setdefault(placement.offer_id, []).append(placement)
+            grouped.setdefault(placement.offer_ids, []).append(placement)
         return grouped
 
 
 @dataclass(slots=True)
 class _Capacity:
-    offer: Offer
+    """What is left of one agent's pooled offers."""
+
+    agent_id: str
+    offer_ids: tuple[str, ...]
     cpus: float
     mem: float
     executors: set[str]
+
+    def copy(self) -> _Capacity:
+        return _Capacity(self.agent_id, self.offer_ids, self.cpus, self.mem, set(self.executors))
+
+
+def _pool(offers: Sequence[Offer]) -> list[_Capacity]:
+    pooled: dict[tuple[str, str], _Capacity] = {}
+    for offer in offers:
+        key = (offer.agent_id, offer.role)
+        capacity = pooled.get(key)
+        if capacity is None:
+            pooled[key] = _Capacity(
+                offer.agent_id, (offer.offer_id,), offer.cpus, offer.mem, set(offer.executor_ids)
+            )
+        else:
+            capacity.offer_ids += (offer.offer_id,)
+            capacity.cpus += offer.cpus
+            capacity.mem += offer.mem
+            capacity.executors |= offer.executor_ids
+    return list(pooled.values())
 
 
 def match(
@@ -66,7 +98,7 @@ def match(
     new_unique: Callable[[], str],
 ) -> MatchResult:
     """Place what fits. ``busy_jobs``: jobs with a task still running (no READY run for them)."""
-    capacities = [_Capacity(o, o.cpus, o.mem, set(o.executor_ids)) for o in offers]
+    capacities = _pool(offers)
     result = MatchResult()
     busy = set(busy_jobs)
 
@@ -108,11 +140,11 @@ def _place(
     new_unique: Callable[[], str],
 ) -> list[Placement] | None:
     """Place every item or none: work on copies and commit only when all fit."""
-    trial = [_Capacity(c.offer, c.cpus, c.mem, set(c.executors)) for c in capacities]
+    trial = [capacity.copy() for capacity in capacities]
     placements: list[Placement] = []
     for item in items:
         for capacity in trial:
-            executor = executor_id(app.app_name, capacity.offer.agent_id)
+            executor = executor_id(app.app_name, capacity.agent_id)
             starts_executor = executor not in capacity.executors
             cpus = job.cpu_count + (app.cpu_count if starts_executor else 0.0)
             mem = job.memory_mb + (app.memory_mb if starts_executor else 0.0)
@@ -120,8 +152,8 @@ def _place(
                 capacity.cpus -= cpus
                 capacity.mem -= mem
                 capacity.executors.add(executor)
-                task_id = TaskId(job.job_name, item, execution_type, capacity.offer.agent_id, new_unique())
-                placements.append(Placement(task_id, capacity.offer.offer_id, job, app, starts_executor))
+                task_id = TaskId(job.job_name, item, execution_type, capacity.agent_id, new_unique())
+                placements.append(Placement(task_id, capacity.offer_ids, job, app, starts_executor))
                 break
         else:
             return None
