@@ -508,3 +508,44 @@ def test_grpc_clients_reach_the_services_through_envoy_too(stack: Stack) -> None
         )
     assert login.access_token
     assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_unknown_paths_and_methods_are_answered_404_by_envoy(stack: Stack, token: str) -> None:
+    with stack.rest(token) as client:
+        unknown_path = client.get("/api/nothing/here")
+        wrong_method = client.get("/api/job/register")
+        outside_api = client.get("/index.html")
+    for response in (unknown_path, wrong_method, outside_api):
+        assert response.status_code == 404
+        assert response.json()["code"] == 5
+
+
+def test_unknown_query_parameters_are_ignored(stack: Stack, token: str) -> None:
+    with stack.rest(token) as client:
+        ok = client.post(
+            "/api/app?debug=1&trace=yes",
+            json={"appName": unique_name("app"), "appURL": "http://h/a.tgz", "bootstrapScript": "run.sh"},
+        )
+    assert ok.status_code == 200, ok.text
+
+
+def test_request_bodies_over_one_mebibyte_are_refused(stack: Stack, token: str) -> None:
+    with stack.rest(token) as client:
+        response = client.post(
+            "/api/app",
+            json={
+                "appName": unique_name("app"),
+                "appURL": "http://h/a.tgz",
+                "bootstrapScript": "x" * (1 << 20),
+            },
+        )
+    assert response.status_code == 413
+    assert "1 MiB" in response.json()["message"]
+
+
+def test_malformed_json_is_refused_with_a_json_error_body(stack: Stack, token: str) -> None:
+    with stack.rest(token) as client:
+        response = client.post("/api/app", content='{"appName": ', headers=JSON)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["code"] == 3
