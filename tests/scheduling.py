@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +25,74 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import CoreSettings, SchedulerCore
 from server.scheduler.service import _MesosEvents
 from tests.harness import unique_name
-from tests.mesos_master_double import MesosMasterDouble
+from tests.mesos_master_double import MesosMasterDouble, RecordedCall
 
 UTC = ZoneInfo("UTC")
 EXECUTOR_COMMAND = "python -m server.executor"
+
+
+def launched_tasks(accept: RecordedCall) -> list[dict[str, Any]]:
+    """The TaskInfos of an ACCEPT call's LAUNCH operations."""
+    assert accept.body is not None
+    return [
+        task
+        for operation in accept.body["accept"]["operations"]
+        if operation["type"] == "LAUNCH"
+        for task in operation["launch"]["task_infos"]
+    ]
+
+
+def task_ids(tasks: Sequence[dict[str, Any]]) -> list[str]:
+    return [task["task_id"]["value"] for task in tasks]
+
+
+def shards(tasks: Sequence[dict[str, Any]]) -> list[str]:
+    """``job@-@item@-@TYPE`` of each task, sorted (the agent and uuid parts left out)."""
+    return sorted("@-@".join(task["task_id"]["value"].split("@-@")[:3]) for task in tasks)
+
+
+class ObservedEvents(_MesosEvents):
+    """The service's event adapter, counting what the core has finished handling, so tests wait
+    for the scheduler's reaction to an event instead of sleeping."""
+
+    def __init__(self, core: SchedulerCore, store: FrameworkIdStore) -> None:
+        super().__init__(core, store)
+        self.handled: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+
+    def _done(self, kind: str) -> None:
+        self.handled[kind] += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def changed(self) -> None:
+        await self._changed.wait()
+
+    async def on_subscribed(self, framework_id: str, heartbeat_interval: float) -> None:
+        await super().on_subscribed(framework_id, heartbeat_interval)
+        self._done("subscribed")
+
+    async def on_offers(self, offers: list[dict[str, Any]]) -> None:
+        try:
+            await super().on_offers(offers)
+        finally:
+            self._done("offers")
+
+    async def on_rescind(self, offer_id: str) -> None:
+        try:
+            await super().on_rescind(offer_id)
+        finally:
+            self._done("rescind")
+
+    async def on_update(self, status: dict[str, Any]) -> None:
+        try:
+            await super().on_update(status)
+        finally:
+            self._done("update")
+
+    async def on_disconnected(self) -> None:
+        await super().on_disconnected()
+        self._done("disconnected")
 
 
 class ManualClock:
@@ -61,6 +126,7 @@ class SchedulerRig:
     clock: ManualClock
     apps: AppManager
     jobs: JobManager
+    events: ObservedEvents
 
     async def publish_app(self, **fields: Any) -> AppConfig:
         values: dict[str, Any] = {
@@ -88,11 +154,87 @@ class SchedulerRig:
         await self.core.job_changed(job.job_name, kill_running=False)
         return job
 
+    async def trigger(self, job_name: str) -> None:
+        """TriggerJob as the API does it: the JobManager queues the run, then the core is told."""
+        await asyncio.to_thread(self.jobs.trigger, job_name)
+        await self.core.job_triggered(job_name)
+
     async def fire(self, seconds: float) -> None:
         """Move the clock and let the core run its step."""
         self.clock.advance(seconds)
         await self.core.tick()
 
+    # -- Mesos side ---------------------------------------------------------------------------
+    async def wait_until(
+        self, predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = ""
+    ) -> None:
+        """Wait until ``predicate()`` holds, re-checked whenever the core has handled an event."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await self.events.changed()
+        except TimeoutError:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}") from None
+
+    async def _handled(self, kind: str, count: int, what: str) -> None:
+        await self.wait_until(lambda: self.events.handled[kind] >= count, what=what)
+
+    async def offer(self, **offer_fields: Any) -> dict[str, Any]:
+        """Send one offer and wait until the core has handled it (used, held or declined)."""
+        target = self.events.handled["offers"] + 1
+        offer = await self.master.offer(**offer_fields)
+        await self._handled("offers", target, f"offer {offer['id']['value']} handled")
+        return offer
+
+    async def rescind(self, offer_id: str) -> None:
+        """RESCIND an offer and wait until the core has forgotten it."""
+        target = self.events.handled["rescind"] + 1
+        await self.master.rescind(offer_id)
+        await self._handled("rescind", target, f"rescind of {offer_id} handled")
+
+    async def unreliable_update(self, task_id: str, state: str, **fields: Any) -> dict[str, Any]:
+        """Send an update without uuid (as the master does) and wait until the core handled it."""
+        target = self.events.handled["update"] + 1
+        status = await self.master.send_update(task_id, state, reliable=False, **fields)
+        await self._handled("update", target, f"{state} for {task_id} handled")
+        return status
+
+    def accepts(self) -> list[RecordedCall]:
+        """ACCEPT calls the double answered 202, in order."""
+        return self.master.calls_of("ACCEPT", status=202)
+
+    async def wait_for_accept(self, count: int) -> list[dict[str, Any]]:
+        """Wait for the ``count``-th ACCEPT; return the TaskInfos of its LAUNCH operations."""
+        call = await self.master.wait_for_call("ACCEPT", count=count)
+        return launched_tasks(call)
+
+    async def update(self, task_id: str, state: str, **fields: Any) -> dict[str, Any]:
+        """Send a reliable status update and wait until the scheduler acknowledged it: the core
+        has then recorded it and done what follows from it (relaunches included)."""
+        status = await self.master.send_update(task_id, state, **fields)
+        uuid = status["uuid"]
+        await self.master.wait_until(
+            lambda: uuid not in self.master.pending_updates, what=f"ACK of {state} for {task_id}"
+        )
+        return status
+
+    async def finish(self, tasks: Sequence[dict[str, Any] | str]) -> None:
+        """Run each task (RUNNING) and end it (FINISHED)."""
+        for task in tasks:
+            task_id = task if isinstance(task, str) else task["task_id"]["value"]
+            await self.update(task_id, "TASK_RUNNING")
+            await self.update(task_id, "TASK_FINISHED")
+
+    def assert_acknowledgements_exact(self) -> None:
+        """Every reliable update acknowledged exactly once; nothing else acknowledged."""
+        assert self.master.unexpected_acknowledgements == []
+        assert self.master.pending_updates == {}
+        acknowledged = [
+            call.body["acknowledge"]["uuid"] for call in self.master.calls_of("ACKNOWLEDGE") if call.body
+        ]
+        assert len(acknowledged) == len(set(acknowledged)) == len(self.master.acknowledged)
+
+    # -- ZooKeeper side ------------------------------------------------------------------------
     def ready_count(self, job_name: str) -> int:
         return ReadyQueue(self.zookeeper).count(job_name)
 
@@ -131,7 +273,7 @@ async def scheduler_rig(
     )
     await core.load()
     store = FrameworkIdStore(zookeeper)
-    events = _MesosEvents(core, store)
+    events = ObservedEvents(core, store)
     client = MesosSchedulerClient(
         master.base_url,
         FrameworkInfo(user="tester", name="elasticjob-test"),
@@ -149,6 +291,7 @@ async def scheduler_rig(
         clock=clock,
         apps=AppManager(AppRepository(zookeeper)),
         jobs=JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper)),
+        events=events,
     )
     try:
         await master.wait_for_subscription()

@@ -160,6 +160,7 @@ class SchedulerCore:
         self.framework_id: str | None = None
         self.suppressed = False
         self._last_revive = float("-inf")
+        self._long_filters = False  # resources declined with decline_refuse_seconds since REVIVE
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -490,8 +491,10 @@ class SchedulerCore:
         for job_name in result.launched_ready:
             count, version = self.ready[job_name]
             self._ready_repo.set_ops(transaction, job_name, count - 1, version)
-        remaining = {s for s in self.failover if s not in set(result.launched_failover)}
+        # The job's failover node goes with the last of its shards (several may launch at once).
+        remaining = set(self.failover)
         for shard in result.launched_failover:
+            remaining.discard(shard)
             last = not any(s.job_name == shard.job_name for s in remaining)
             self._failover_repo.delete_ops(transaction, shard, last_of_job=last)
 
@@ -558,13 +561,16 @@ class SchedulerCore:
             unused = self.offers.take_all()
             await self._decline(unused, refuse=self.settings.accept_refuse_seconds)
         elif not work and not fire_soon:
-            await self._decline(self.offers.take_all(), refuse=self.settings.decline_refuse_seconds)
+            if await self._decline(self.offers.take_all(), refuse=self.settings.decline_refuse_seconds):
+                self._long_filters = True
         elif stale:
             await self._decline(self.offers.take([o.offer_id for o in stale]), refuse=1.0)
         if work or self._fire_within(self.settings.revive_lookahead_seconds):
-            if (
-                self.suppressed or not len(self.offers)
-            ) and now - self._last_revive >= self.settings.revive_retry_seconds:
+            # Suppressed, or resources declined for long: nothing comes until REVIVE, so send it
+            # now. Otherwise offers flow; REVIVE again (to drop short filters) only now and then.
+            held_back = self.suppressed or self._long_filters
+            retry_due = not len(self.offers) and now - self._last_revive >= self.settings.revive_retry_seconds
+            if held_back or retry_due:
                 await self._revive()
         elif not self.suppressed and not fire_soon:
             try:
@@ -583,18 +589,22 @@ class SchedulerCore:
         try:
             await self.mesos.revive()
             self.suppressed = False
+            self._long_filters = False
             self._last_revive = self.clock.monotonic()
             log.debug("work waits: offers revived")
         except MesosError as exc:
             log.warning("REVIVE failed: %s", exc)
 
-    async def _decline(self, offers: list[Offer], *, refuse: float) -> None:
+    async def _decline(self, offers: list[Offer], *, refuse: float) -> bool:
+        """DECLINE ``offers``; returns whether a DECLINE was sent."""
         if not offers or self.mesos is None:
-            return
+            return False
         try:
             await self.mesos.decline([o.offer_id for o in offers], refuse_seconds=refuse)
         except MesosError as exc:
             log.warning("DECLINE failed: %s", exc)
+            return False
+        return True
 
     # ------------------------------------------------------------------ Mesos events
     async def subscribed(self, mesos: MesosCalls, framework_id: str) -> None:
