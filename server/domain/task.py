@@ -16,6 +16,13 @@ from typing import Any
 DELIMITER = "@-@"
 
 
+def _item(text: str) -> int | None:
+    """A sharding item in canonical decimal (so it formats back to the same text), else None."""
+    if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text.startswith("0")):
+        return None
+    return int(text)
+
+
 class TaskIdError(ValueError):
     """A string is not a task id or shard reference in ElasticJob's format."""
 
@@ -46,9 +53,10 @@ class ShardRef:
     @classmethod
     def parse(cls, text: str) -> ShardRef:
         parts = text.split(DELIMITER)
-        if len(parts) != 2 or not parts[1].isdigit():
+        item = _item(parts[1]) if len(parts) == 2 else None
+        if item is None:
             raise TaskIdError(f"{text!r} is not a shard reference (job@-@item)")
-        return cls(parts[0], int(parts[1]))
+        return cls(parts[0], item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +86,14 @@ class TaskId:
     @classmethod
     def parse(cls, text: str) -> TaskId:
         parts = text.split(DELIMITER)
-        if len(parts) != 5 or not parts[1].isdigit():
+        item = _item(parts[1]) if len(parts) == 5 else None
+        if item is None:
             raise TaskIdError(f"{text!r} is not a task id (job@-@item@-@type@-@agent@-@uuid)")
         try:
             execution_type = ExecutionType(parts[2])
         except ValueError:
             raise TaskIdError(f"{text!r} has unknown execution type {parts[2]!r}") from None
-        return cls(parts[0], int(parts[1]), execution_type, parts[3], parts[4])
+        return cls(parts[0], item, execution_type, parts[3], parts[4])
 
 
 def executor_id(app_name: str, agent_id: str) -> str:
