@@ -230,7 +230,9 @@ class SchedulerRig:
         assert self.master.unexpected_acknowledgements == []
         assert self.master.pending_updates == {}
         acknowledged = [
-            call.body["acknowledge"]["uuid"] for call in self.master.calls_of("ACKNOWLEDGE") if call.body
+            call.body["acknowledge"]["uuid"]
+            for call in self.master.calls_of("ACKNOWLEDGE", status=202)
+            if call.body
         ]
         assert len(acknowledged) == len(set(acknowledged)) == len(self.master.acknowledged)
 

@@ -653,9 +653,8 @@ class SchedulerCore:
                 if state not in ACTIVE_STATES and state not in UNCERTAIN_STATES:
                     del self.orphans[task_text]
                     log.info("task %s of a removed job ended: %s", task_text, state)
-                elif state in ACTIVE_STATES and not orphan.killing:
-                    orphan.killing = True
-                    await self._send_kill(task_id)
+                elif state in ACTIVE_STATES and state != "TASK_KILLING":
+                    await self._send_kill(task_id)  # still alive: the kill was lost, send it again
                 return
             task = self.running.get(task_id.shard)
             if task is None or str(task.task_id) != task_text:

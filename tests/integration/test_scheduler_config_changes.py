@@ -1,0 +1,137 @@
+"""Configuration changes reach the scheduler at once: deregistering a job kills its tasks and nothing of
+it runs again; updating a job kills its running tasks and the new schedule applies."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import replace
+
+from server.devstack import ZooKeeperServer
+from tests.scheduling import scheduler_rig, task_ids
+
+
+async def test_deregistering_a_job_kills_each_running_task_and_nothing_relaunches(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True, misfire=True)
+        await rig.offer()
+        await rig.fire(4)  # 00:00:05
+        tasks = task_ids(await rig.wait_for_accept(1))
+        for task_id in tasks:
+            await rig.update(task_id, "TASK_RUNNING")
+        await rig.fire(5)  # 00:00:10: a run waits behind the running one
+        assert rig.ready_count(job.job_name) == 1
+
+        await asyncio.to_thread(rig.jobs.deregister, job.job_name)
+        await rig.core.job_removed(job.job_name)
+        await rig.master.wait_for_call("KILL", count=3)
+        killed = sorted(
+            call.body["kill"]["task_id"]["value"] for call in rig.master.calls_of("KILL") if call.body
+        )
+        assert killed == sorted(tasks)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.failover_nodes(job.job_name) == []
+        assert rig.ready_count(job.job_name) == 0
+        assert rig.core.orphans == {}
+        await rig.offer()
+        await rig.fire(5)  # 00:00:15: its cron is gone
+        await rig.fire(5)
+        assert len(rig.accepts()) == 1
+        assert len(rig.master.calls_of("KILL")) == 3
+        rig.assert_acknowledgements_exact()
+
+
+async def test_deregistering_a_job_drops_its_shards_waiting_for_failover(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True, cron="0 0 * * * ?")
+        await rig.trigger(job.job_name)
+        await rig.offer()
+        t0, *_ = task_ids(await rig.wait_for_accept(1))
+        await rig.update(t0, "TASK_FAILED")
+        assert rig.failover_nodes(job.job_name) == [f"{job.job_name}@-@0"]
+
+        await asyncio.to_thread(rig.jobs.deregister, job.job_name)
+        await rig.core.job_removed(job.job_name)
+        await rig.master.wait_for_call("KILL", count=2)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        await rig.offer()
+        await rig.core.tick()
+        assert len(rig.accepts()) == 1
+        assert rig.failover_nodes(job.job_name) == []
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_a_task_of_a_deregistered_job_that_reports_running_is_killed_again(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, sharding_total_count=1)
+        await rig.offer()
+        await rig.fire(4)
+        (task,) = task_ids(await rig.wait_for_accept(1))
+        rig.master.auto_kill = False  # the kill gets lost
+
+        await asyncio.to_thread(rig.jobs.deregister, job.job_name)
+        await rig.core.job_removed(job.job_name)
+        await rig.master.wait_for_call("KILL")
+        await rig.update(task, "TASK_RUNNING")  # the task still runs: kill it again
+        await rig.master.wait_for_call("KILL", count=2)
+        await rig.update(task, "TASK_KILLED")
+        assert rig.core.orphans == {}
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_updating_a_job_kills_its_running_tasks_and_applies_the_new_schedule(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True)  # every 5 s
+        await rig.offer()
+        await rig.fire(4)  # 00:00:05
+        tasks = task_ids(await rig.wait_for_accept(1))
+        for task_id in tasks:
+            await rig.update(task_id, "TASK_RUNNING")
+
+        updated = await asyncio.to_thread(
+            rig.jobs.update, replace(job, cron="0 0 * * * ?", sharding_total_count=2)
+        )
+        await rig.core.job_changed(updated.job_name, kill_running=True)
+        await rig.master.wait_for_call("KILL", count=3)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.failover_nodes(job.job_name) == []  # killed on purpose: no failover
+
+        await rig.offer()
+        await rig.fire(5)  # 00:00:10: the old schedule no longer fires
+        assert rig.ready_count(job.job_name) == 0
+        assert len(rig.accepts()) == 1
+
+        await rig.trigger(job.job_name)  # the new configuration: two shards
+        await rig.offer()
+        relaunched = await rig.wait_for_accept(2)
+        assert len(relaunched) == 2
+        await rig.finish(relaunched)
+        rig.assert_acknowledgements_exact()
+
+
+async def test_updating_a_job_that_is_not_running_kills_nothing(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app)
+        updated = await asyncio.to_thread(rig.jobs.update, replace(job, job_parameter="new"))
+        await rig.core.job_changed(updated.job_name, kill_running=True)
+        await rig.offer()
+        await rig.fire(4)
+        tasks = await rig.wait_for_accept(1)
+        assert rig.master.calls_of("KILL") == []
+        assert all(json.loads(base64.b64decode(t["data"]))["jobParameter"] == "new" for t in tasks)
+        await rig.finish(tasks)
