@@ -20,7 +20,8 @@ variable                               meaning (default when absent)
 =====================================  ==========================================================
 
 Durations use Mesos's notation: a number and a unit (``ns``, ``us``, ``ms``, ``secs``, ``mins``,
-``hrs``, ``days``, ``weeks``), e.g. ``250ms``, ``5secs``, ``1.5mins``; a bare number is seconds.
+``hrs``, ``days``, ``weeks``), e.g. ``250ms``, ``5secs``, ``1.5mins``, ``1e+06secs``; a bare
+number is seconds.
 
 The executor's own settings (not from Mesos): ``ELASTICJOB_TIMEZONE`` (the zone DAEMON crons are
 read in; the machine's zone when unset) and ``ELASTICJOB_EXECUTOR_PARALLELISM`` (most runs at once
@@ -60,7 +61,7 @@ _UNITS = {
     "days": 86400.0,
     "weeks": 7 * 86400.0,
 }
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-z]*)\s*$")
+_DURATION = re.compile(r"^\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([a-z]*)\s*$")
 
 
 class ExecutorConfigError(ValueError):
