@@ -17,10 +17,14 @@ Rules:
   disabled or deregistered). UNREACHABLE / UNKNOWN keep the task and reconcile it again; after
   ``unknown_limit`` such answers in a row it is treated as LOST.
 - misfire on: fires while the job runs accumulate in the ready queue; off: at most one waits.
-- Offers: used at once when work waits; kept (at most ``offer_hold_seconds``) only while a cron
-  fire is due within that window; otherwise declined with a long filter, and the framework
-  SUPPRESSes offers. Work arriving (fire, trigger, failover), or a fire coming within
-  ``revive_lookahead_seconds``, REVIVEs them.
+- Offers: used at once when work waits (the offers of one agent together, in one ACCEPT); kept
+  (at most ``offer_hold_seconds``) only while a cron fire is due within that window; otherwise
+  declined with a long filter, and the framework SUPPRESSes offers. Work arriving (fire, trigger,
+  failover), or a fire coming within ``revive_lookahead_seconds``, REVIVEs them: at once when they
+  are suppressed or were declined with the long filter, else at most every
+  ``revive_retry_seconds`` while none come. Runs of a disabled job (or of an app not known) wait
+  in their queues without asking for offers.
+- A task of a removed job, or one being killed, that still reports itself active is killed again.
 """
 
 from __future__ import annotations
@@ -356,10 +360,16 @@ class SchedulerCore:
                 self.ready.pop(job_name, None)
             else:
                 self.ready[job_name] = entry
-            if job_name not in self.jobs:
+            job = self.jobs.get(job_name)
+            if job is None:  # registered through another server process
                 job = await self._read_job(job_name)
                 if job is not None:
                     self.jobs[job_name] = job
+                    self._schedule(job, self.clock.now())
+            if job is not None and job.app_name not in self.apps:
+                app = await self._read_app(job.app_name)
+                if app is not None:
+                    self.apps[app.app_name] = app
             await self._launch()
             await self._manage_offers()
 
@@ -429,12 +439,18 @@ class SchedulerCore:
 
     # ------------------------------------------------------------------ launching
     def _waiting_work(self) -> bool:
-        if any(shard.job_name in self.jobs for shard in self.failover):
+        """Whether something could launch if offers were there (what ``_match`` would consider)."""
+        if any(self._launchable(shard.job_name) for shard in self.failover):
             return True
         return any(
-            count > 0 and name in self.jobs and self._enabled(self.jobs[name]) and not self._job_busy(name)
+            count > 0 and self._launchable(name) and not self._job_busy(name)
             for name, (count, _) in self.ready.items()
         )
+
+    def _launchable(self, job_name: str) -> bool:
+        """The job is known, enabled and its app known (a disabled job's runs wait, asking nothing)."""
+        job = self.jobs.get(job_name)
+        return job is not None and self._enabled(job) and job.app_name in self.apps
 
     def _job_busy(self, job_name: str) -> bool:
         return any(shard.job_name == job_name for shard in self.running)
@@ -467,14 +483,8 @@ class SchedulerCore:
         await self._accept(result)
 
     def _match(self) -> MatchResult:
-        failover = [
-            s for s in self.failover if s.job_name in self.jobs and self._enabled(self.jobs[s.job_name])
-        ]
-        ready = [
-            name
-            for name, (count, _) in self.ready.items()
-            if count > 0 and name in self.jobs and self._enabled(self.jobs[name])
-        ]
+        failover = [s for s in self.failover if self._launchable(s.job_name)]
+        ready = [name for name, (count, _) in self.ready.items() if count > 0 and self._launchable(name)]
         busy = {shard.job_name for shard in self.running}
         return match(list(self.offers), failover, ready, self.jobs, self.apps, busy, self._new_unique)
 

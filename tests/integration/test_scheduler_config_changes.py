@@ -9,7 +9,9 @@ import json
 from dataclasses import replace
 
 from server.devstack import ZooKeeperServer
-from tests.scheduling import scheduler_rig, task_ids
+from server.domain.job import JobConfig, JobExecutionType
+from tests.harness import unique_name
+from tests.scheduling import scheduler_rig, shards, task_ids
 
 
 async def test_deregistering_a_job_kills_each_running_task_and_nothing_relaunches(
@@ -135,3 +137,61 @@ async def test_updating_a_job_that_is_not_running_kills_nothing(zk_server: ZooKe
         assert rig.master.calls_of("KILL") == []
         assert all(json.loads(base64.b64decode(t["data"]))["jobParameter"] == "new" for t in tasks)
         await rig.finish(tasks)
+
+
+async def test_a_job_registered_elsewhere_is_launched_when_triggered(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        # Another server process published the app and registered the job: this core never heard.
+        app = await rig.publish_app()
+        job = JobConfig(
+            job_name=unique_name("job"),
+            app_name=app.app_name,
+            cpu_count=0.1,
+            memory_mb=32.0,
+            job_execution_type=JobExecutionType.TRANSIENT,
+            sharding_total_count=2,
+        )
+        await asyncio.to_thread(rig.jobs.register, job)
+
+        await rig.trigger(job.job_name)
+        await rig.master.wait_for_call("REVIVE")
+        await rig.offer()
+        tasks = await rig.wait_for_accept(1)
+        assert len(tasks) == 2
+        await rig.finish(tasks)
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_shards_waiting_for_failover_of_a_disabled_job_wait_without_asking_for_offers(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True, cron="0 0 * * * ?", sharding_total_count=1)
+        await rig.trigger(job.job_name)
+        await rig.offer()
+        (task,) = task_ids(await rig.wait_for_accept(1))
+        disabled = rig.zookeeper.paths.disabled_job(job.job_name)
+        await asyncio.to_thread(rig.zookeeper.client.create, disabled)
+        await rig.core.job_changed(job.job_name, kill_running=False)
+        await rig.update(task, "TASK_FAILED")
+        assert rig.failover_nodes(job.job_name) == [f"{job.job_name}@-@0"]
+
+        revives = len(rig.master.calls_of("REVIVE"))
+        offer = await rig.offer()
+        await rig.core.tick()
+        decline = rig.master.calls_of("DECLINE")[-1]
+        assert decline.body is not None
+        assert decline.body["decline"]["offer_ids"] == [offer["id"]]
+        assert decline.body["decline"]["filters"]["refuse_seconds"] >= 600  # nothing can use it
+        assert rig.master.suppressed
+        assert len(rig.master.calls_of("REVIVE")) == revives
+
+        await asyncio.to_thread(rig.zookeeper.client.delete, disabled)  # enabled again
+        await rig.core.job_changed(job.job_name, kill_running=False)
+        await rig.master.wait_for_call("REVIVE", count=revives + 1)
+        await rig.offer()
+        retry = await rig.wait_for_accept(2)
+        assert shards(retry) == [f"{job.job_name}@-@0@-@FAILOVER"]
+        await rig.finish(retry)
+        assert rig.failover_nodes(job.job_name) == []
