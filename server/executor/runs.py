@@ -155,13 +155,17 @@ class ScriptRun:
             for fd in (write_out, write_err):
                 os.close(fd)
         loop = asyncio.get_running_loop()
+        readers: list[tuple[asyncio.StreamReader, bool]] = []
         for fd, is_stderr in ((read_out, False), (read_err, True)):
             reader = asyncio.StreamReader(limit=_CHUNK, loop=loop)
             pipe = os.fdopen(fd, "rb", buffering=0)
             protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
             transport, _ = await loop.connect_read_pipe(functools.partial(_same, protocol), pipe)
             self._transports.append(transport)
-            self._pumps.append(asyncio.create_task(self._pump(reader, is_stderr)))
+            readers.append((reader, is_stderr))
+        # Copying starts only now, so that the caller's "run started" line, written as soon as
+        # this returns, comes before the run's first line of output.
+        self._pumps = [asyncio.create_task(self._pump(reader, is_stderr)) for reader, is_stderr in readers]
 
     async def _pump(self, reader: asyncio.StreamReader, is_stderr: bool) -> None:
         pending = b""

@@ -164,8 +164,9 @@ async def test_transient_shard_runs_once_with_its_context_in_env_and_last_argume
     assert "[ctx_job-1] hello from shard 1" in executor.stdout()
     assert "[ctx_job-1] a warning" in executor.stderr()
     shard_log = read_lines(sandbox / "shards" / "ctx_job-1.log")
+    assert shard_log[0].startswith(f"--- run of task {task_id} started at ")
     assert "hello from shard 1" in shard_log and "a warning" in shard_log
-    assert any(line.startswith("--- run of task") and "started" in line for line in shard_log)
+    assert shard_log[-1].startswith(f"--- run of task {task_id} ended with exit code 0 at ")
     assert executor.returncode is None, "the executor stays up for more tasks"
 
 
