@@ -46,6 +46,8 @@ def main() -> int:
                 executor_command=settings.executor_command,
                 mesos_user=settings.mesos_user,
                 mesos_role=settings.mesos_role,
+                # Executors evaluate DAEMON crons in the scheduler's zone, on any agent.
+                executor_environment={"ELASTICJOB_TIMEZONE": settings.timezone} if settings.timezone else {},
             ),
             clock=SystemClock(settings.zone()),
         )

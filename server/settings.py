@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from server.errors import ConfigurationError
 
 DEVELOPMENT_PASSWORD = "pwd"
-DEFAULT_EXECUTOR_COMMAND = f"{sys.executable} -m server.executor"
+# -P: the sandbox (the executor's working directory) never shadows our packages.
+DEFAULT_EXECUTOR_COMMAND = f"{sys.executable} -P -m server.executor"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
