@@ -124,9 +124,11 @@ async def serve(settings: ClusterSettings) -> None:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    endpoints = settings.work_dir.resolve() / ENDPOINTS_FILE
+    with contextlib.suppress(FileNotFoundError):
+        endpoints.unlink()  # left by a run that was killed: nobody must read it as ours
     cluster = EmbeddedCluster(settings)
     await cluster.start()
-    endpoints = cluster.agent.settings.work_dir / ENDPOINTS_FILE
     try:
         _write_endpoints(
             endpoints,
