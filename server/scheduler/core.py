@@ -126,6 +126,25 @@ class _Task:
     unknown_answers: int = 0
 
 
+@dataclass(slots=True)
+class _Parents:
+    """What a transaction assumes lies under ``/state/running/{job}`` and ``/state/failover/{job}``
+    for the jobs it touches: job -> child names; a job missing from a map has no node there.
+
+    Taken from memory first. When the transaction fails it is read from ZooKeeper instead, which
+    also copes with parents another scheduler left behind (ElasticJob-Cloud 3.0 removes a job's
+    last child and then the empty parent in two steps)."""
+
+    running: dict[str, set[str]] = field(default_factory=dict)
+    failover: dict[str, set[str]] = field(default_factory=dict)
+
+    def copy(self) -> _Parents:
+        return _Parents(
+            {job: set(children) for job, children in self.running.items()},
+            {job: set(children) for job, children in self.failover.items()},
+        )
+
+
 class SchedulerCore:
     """Owns the in-memory mirror of the scheduler state; every change goes through ``_lock``."""
 
@@ -468,11 +487,20 @@ class SchedulerCore:
             result = self._match()
             if not result.placements:
                 return
-            results = await self._zk.acommit(lambda t, r=result: self._launch_ops(t, r))  # type: ignore[misc]
+            involved = {p.task_id.job_name for p in result.placements}
+            involved |= {shard.job_name for shard in result.launched_failover}
+            parents = self._parents_in_memory(involved)
+            results = await self._commit_launch(result, parents)
+            if _failed(results):
+                stored = await self._parents_in_zookeeper(involved)
+                if stored != parents:  # memory was wrong about the parent nodes: use what is there
+                    results = await self._commit_launch(result, stored)
             if not _failed(results):
                 break
             log.info("launch transaction lost a race (%s); re-reading the queues", _first_error(results))
             await self._reload_ready(result.launched_ready)
+            if result.launched_failover:
+                self.failover = dict(sorted((await self._failover_repo.load()).items()))
             for name in {p.job.job_name for p in result.placements}:
                 if await self._read_job(name) is None:
                     self.jobs.pop(name, None)
@@ -488,25 +516,48 @@ class SchedulerCore:
         busy = {shard.job_name for shard in self.running}
         return match(list(self.offers), failover, ready, self.jobs, self.apps, busy, self._new_unique)
 
-    def _launch_ops(self, transaction: Any, result: MatchResult) -> None:
-        running_jobs = {shard.job_name for shard in self.running}
+    def _parents_in_memory(self, job_names: set[str]) -> _Parents:
+        parents = _Parents()
+        for shard in self.running:
+            if shard.job_name in job_names:
+                parents.running.setdefault(shard.job_name, set()).add(str(shard))
+        for shard in self.failover:
+            if shard.job_name in job_names:
+                parents.failover.setdefault(shard.job_name, set()).add(str(shard))
+        return parents
+
+    async def _parents_in_zookeeper(self, job_names: set[str]) -> _Parents:
+        parents = _Parents()
+        for name in job_names:
+            for children, path in (
+                (parents.running, self._paths.running_job(name)),
+                (parents.failover, self._paths.failover_job(name)),
+            ):
+                with contextlib.suppress(NoNodeError):
+                    children[name] = set(await self._zk.achildren(path))
+        return parents
+
+    async def _commit_launch(self, result: MatchResult, parents: _Parents) -> list[Any]:
+        return await self._zk.acommit(
+            functools.partial(self._launch_ops, result=result, parents=parents.copy())
+        )
+
+    def _launch_ops(self, transaction: Any, *, result: MatchResult, parents: _Parents) -> None:
         for job_name in {p.job.job_name for p in result.placements}:
             transaction.check(self._paths.job(job_name), -1)  # not deregistered meanwhile
         for placement in result.placements:
             job_name = placement.task_id.job_name
-            self._running_repo.create_ops(
-                transaction, placement.task_id, job_node_exists=job_name in running_jobs
-            )
-            running_jobs.add(job_name)
+            running = parents.running.get(job_name)
+            self._running_repo.create_ops(transaction, placement.task_id, job_node_exists=running is not None)
+            parents.running.setdefault(job_name, set()).add(str(placement.task_id.shard))
         for job_name in result.launched_ready:
             count, version = self.ready[job_name]
             self._ready_repo.set_ops(transaction, job_name, count - 1, version)
         # The job's failover node goes with the last of its shards (several may launch at once).
-        remaining = set(self.failover)
         for shard in result.launched_failover:
-            remaining.discard(shard)
-            last = not any(s.job_name == shard.job_name for s in remaining)
-            self._failover_repo.delete_ops(transaction, shard, last_of_job=last)
+            waiting = parents.failover.setdefault(shard.job_name, set())
+            waiting.discard(str(shard))
+            self._failover_repo.delete_ops(transaction, shard, last_of_job=not waiting)
 
     def _apply_launch(self, result: MatchResult) -> None:
         for placement in result.placements:
@@ -706,29 +757,28 @@ class SchedulerCore:
             elif shard.job_name not in self._killing_jobs:
                 requeue_failover = True  # one shard killed from outside: re-run just that shard
 
+        parents = self._parents_in_memory({shard.job_name})
         for _ in range(_TRANSACTION_ATTEMPTS):
-            others = [s for s in self.running if s.job_name == shard.job_name and s != shard]
-            failover_job_exists = any(s.job_name == shard.job_name for s in self.failover)
-
             build = functools.partial(
                 self._end_ops,
                 shard=shard,
                 failed_task_id=str(task.task_id),
-                last_of_job=not others,
-                failover_job_exists=failover_job_exists,
-                requeue_failover=requeue_failover and shard not in self.failover,
+                parents=parents.copy(),
+                requeue_failover=requeue_failover,
                 requeue_ready=requeue_ready,
             )
             results = await self._zk.acommit(build)
             if not _failed(results):
                 break
-            # A node was already gone (deregistered meanwhile) or a ready node appeared: re-read.
+            # A node was already gone (deregistered meanwhile), a ready node appeared, or the
+            # parent nodes are not as memory says: re-read.
             if requeue_ready:
                 await self._reload_ready([shard.job_name])
                 requeue_ready = shard.job_name not in self.ready
             if not await self._running_node_exists(shard):
                 self.running.pop(shard, None)
                 return
+            parents = await self._parents_in_zookeeper({shard.job_name})
         else:
             log.error("could not record the end of task %s", task.task_id)
             return
@@ -757,15 +807,17 @@ class SchedulerCore:
         *,
         shard: ShardRef,
         failed_task_id: str,
-        last_of_job: bool,
-        failover_job_exists: bool,
+        parents: _Parents,
         requeue_failover: bool,
         requeue_ready: bool,
     ) -> None:
-        self._running_repo.delete_ops(transaction, shard, last_of_job=last_of_job)
-        if requeue_failover:
+        running = parents.running.get(shard.job_name, set())
+        running.discard(str(shard))
+        self._running_repo.delete_ops(transaction, shard, last_of_job=not running)
+        waiting = parents.failover.get(shard.job_name)
+        if requeue_failover and (waiting is None or str(shard) not in waiting):
             self._failover_repo.create_ops(
-                transaction, shard, failed_task_id, job_node_exists=failover_job_exists
+                transaction, shard, failed_task_id, job_node_exists=waiting is not None
             )
         if requeue_ready:
             self._ready_repo.set_ops(transaction, shard.job_name, 1, None)

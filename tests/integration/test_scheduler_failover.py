@@ -3,6 +3,8 @@ run); with failover off it does not, unless it never started (its offer was inva
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from server.devstack import ZooKeeperServer
@@ -195,3 +197,27 @@ async def test_a_repeated_failure_update_is_recorded_once(zk_server: ZooKeeperSe
         assert rig.failover_nodes(job) == [f"{job}@-@0"]
         assert rig.core.failover and len(rig.core.failover) == 1
         rig.assert_acknowledgements_exact()
+
+
+async def test_empty_state_nodes_left_by_another_scheduler_do_not_block_a_job(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True, cron=HOURLY)
+        # ElasticJob-Cloud 3.0 removes a job's last running / failover child and then the (now empty)
+        # parent in two steps: a crash in between leaves the parent behind.
+        client, paths = rig.zookeeper.client, rig.zookeeper.paths
+        await asyncio.to_thread(client.create, paths.running_job(job.job_name))
+        await asyncio.to_thread(client.create, paths.failover_job(job.job_name))
+
+        await rig.trigger(job.job_name)
+        await rig.offer()
+        t0, t1, t2 = task_ids(await rig.wait_for_accept(1))
+        await rig.update(t0, "TASK_FAILED")
+        assert rig.failover_nodes(job.job_name) == [f"{job.job_name}@-@0"]
+        await rig.offer()
+        retry = await rig.wait_for_accept(2)
+        await rig.finish([t1, t2, *task_ids(retry)])
+        assert rig.running_nodes(job.job_name) == []
+        assert not await asyncio.to_thread(client.exists, paths.running_job(job.job_name))
