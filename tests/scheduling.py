@@ -204,8 +204,8 @@ class SchedulerRig:
         return self.master.calls_of("ACCEPT", status=202)
 
     async def wait_for_accept(self, count: int) -> list[dict[str, Any]]:
-        """Wait for the ``count``-th ACCEPT; return the TaskInfos of its LAUNCH operations."""
-        call = await self.master.wait_for_call("ACCEPT", count=count)
+        """Wait for the ``count``-th ACCEPT answered 202; return the TaskInfos of its LAUNCHes."""
+        call = await self.master.wait_for_call("ACCEPT", count=count, predicate=lambda c: c.status == 202)
         return launched_tasks(call)
 
     async def update(self, task_id: str, state: str, **fields: Any) -> dict[str, Any]:

@@ -12,8 +12,8 @@ What survives what:
 Rules:
 - FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR queue
   the shard for failover when the job has ``failover`` on or is DAEMON, and always when the task
-  never started (its offer was invalid, or it was dropped before running): a run that never ran
-  is not lost. KILLED of a DAEMON task brings the job back to the ready queue (unless it was
+  never started (its offer was invalid, it was dropped before running, or the master refused the
+  ACCEPT or it could not be sent): a run that never ran is not lost. KILLED of a DAEMON task brings the job back to the ready queue (unless it was
   disabled or deregistered). UNREACHABLE / UNKNOWN keep the task and reconcile it again; after
   ``unknown_limit`` such answers in a row it is treated as LOST.
 - misfire on: fires while the job runs accumulate in the ready queue; off: at most one waits.
@@ -46,7 +46,7 @@ from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import ShardRef, TaskId, TaskIdError
 from server.errors import ElasticJobError, NotFound
-from server.mesos.errors import MesosError
+from server.mesos.errors import CallRejected, MesosError, SubscriptionLost
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
@@ -589,9 +589,18 @@ class SchedulerCore:
                 await self.mesos.accept(
                     list(offer_ids), operations, refuse_seconds=self.settings.accept_refuse_seconds
                 )
+            except (CallRejected, SubscriptionLost) as exc:
+                # Refused, or never sent: nothing was launched. Like tasks launched on an invalid
+                # offer, the shards never started, so they are queued again for the next offers.
+                log.warning("ACCEPT of offer(s) %s failed: %s; re-queuing", ", ".join(offer_ids), exc)
+                for placement in placements:
+                    task = self.running.get(placement.task_id.shard)
+                    if task is not None and task.task_id == placement.task_id:
+                        await self._task_ended(task, "TASK_DROPPED", "REASON_INVALID_OFFERS", str(exc))
+                continue
             except MesosError as exc:
-                # The tasks are recorded as running; reconciliation settles whether they exist
-                # (unknown ones come back TASK_LOST/DROPPED and, never started, are re-queued).
+                # The connection broke: the master may have the ACCEPT. The tasks stay recorded as
+                # running and reconciliation settles whether they exist.
                 log.warning("ACCEPT of offer(s) %s failed: %s", ", ".join(offer_ids), exc)
                 continue
             log.info(

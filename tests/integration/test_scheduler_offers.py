@@ -213,3 +213,26 @@ async def test_tasks_of_an_accept_on_an_invalid_offer_are_dropped_requeued_and_l
         assert rig.running_nodes(job.job_name) == []
         assert rig.ready_count(job.job_name) == 0
         rig.assert_acknowledgements_exact()  # the DROPPED updates (no uuid) were not acknowledged
+
+
+async def test_shards_of_an_accept_the_master_refuses_are_queued_again_for_the_next_offer(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=False)
+        await rig.offer()
+        rig.master.fail_next_call("ACCEPT", 503, "master is failing over")
+
+        await rig.fire(4)
+        await rig.master.wait_for_call("ACCEPT")  # refused: nothing was launched
+        assert rig.master.launches == []
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.failover_nodes(job.job_name) == [f"{job.job_name}@-@{item}" for item in range(3)]
+
+        await rig.offer()
+        relaunched = await rig.wait_for_accept(1)  # the first ACCEPT answered 503, not 202
+        assert shards(relaunched) == [f"{job.job_name}@-@{item}@-@FAILOVER" for item in range(3)]
+        await rig.finish(relaunched)
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.failover_nodes(job.job_name) == []
