@@ -4,12 +4,18 @@ a failed one fails over; cron fires and TriggerJob do not start more runs."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+from dataclasses import replace
 
 import pytest
 
 from server.devstack import ZooKeeperServer
-from server.domain.job import JobExecutionType
+from server.domain.job import JobConfig, JobExecutionType
 from server.errors import FailedPrecondition
+from server.registry.jobs import JobRepository
+from tests.harness import unique_name
+from tests.mesos_master_double import MesosMasterDouble
 from tests.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
 
 
@@ -113,3 +119,65 @@ async def test_a_disabled_daemon_job_is_killed_and_stays_down(zk_server: ZooKeep
         await rig.offer()
         await rig.core.tick()
         assert len(rig.accepts()) == 1
+
+
+async def test_updating_a_daemon_job_restarts_it_with_the_new_configuration(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        job_name, tasks = await register_daemon(rig)
+        for task_id in tasks:
+            await rig.update(task_id, "TASK_RUNNING")
+
+        job = await asyncio.to_thread(
+            rig.jobs.update, replace(await current(rig, job_name), job_parameter="v2")
+        )
+        await rig.core.job_changed(job.job_name, kill_running=True)
+        await rig.master.wait_for_call("KILL", count=2)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        assert rig.failover_nodes(job_name) == []  # killed on purpose: no shard-by-shard failover
+        assert rig.ready_count(job_name) == 1  # the whole job comes back once
+
+        await rig.offer()
+        again = await rig.wait_for_accept(2)
+        assert shards(again) == [f"{job_name}@-@0@-@READY", f"{job_name}@-@1@-@READY"]
+        assert {json.loads(base64.b64decode(t["data"]))["jobParameter"] for t in again} == {"v2"}
+        assert rig.ready_count(job_name) == 0
+
+
+async def test_a_daemon_job_found_idle_at_start_is_launched_and_a_running_one_is_not(
+    zk_server: ZooKeeperServer,
+) -> None:
+    namespace = unique_name("daemon")
+    async with MesosMasterDouble(heartbeat_interval=0.2) as master:
+        async with scheduler_rig(zk_server.connect_string, namespace=namespace, master=master) as first:
+            running_job, tasks = await register_daemon(first)
+            for task_id in tasks:
+                await first.update(task_id, "TASK_RUNNING")
+            # Registered through another server process while this scheduler was not told:
+            app = await first.publish_app()
+            idle = await asyncio.to_thread(
+                first.jobs.register,
+                JobConfig(
+                    job_name=unique_name("idle"),
+                    app_name=app.app_name,
+                    cpu_count=0.1,
+                    memory_mb=32.0,
+                    job_execution_type=JobExecutionType.DAEMON,
+                    sharding_total_count=1,
+                    cron="0 0 * * * ?",
+                ),
+            )
+            await first.client.close()
+
+        async with scheduler_rig(zk_server.connect_string, namespace=namespace, master=master) as second:
+            assert second.ready_count(idle.job_name) == 1
+            assert second.ready_count(running_job) == 0
+            await second.offer()
+            launched = await second.wait_for_accept(2)
+            assert shards(launched) == [f"{idle.job_name}@-@0@-@READY"]
+            assert len(second.running_nodes(running_job)) == 2
+
+
+async def current(rig: SchedulerRig, job_name: str) -> JobConfig:
+    return await asyncio.to_thread(JobRepository(rig.zookeeper).get, job_name)
