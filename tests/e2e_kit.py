@@ -1,0 +1,343 @@
+"""End-to-end kit: the whole product on loopback, driven through REST.
+
+A real ZooKeeper, the embedded cluster (``python -m server.cluster`` as a subprocess, as ``make
+run`` starts it), the API server with the scheduler service, and a real Envoy. Apps are tarballs
+the tests build; each shard appends a line to a results file, which is what the tests read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.api.server import ApiServer, create_server
+from server.devstack import EnvoyProxy, ManagedProcess, StartupError
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler.core import SystemClock
+from server.scheduler.service import SchedulerService, SchedulerSettings
+from server.settings import DEFAULT_EXECUTOR_COMMAND
+from tests.harness import make_settings, unique_name
+
+RUN_SCRIPT = """#!/bin/sh
+# Test app: record each run of each shard, then behave as the job parameter says.
+results="@RESULTS@"
+line="$ELASTICJOB_JOB_NAME $ELASTICJOB_SHARDING_ITEM [$ELASTICJOB_SHARDING_PARAMETER] $ELASTICJOB_TASK_ID"
+echo "start $line $$ $(date +%s.%N)" >> "$results/$ELASTICJOB_JOB_NAME.log"
+marker="$results/$ELASTICJOB_JOB_NAME.$ELASTICJOB_SHARDING_ITEM.failed"
+case "$ELASTICJOB_SHARDING_PARAMETER" in
+  fail) exit 3 ;;
+  fail-once) if [ ! -e "$marker" ]; then touch "$marker"; exit 3; fi ;;
+  sleep*) sleep "${ELASTICJOB_SHARDING_PARAMETER#sleep}" ;;
+esac
+case "$ELASTICJOB_JOB_PARAMETER" in
+  sleep*) sleep "${ELASTICJOB_JOB_PARAMETER#sleep}" ;;
+esac
+echo "end $line $$ $(date +%s.%N)" >> "$results/$ELASTICJOB_JOB_NAME.log"
+"""
+
+
+def build_app(directory: Path, results: Path, name: str = "app.tar.gz") -> Path:
+    """A tarball with ``bin/run.sh`` that records runs under ``results``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    archive = directory / name
+    script = RUN_SCRIPT.replace("@RESULTS@", str(results)).encode()
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("bin/run.sh")
+        info.size = len(script)
+        info.mode = 0o755
+        tar.addfile(info, io.BytesIO(script))
+    return archive
+
+
+@dataclass(frozen=True)
+class Run:
+    phase: str
+    job_name: str
+    item: int
+    parameter: str
+    task_id: str
+    pid: int
+    at: float
+
+
+def runs(results: Path, job_name: str, phase: str = "start") -> list[Run]:
+    path = results / f"{job_name}.log"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if len(fields) != 7 or fields[0] != phase:
+            continue
+        found.append(
+            Run(
+                fields[0],
+                fields[1],
+                int(fields[2]),
+                fields[3][1:-1],
+                fields[4],
+                int(fields[5]),
+                float(fields[6]),
+            )
+        )
+    return found
+
+
+def eventually(
+    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+class ClusterProcess:
+    """``python -m server.cluster`` on free ports; its endpoints come from ``cluster.json``."""
+
+    def __init__(self, work_dir: Path, *, cpus: float = 8, mem: float = 16384, **flags: object) -> None:
+        self.work_dir = work_dir
+        self.argv = [
+            sys.executable,
+            "-m",
+            "server.cluster",
+            "--port",
+            "0",
+            "--agent-port",
+            "0",
+            "--work-dir",
+            str(work_dir),
+            "--cpus",
+            str(cpus),
+            "--mem",
+            str(mem),
+            "--heartbeat-interval",
+            "2",
+            "--executor-shutdown-grace-period",
+            "2",
+        ]
+        for flag, value in flags.items():
+            self.argv += [f"--{flag.replace('_', '-')}", str(value)]
+        self.process: ManagedProcess | None = None
+        self.endpoints: dict[str, Any] = {}
+
+    @property
+    def master_url(self) -> str:
+        return str(self.endpoints["master_url"])
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        endpoints = self.work_dir / "cluster.json"
+        endpoints.unlink(missing_ok=True)
+        self.process = ManagedProcess("cluster", self.argv, log_path=self.work_dir / "cluster.log")
+        deadline = time.monotonic() + timeout
+        while not endpoints.exists():
+            if not self.process.alive or time.monotonic() > deadline:
+                raise StartupError(f"embedded cluster did not start: {self.process.describe_failure()}")
+            time.sleep(0.05)
+        self.endpoints = json.loads(endpoints.read_text())
+
+    def state(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.master_url}/state", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(grace=15)
+            self.process = None
+
+
+@dataclass
+class System:
+    """Everything running: REST through Envoy, the scheduler, the cluster."""
+
+    zookeeper: ZooKeeper
+    api: ApiServer
+    scheduler: SchedulerService
+    envoy: EnvoyProxy
+    cluster: ClusterProcess
+    results: Path
+    app_archive: Path
+    token: str
+
+    def rest(self) -> httpx.Client:
+        return httpx.Client(base_url=self.envoy.base_url, headers={"accessToken": self.token}, timeout=15)
+
+    def publish_app(self, app_url: str | None = None, **fields: Any) -> str:
+        name = unique_name("app")
+        body = {
+            "appName": name,
+            "appURL": app_url or self.app_archive.as_uri(),
+            "bootstrapScript": "bin/run.sh",
+            "cpuCount": 0.1,
+            "memoryMB": 32.0,
+            **fields,
+        }
+        with self.rest() as client:
+            response = client.post("/api/app", json=body)
+        assert response.status_code == 200, response.text
+        return name
+
+    def register_job(self, app_name: str, **fields: Any) -> str:
+        name = unique_name("job")
+        body = {
+            "appName": app_name,
+            "jobName": name,
+            "cpuCount": 0.1,
+            "memoryMB": 16.0,
+            "jobExecutionType": "TRANSIENT",
+            "shardingTotalCount": 1,
+            **fields,
+        }
+        with self.rest() as client:
+            response = client.post("/api/job/register", json=body)
+        assert response.status_code == 200, response.text
+        return name
+
+    def trigger(self, job_name: str) -> None:
+        with self.rest() as client:
+            response = client.post(
+                "/api/job/trigger", content=job_name, headers={"Content-Type": "application/json"}
+            )
+        assert response.status_code == 200, response.text
+
+    def deregister(self, job_name: str) -> None:
+        with self.rest() as client:
+            response = client.request(
+                "DELETE",
+                "/api/job/deregister",
+                content=job_name,
+                headers={"Content-Type": "application/json"},
+            )
+        assert response.status_code == 200, response.text
+
+    def runs(self, job_name: str, phase: str = "start") -> list[Run]:
+        return runs(self.results, job_name, phase)
+
+    def tasks_history(self) -> list[dict[str, Any]]:
+        """Live and completed tasks of the cluster, each with the message of its latest status."""
+        found: list[dict[str, Any]] = []
+        for framework in self.cluster.state().get("frameworks", []):
+            for task in [*framework.get("tasks", []), *framework.get("completed_tasks", [])]:
+                statuses = task.get("statuses") or [{}]
+                found.append({**task, "message": statuses[-1].get("message", "")})
+        return found
+
+    def running_nodes(self, job_name: str) -> list[str]:
+        path = self.zookeeper.paths.running_job(job_name)
+        client = self.zookeeper.client
+        return sorted(client.get_children(path)) if client.exists(path) else []
+
+    def failover_nodes(self, job_name: str) -> list[str]:
+        path = self.zookeeper.paths.failover_job(job_name)
+        client = self.zookeeper.client
+        return sorted(client.get_children(path)) if client.exists(path) else []
+
+    def sandboxes(self) -> list[Path]:
+        return sorted(p for p in (self.cluster.work_dir / "sandboxes").glob("*/*/*") if p.is_dir())
+
+
+def local_zone() -> tzinfo:
+    zone = datetime.now().astimezone().tzinfo
+    assert zone is not None
+    return zone
+
+
+def start_scheduler(zookeeper: ZooKeeper, master_url: str) -> SchedulerService:
+    service = SchedulerService(
+        zookeeper,
+        SchedulerSettings(
+            mesos_url=master_url,
+            executor_command=DEFAULT_EXECUTOR_COMMAND,
+            mesos_user=os.environ.get("USER", "root"),
+            offer_hold_seconds=5.0,
+            resync_seconds=5.0,
+            reconcile_interval_seconds=10.0,
+        ),
+        clock=SystemClock(local_zone()),
+    )
+    service.start()
+    return service
+
+
+@contextlib.contextmanager
+def running_system(zk_servers: str, work_dir: Path, **cluster_flags: object) -> Iterator[System]:
+    results = work_dir / "results"
+    archive = build_app(work_dir / "apps", results)
+    cluster = ClusterProcess(work_dir / "cluster", **cluster_flags)
+    cluster.start()
+    settings = make_settings(unique_name("e2e"), zk_servers, mesos_url=cluster.master_url)
+    zookeeper = ZooKeeper(settings.zk_servers, namespace=settings.zk_namespace, timeout=5.0)
+    zookeeper.start(wait=10)
+    scheduler = start_scheduler(zookeeper, cluster.master_url)
+    api = create_server(settings, zookeeper, job_events=scheduler)
+    api.start()
+    envoy = EnvoyProxy(work_dir / "envoy", grpc_port=api.port)
+    system: System | None = None
+    try:
+        envoy.start()
+        with httpx.Client(base_url=envoy.base_url, timeout=10) as client:
+            token = client.post("/api/login", json={"username": "root", "password": "pwd"}).json()[
+                "accessToken"
+            ]
+        system = System(zookeeper, api, scheduler, envoy, cluster, results, archive, token)
+        eventually(
+            lambda: scheduler.core is not None and scheduler.core.framework_id is not None, what="subscribed"
+        )
+        yield system
+    finally:
+        envoy.stop()
+        api.stop(grace=0.5)
+        (system.scheduler if system else scheduler).stop()
+        cluster.stop()
+        zookeeper.stop()
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[tuple[str, list[str]]]:
+    """Serve ``directory`` on a free loopback port; yields the base URL and the paths requested."""
+    requested: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            super().do_GET()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def kill_process_group_of(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
