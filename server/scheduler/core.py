@@ -205,15 +205,7 @@ class SchedulerCore:
             for job in self.jobs.values():
                 self._schedule(job, now)
             # A DAEMON job with nothing running, waiting or failing over must be (re)launched.
-            idle_daemons = [
-                job.job_name
-                for job in self.jobs.values()
-                if job.is_daemon
-                and self._enabled(job)
-                and not self._job_busy(job.job_name)
-                and job.job_name not in self.ready
-                and not any(shard.job_name == job.job_name for shard in self.failover)
-            ]
+            idle_daemons = [job.job_name for job in self.jobs.values() if self._daemon_idle(job)]
             if idle_daemons:
                 await self._add_ready(idle_daemons)
         log.info(
@@ -225,10 +217,13 @@ class SchedulerCore:
             len(self.running),
         )
 
-    async def _load_config(self) -> None:
+    async def _load_config(self) -> set[str]:
+        """Read jobs, apps and disabled flags; returns the names of the job nodes present (a job
+        whose node cannot be read keeps the configuration we had for it)."""
         jobs: dict[str, JobConfig] = {}
-        for name in await self._zk.achildren(self._paths.jobs):
-            job = await self._read_job(name)
+        present = set(await self._zk.achildren(self._paths.jobs))
+        for name in present:
+            job = await self._read_job(name) or self.jobs.get(name)
             if job is not None:
                 jobs[name] = job
         apps: dict[str, AppConfig] = {}
@@ -239,6 +234,7 @@ class SchedulerCore:
         self.jobs, self.apps = jobs, apps
         self.disabled_jobs = set(await self._zk.achildren(self._paths.disabled_jobs))
         self.disabled_apps = set(await self._zk.achildren(self._paths.disabled_apps))
+        return present
 
     async def _read_job(self, name: str) -> JobConfig | None:
         try:
@@ -309,18 +305,31 @@ class SchedulerCore:
         return max(0.0, min(candidates))
 
     async def resync(self) -> None:
-        """Re-read configuration (changes made through another scheduler instance's API)."""
+        """Re-read configuration and queues: changes made through another server process's API
+        (whose events do not reach this core) take effect as they would have here: a job gone
+        has its tasks killed; a job changed or disabled is rescheduled and its tasks killed; a job
+        new or enabled is scheduled (and a DAEMON one launched). Unchanged jobs are left alone."""
         async with self._lock:
-            await self._load_config()
-            now = self.clock.now()
-            for name in self.timers.job_names():
-                if name not in self.jobs or not self._enabled(self.jobs[name]):
-                    self.timers.remove(name)
-            for job in self.jobs.values():
-                if job.job_name not in self.timers:
-                    self._schedule(job, now)
+            before = dict(self.jobs)
+            was_enabled = {name for name, job in before.items() if self._enabled(job)}
+            present = await self._load_config()
             self.ready = await self._ready_repo.aload()
             self.failover = dict(sorted((await self._failover_repo.load()).items()))
+            now = self.clock.now()
+            for name in before.keys() - present:
+                await self._drop_job(name)
+            for name, job in list(self.jobs.items()):
+                previous = before.get(name)
+                changed = previous is not None and previous != job
+                enabled = self._enabled(job)
+                if previous is None or changed or (name in was_enabled) != enabled:
+                    self._schedule(job, now)
+                if name in was_enabled and (changed or not enabled):
+                    await self._kill_job_tasks(name)
+                if self._daemon_idle(job):
+                    await self._add_ready([name])
+            await self._launch()
+            await self._manage_offers()
 
     def _schedule(self, job: JobConfig, now: datetime) -> None:
         if job.cron and job.job_execution_type is JobExecutionType.TRANSIENT and self._enabled(job):
@@ -341,8 +350,7 @@ class SchedulerCore:
             if await self._zk.acall(lambda c: c.exists_async(self._paths.disabled_job(job_name))) is not None:
                 self.disabled_jobs.add(job_name)
             if job is None:
-                self.jobs.pop(job_name, None)
-                self.timers.remove(job_name)
+                await self._drop_job(job_name)
                 return
             app = await self._read_app(job.app_name)
             if app is not None:
@@ -352,7 +360,7 @@ class SchedulerCore:
             self._schedule(job, self.clock.now())
             if kill_running and previous is not None:
                 await self._kill_job_tasks(job_name)
-            if job.is_daemon and self._enabled(job) and not self._job_busy(job_name):
+            if self._daemon_idle(job):
                 await self._add_ready([job_name])
             await self._launch()
             await self._manage_offers()
@@ -360,16 +368,30 @@ class SchedulerCore:
     async def job_removed(self, job_name: str) -> None:
         """A job was deregistered: the registry already dropped its nodes; kill its tasks."""
         async with self._lock:
-            self.jobs.pop(job_name, None)
-            self.timers.remove(job_name)
-            self.ready.pop(job_name, None)
-            for shard in [s for s in self.failover if s.job_name == job_name]:
-                del self.failover[shard]
-            for shard in [s for s in self.running if s.job_name == job_name]:
-                task = self.running.pop(shard)
-                task.killing = True
-                self.orphans[str(task.task_id)] = task
-                await self._send_kill(task.task_id)
+            await self._drop_job(job_name)
+
+    async def _drop_job(self, job_name: str) -> None:
+        self.jobs.pop(job_name, None)
+        self.timers.remove(job_name)
+        self.ready.pop(job_name, None)
+        for shard in [s for s in self.failover if s.job_name == job_name]:
+            del self.failover[shard]
+        for shard in [s for s in self.running if s.job_name == job_name]:
+            task = self.running.pop(shard)
+            task.killing = True
+            self.orphans[str(task.task_id)] = task
+            await self._send_kill(task.task_id)
+        self._killing_jobs.discard(job_name)
+
+    def _daemon_idle(self, job: JobConfig) -> bool:
+        """A DAEMON job that should run and has nothing running, waiting or failing over."""
+        return (
+            job.is_daemon
+            and self._enabled(job)
+            and not self._job_busy(job.job_name)
+            and job.job_name not in self.ready
+            and not any(shard.job_name == job.job_name for shard in self.failover)
+        )
 
     async def job_triggered(self, job_name: str) -> None:
         """The API queued a run in ZooKeeper: mirror it and launch."""

@@ -195,3 +195,107 @@ async def test_shards_waiting_for_failover_of_a_disabled_job_wait_without_asking
         assert shards(retry) == [f"{job.job_name}@-@0@-@FAILOVER"]
         await rig.finish(retry)
         assert rig.failover_nodes(job.job_name) == []
+
+
+# -- changes made through another server process: the leader sees them on its periodic resync ----
+
+
+async def test_a_job_deregistered_elsewhere_has_its_tasks_killed_at_the_resync(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, failover=True)
+        await rig.offer()
+        await rig.fire(4)
+        tasks = task_ids(await rig.wait_for_accept(1))
+
+        await asyncio.to_thread(rig.jobs.deregister, job.job_name)  # no event reaches this core
+        await rig.core.resync()
+        await rig.master.wait_for_call("KILL", count=3)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        assert sorted(
+            c.body["kill"]["task_id"]["value"] for c in rig.master.calls_of("KILL") if c.body
+        ) == sorted(tasks)
+        assert rig.core.running == {} and rig.core.orphans == {}
+        await rig.offer()
+        await rig.fire(5)
+        assert len(rig.accepts()) == 1
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_a_job_updated_elsewhere_is_rescheduled_and_its_tasks_killed_at_the_resync(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app)  # every 5 s
+        await rig.offer()
+        await rig.fire(4)  # 00:00:05
+        tasks = task_ids(await rig.wait_for_accept(1))
+
+        await asyncio.to_thread(rig.jobs.update, replace(job, cron="0 0 * * * ?"))
+        await rig.core.resync()
+        await rig.master.wait_for_call("KILL", count=3)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        assert sorted(
+            c.body["kill"]["task_id"]["value"] for c in rig.master.calls_of("KILL") if c.body
+        ) == sorted(tasks)
+        await rig.fire(5)  # 00:00:10: the old schedule is gone
+        assert rig.ready_count(job.job_name) == 0
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_a_job_disabled_elsewhere_is_killed_and_stops_firing_at_the_resync(
+    zk_server: ZooKeeperServer,
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app)
+        await rig.offer()
+        await rig.fire(4)
+        await rig.wait_for_accept(1)
+
+        await asyncio.to_thread(rig.zookeeper.client.create, rig.zookeeper.paths.disabled_job(job.job_name))
+        await rig.core.resync()
+        await rig.master.wait_for_call("KILL", count=3)
+        await rig.master.wait_until(lambda: not rig.master.pending_updates, what="TASK_KILLED acknowledged")
+        await rig.fire(5)
+        assert rig.ready_count(job.job_name) == 0
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_a_job_registered_elsewhere_fires_after_the_resync(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = JobConfig(
+            job_name=unique_name("job"),
+            app_name=app.app_name,
+            cpu_count=0.1,
+            memory_mb=32.0,
+            job_execution_type=JobExecutionType.TRANSIENT,
+            sharding_total_count=1,
+            cron="0/5 * * * * ?",
+        )
+        await asyncio.to_thread(rig.jobs.register, job)
+        await rig.core.resync()
+        await rig.offer()
+        await rig.fire(4)
+        tasks = await rig.wait_for_accept(1)
+        assert shards(tasks) == [f"{job.job_name}@-@0@-@READY"]
+
+
+async def test_the_resync_leaves_unchanged_jobs_and_their_tasks_alone(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, misfire=True)
+        await rig.offer()
+        await rig.fire(4)  # 00:00:05
+        tasks = await rig.wait_for_accept(1)
+
+        rig.clock.advance(5)  # 00:00:10 is due, but the core has not ticked yet
+        await rig.core.resync()
+        await rig.core.tick()
+        assert rig.ready_count(job.job_name) == 1  # the due fire was not lost by the resync
+        assert rig.master.calls_of("KILL") == []
+        await rig.finish(tasks)
