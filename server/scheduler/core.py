@@ -8,6 +8,8 @@ What survives what:
   dies in between leaves tasks to reconcile, never a run that is forgotten or launched twice.
 - A status update is recorded before it is acknowledged (the Mesos client acknowledges after
   ``on_update`` returns), so a crash in between makes Mesos resend it.
+- A cron fire is held until ZooKeeper has recorded it; a step that fails (ZooKeeper away) is
+  retried, and the fire is recorded then, once.
 
 Rules:
 - FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR queue
@@ -188,6 +190,7 @@ class SchedulerCore:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._killing_jobs: set[str] = set()
+        self._unrecorded_fires: list[Fire] = []
         self.launch_listeners: list[Callable[[list[Placement]], None]] = []
 
     # ------------------------------------------------------------------ loading and the main loop
@@ -259,6 +262,7 @@ class SchedulerCore:
         """Fire cron jobs, launch and manage offers until ``stop()``."""
         last_resync = self.clock.monotonic()
         while not self._stopping.is_set():
+            self._wake.clear()  # before the step: a wake-up during the step is not lost
             try:
                 await self.tick()
                 if self.clock.monotonic() - last_resync >= self.settings.resync_seconds:
@@ -267,7 +271,13 @@ class SchedulerCore:
             except (ElasticJobError, MesosError) as exc:
                 log.warning("scheduler step failed, retrying: %s", exc)
                 await asyncio.sleep(0.5)
-            self._wake.clear()
+                continue
+            except Exception:  # a bug must not stop cron for good: log it and go on
+                log.exception("scheduler step failed unexpectedly, retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if self._stopping.is_set():
+                break
             timeout = self._seconds_until_next_step()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -282,9 +292,11 @@ class SchedulerCore:
     async def tick(self) -> None:
         """One step: record due fires, launch what fits, tidy offers."""
         async with self._lock:
-            fires = self.timers.due(self.clock.now())
-            if fires:
-                await self._record_fires(fires)
+            # Fires stay here until ZooKeeper holds them: a step that fails loses none.
+            self._unrecorded_fires += self.timers.due(self.clock.now())
+            if self._unrecorded_fires:
+                await self._record_fires(self._unrecorded_fires)
+                self._unrecorded_fires = []
             await self._launch()
             await self._manage_offers()
 
@@ -434,10 +446,10 @@ class SchedulerCore:
 
     # ------------------------------------------------------------------ fires and the ready queue
     async def _record_fires(self, fires: list[Fire]) -> None:
-        names = []
+        names: list[str] = []
         for fire in fires:
             job = self.jobs.get(fire.job_name)
-            if job is None or not self._enabled(job) or job.is_daemon:
+            if job is None or not self._enabled(job) or job.is_daemon or fire.job_name in names:
                 continue
             names.append(fire.job_name)
         if names:
