@@ -26,7 +26,8 @@ Rules:
   are suppressed or were declined with the long filter, else at most every
   ``revive_retry_seconds`` while none come. Runs of a disabled job (or of an app not known) wait
   in their queues without asking for offers.
-- A task of a removed job, or one being killed, that still reports itself active is killed again.
+- A task of a removed job, or one being killed, that still reports itself active is killed again;
+  so is any active task the core does not track (say, a second task of a shard).
 """
 
 from __future__ import annotations
@@ -762,9 +763,13 @@ class SchedulerCore:
                 return
             task = self.running.get(task_id.shard)
             if task is None or str(task.task_id) != task_text:
-                if state in ACTIVE_STATES and task_id.job_name not in self.jobs:
-                    await self._send_kill(task_id)  # a task we no longer track: stop it
-                log.debug("update for untracked task %s: %s", task_text, state)
+                if state in ACTIVE_STATES and state != "TASK_KILLING":
+                    # Every task we want is tracked (recorded before its launch): one we do not
+                    # track (its job is gone, or another task now runs the shard) must stop.
+                    log.warning("task %s is %s but not tracked: killing it", task_text, state)
+                    await self._send_kill(task_id)
+                else:
+                    log.debug("update for untracked task %s: %s", task_text, state)
                 return
             message = status.get("message", "")
             if state in ACTIVE_STATES:

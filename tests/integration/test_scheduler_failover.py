@@ -221,3 +221,17 @@ async def test_empty_state_nodes_left_by_another_scheduler_do_not_block_a_job(
         await rig.finish([t1, t2, *task_ids(retry)])
         assert rig.running_nodes(job.job_name) == []
         assert not await asyncio.to_thread(client.exists, paths.running_job(job.job_name))
+
+
+async def test_an_active_task_the_scheduler_does_not_track_is_killed(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        job, (t0, *_) = await launch_run(rig, failover=True)
+        stray = t0.rsplit("@-@", 1)[0] + "@-@a-second-task-of-shard-0"
+        await rig.unreliable_update(
+            stray, "TASK_RUNNING", reason="REASON_RECONCILIATION", source="SOURCE_MASTER"
+        )
+        kill = await rig.master.wait_for_call("KILL")
+        assert kill.body is not None
+        assert kill.body["kill"]["task_id"] == {"value": stray}
+        assert rig.running_nodes(job) == [f"{job}@-@{item}" for item in range(3)]
+        assert t0 in {str(task.task_id) for task in rig.core.running.values()}  # the tracked one stays
