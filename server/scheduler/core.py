@@ -16,7 +16,8 @@ Rules:
   the shard for failover when the job has ``failover`` on or is DAEMON, and always when the task
   never started (its offer was invalid, it was dropped before running, or the master refused the
   ACCEPT or it could not be sent): a run that never ran is not lost. KILLED of a DAEMON task brings the job back to the ready queue (unless it was
-  disabled or deregistered). UNREACHABLE / UNKNOWN keep the task and reconcile it again; after
+  disabled or deregistered). UNREACHABLE / UNKNOWN keep the task, which the Mesos client's
+  reconciliation (after every subscribe, then periodically) asks about again; after
   ``unknown_limit`` such answers in a row it is treated as LOST.
 - misfire on: fires while the job runs accumulate in the ready queue; off: at most one waits.
 - Offers: used at once when work waits (the offers of one agent together, in one ACCEPT); kept
