@@ -497,8 +497,9 @@ class SchedulerCore:
         """Whether something could launch if offers were there (what ``_match`` would consider)."""
         if any(self._launchable(shard.job_name) for shard in self.failover):
             return True
+        busy = {shard.job_name for shard in self.running}
         return any(
-            count > 0 and self._launchable(name) and not self._job_busy(name)
+            count > 0 and name not in busy and self._launchable(name)
             for name, (count, _) in self.ready.items()
         )
 
