@@ -1,5 +1,11 @@
 """Scheduler test kit: a manual clock, and a scheduler core wired to the real Mesos client, a Mesos
-master double and a real ZooKeeper namespace, all in the test's event loop."""
+master double and a real ZooKeeper namespace, all in the test's event loop.
+
+The core's own loop (``core.run``) does not run: tests move the clock and call ``core.tick()``
+(``rig.fire``). Nothing sleeps: ``rig.offer`` / ``rig.rescind`` / ``rig.unreliable_update`` return
+once the core has handled the event, ``rig.update`` once the core has acknowledged the update (so
+it has recorded it and done what follows), and ``rig.wait_until`` re-checks a condition after each
+event the core handles."""
 
 from __future__ import annotations
 
