@@ -31,7 +31,7 @@ class Offer:
         role = "*"
         allocation = offer.get("allocation_info")
         for resource in offer.get("resources", ()):
-            if resource.get("type", "SCALAR") != "SCALAR" or "reservations" in resource:
+            if resource.get("type", "SCALAR") != "SCALAR" or _reserved_or_revocable(resource):
                 continue
             value = float(resource.get("scalar", {}).get("value", 0.0))
             if resource.get("name") == "cpus":
@@ -53,6 +53,12 @@ class Offer:
             allocation_info=dict(allocation) if allocation is not None else None,
             received_at=received_at,
         )
+
+
+def _reserved_or_revocable(resource: Mapping[str, Any]) -> bool:
+    """Dynamically reserved (either format) or revocable resources: launching on them needs the
+    reservation or revocable info copied back, which tasks do not carry, so they are not counted."""
+    return "reservation" in resource or bool(resource.get("reservations")) or "revocable" in resource
 
 
 @dataclass(slots=True)

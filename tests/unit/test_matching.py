@@ -252,3 +252,54 @@ def test_no_offers_place_nothing_and_count_what_waits() -> None:
     result = run([], [job("a"), job("b")], failover=[ShardRef("b", 0)], ready=["a"])
     assert result.placements == []
     assert result.unplaced == 2
+
+
+# -- offers as matching sees them (``Offer.from_json``) ---------------------------------------
+
+
+def offer_json(*resources: dict[str, object], executors: Sequence[str] = ()) -> dict[str, object]:
+    return {
+        "id": {"value": "o1"},
+        "framework_id": {"value": "f"},
+        "agent_id": {"value": "agent-1"},
+        "hostname": "agent-1.test",
+        "resources": list(resources),
+        "executor_ids": [{"value": e} for e in executors],
+        "allocation_info": {"role": "*"},
+    }
+
+
+def scalar(name: str, value: float, **extra: object) -> dict[str, object]:
+    return {"name": name, "type": "SCALAR", "scalar": {"value": value}, "role": "*", **extra}
+
+
+def test_an_offer_adds_up_its_unreserved_cpus_and_memory() -> None:
+    parsed = Offer.from_json(
+        offer_json(
+            scalar("cpus", 1.5),
+            scalar("cpus", 0.5),
+            scalar("mem", 1024),
+            scalar("disk", 9000),
+            {"name": "ports", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 32000}]}},
+            executors=["app@-@agent-1"],
+        ),
+        received_at=12.5,
+    )
+    assert (parsed.offer_id, parsed.agent_id, parsed.hostname) == ("o1", "agent-1", "agent-1.test")
+    assert (parsed.cpus, parsed.mem) == (2.0, 1024.0)
+    assert parsed.executor_ids == frozenset({"app@-@agent-1"})
+    assert parsed.allocation_info == {"role": "*"}
+    assert parsed.received_at == 12.5
+
+
+def test_reserved_and_revocable_resources_are_not_counted() -> None:
+    parsed = Offer.from_json(
+        offer_json(
+            scalar("cpus", 1.0),
+            scalar("cpus", 8.0, reservations=[{"type": "DYNAMIC", "role": "r", "principal": "p"}]),
+            scalar("cpus", 4.0, reservation={"principal": "p"}),
+            scalar("cpus", 2.0, revocable={}),
+            scalar("mem", 512),
+        )
+    )
+    assert (parsed.cpus, parsed.mem) == (1.0, 512.0)
