@@ -199,6 +199,8 @@ async def test_tasks_of_an_accept_on_an_invalid_offer_are_dropped_requeued_and_l
         dropped = await rig.wait_for_accept(1)
         await rig.wait_until(lambda: len(rig.core.failover) == 3, what="shards requeued")
         assert rig.master.launches == []  # the double refused the launch: TASK_DROPPED each
+        assert rig.master.partition_aware  # (TASK_LOST for a framework that is not)
+        assert {rig.master.task_states[t]["state"] for t in task_ids(dropped)} == {"TASK_DROPPED"}
         assert rig.running_nodes(job.job_name) == []
         assert rig.failover_nodes(job.job_name) == [f"{job.job_name}@-@{item}" for item in range(3)]
         await rig.rescind(offer["id"]["value"])
