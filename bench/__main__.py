@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHMARKS = ("bench.api_latency",)
+BENCHMARKS = ("bench.api_latency", "bench.scheduler_latency", "bench.producer_lateness")
 
 if __name__ == "__main__":
     for module in BENCHMARKS:
