@@ -96,9 +96,11 @@ class TaskId:
         return cls(parts[0], item, execution_type, parts[3], parts[4])
 
 
-def executor_id(app_name: str, agent_id: str) -> str:
-    """One executor per app per agent: ``app@-@agentId``."""
-    return f"{app_name}{DELIMITER}{agent_id}"
+def executor_id(app_name: str, agent_id: str, launch: str | None = None) -> str:
+    """One executor per app per agent: ``app@-@agentId``. An app whose cache is disabled gets a
+    fresh executor per launch, ``app@-@agentId@-@launch``, so each launch fetches the app anew."""
+    base = f"{app_name}{DELIMITER}{agent_id}"
+    return base if launch is None else f"{base}{DELIMITER}{launch}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -2,7 +2,8 @@
 
 One executor serves every task of one app on one agent (executor id ``app@-@agentId``); Mesos
 sends each new task of the app to it as a ``LAUNCH``. When its last task ends it stays up, since
-the agent may send more; it exits only
+the agent may send more (unless ``exit_when_idle``: an executor made for one launch of an app
+whose cache is disabled leaves, like a SHUTDOWN, once its tasks have ended); it exits only
 
 - on ``SHUTDOWN`` (or SIGTERM / SIGINT): every task is killed (SIGTERM, then SIGKILL after the
   task's kill grace period, shortened to fit ``MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD``), each sends
@@ -190,6 +191,8 @@ class Executor:
     def _forget(self, task: ShardTask) -> None:
         if self._tasks.get(task.task_id) is task:
             del self._tasks[task.task_id]
+        if self._settings.exit_when_idle and not self._tasks:
+            self._begin_shutdown("its tasks have ended and the app's cache is disabled")
 
     def _begin_shutdown(self, reason: str) -> None:
         if self._stopping is None:

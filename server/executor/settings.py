@@ -25,7 +25,9 @@ number is seconds.
 
 The executor's own settings (not from Mesos): ``ELASTICJOB_TIMEZONE`` (the zone DAEMON crons are
 read in; the machine's zone when unset) and ``ELASTICJOB_EXECUTOR_PARALLELISM`` (most runs at once
-across the executor for ``CPU`` jobs; ``os.cpu_count()`` when unset).
+across the executor for ``CPU`` jobs; ``os.cpu_count()`` when unset) and
+``ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE`` (``true`` for an app whose cache is disabled: the scheduler
+gives each launch its own executor, which exits once its tasks have ended).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class ExecutorSettings:
     authentication_token: str | None = None
     timezone: str | None = None
     parallelism: int = 1
+    exit_when_idle: bool = False
 
     def __post_init__(self) -> None:
         for name in ("framework_id", "executor_id", "agent_endpoint"):
@@ -165,4 +168,5 @@ class ExecutorSettings:
             authentication_token=env.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN") or None,
             timezone=env.get("ELASTICJOB_TIMEZONE") or None,
             parallelism=parallelism,
+            exit_when_idle=_flag(env.get("ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE", "")),
         )

@@ -9,6 +9,9 @@ Rules (ElasticJob-Cloud's, made explicit):
 - Each shard needs the job's cpuCount/memoryMB. The first task of an app on an agent also needs
   the app's cpuCount/memoryMB for its executor (``app@-@agentId``), unless one of the agent's
   offers says that executor already runs there or an earlier placement in this round starts it.
+- An app with ``appCacheEnable`` false gets a fresh executor for each launch on each agent
+  (``app@-@agentId@-@launch``, charged its resources, leaving when its tasks end), so every launch
+  fetches the app again, as the setting promises; a reused executor would never fetch again.
 - A job with a task still running (or just placed) gets no second READY run at the same time.
 """
 
@@ -34,6 +37,7 @@ class Placement:
     job: JobConfig
     app: AppConfig
     starts_executor: bool
+    executor_id: str
 
     @property
     def offer_id(self) -> str:
@@ -142,9 +146,10 @@ def _place(
     """Place every item or none: work on copies and commit only when all fit."""
     trial = [capacity.copy() for capacity in capacities]
     placements: list[Placement] = []
+    launch = None if app.app_cache_enable else new_unique()
     for item in items:
         for capacity in trial:
-            executor = executor_id(app.app_name, capacity.agent_id)
+            executor = executor_id(app.app_name, capacity.agent_id, launch)
             starts_executor = executor not in capacity.executors
             cpus = job.cpu_count + (app.cpu_count if starts_executor else 0.0)
             mem = job.memory_mb + (app.memory_mb if starts_executor else 0.0)
@@ -153,7 +158,7 @@ def _place(
                 capacity.mem -= mem
                 capacity.executors.add(executor)
                 task_id = TaskId(job.job_name, item, execution_type, capacity.agent_id, new_unique())
-                placements.append(Placement(task_id, capacity.offer_ids, job, app, starts_executor))
+                placements.append(Placement(task_id, capacity.offer_ids, job, app, starts_executor, executor))
                 break
         else:
             return None

@@ -60,13 +60,21 @@ def sharding_context(placement: Placement) -> ShardingContext:
 
 
 def executor_info(
-    app: AppConfig, offer: Offer, framework_id: str, executor_command: str, extra_env: Mapping[str, str]
+    app: AppConfig,
+    offer: Offer,
+    framework_id: str,
+    executor_command: str,
+    extra_env: Mapping[str, str],
+    executor: str | None = None,
 ) -> dict[str, Any]:
+    """The app's ExecutorInfo on the offer's agent (``executor`` overrides the shared id)."""
     archive = is_archive(app.app_url)
     variables = [{"name": "ELASTICJOB_APP_NAME", "value": app.app_name}]
+    if not app.app_cache_enable:
+        variables.append({"name": "ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE", "value": "true"})
     variables += [{"name": name, "value": value} for name, value in sorted(extra_env.items())]
     return {
-        "executor_id": {"value": executor_id(app.app_name, offer.agent_id)},
+        "executor_id": {"value": executor or executor_id(app.app_name, offer.agent_id)},
         "framework_id": {"value": framework_id},
         "type": "CUSTOM",
         "name": f"elasticjob executor for {app.app_name}",
@@ -105,7 +113,9 @@ def task_info(
             _scalar("cpus", placement.job.cpu_count, offer),
             _scalar("mem", placement.job.memory_mb, offer),
         ],
-        "executor": executor_info(placement.app, offer, framework_id, executor_command, extra_env or {}),
+        "executor": executor_info(
+            placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
+        ),
         "data": base64.b64encode(json.dumps(document, sort_keys=True).encode()).decode("ascii"),
         "labels": {
             "labels": [

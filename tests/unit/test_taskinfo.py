@@ -80,6 +80,7 @@ def placement(
         job=the_job or job(),
         app=the_app or app(),
         starts_executor=True,
+        executor_id=f"{(the_app or app()).app_name}@-@{AGENT}",
     )
 
 
