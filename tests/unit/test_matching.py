@@ -303,3 +303,33 @@ def test_reserved_and_revocable_resources_are_not_counted() -> None:
         )
     )
     assert (parsed.cpus, parsed.mem) == (1.0, 512.0)
+
+
+def test_an_app_without_cache_gets_a_fresh_executor_per_launch_charged_each_time() -> None:
+    uncached = AppConfig(
+        app_name="fresh",
+        app_url="http://repo.test/fresh.tar.gz",
+        bootstrap_script="run.sh",
+        cpu_count=EXECUTOR_CPU,
+        memory_mb=EXECUTOR_MEM,
+        app_cache_enable=False,
+    )
+    first, second = job("first", shards=2, app=uncached), job("second", shards=1, app=uncached)
+    counter = itertools.count()
+    result = match(
+        [offer("o1", executors=["fresh@-@agent-1"])],
+        [],
+        ["first", "second"],
+        {j.job_name: j for j in (first, second)},
+        {**APPS, "fresh": uncached},
+        set(),
+        lambda: f"u{next(counter)}",
+    )
+    by_job: dict[str, set[str]] = {"first": set(), "second": set()}
+    for placement in result.placements:
+        by_job[placement.task_id.job_name].add(placement.executor_id)
+    assert len(by_job["first"]) == 1 and len(by_job["second"]) == 1  # one executor per launch
+    assert by_job["first"] != by_job["second"]
+    assert all(e.startswith("fresh@-@agent-1@-@") for ids in by_job.values() for e in ids)
+    starts = [p.starts_executor for p in result.placements]
+    assert starts.count(True) == 2  # each launch pays for its own executor, even though one runs
