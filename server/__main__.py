@@ -22,6 +22,7 @@ def main() -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("kazoo.client").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Mesos call otherwise
     try:
         settings = Settings.from_environment()
     except ConfigurationError as exc:

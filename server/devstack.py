@@ -1,8 +1,10 @@
 """The one place that starts external processes: ZooKeeper, Envoy and the API server.
 
 ``python -m server.devstack`` (what ``make run`` calls) brings the development stack up on
-loopback in the foreground: ZooKeeper (data in ``var/zookeeper``), the gRPC server and Envoy on
-8899, with development credentials (root / pwd). Ctrl-C or SIGTERM stops everything, in reverse
+loopback in the foreground: ZooKeeper (data in ``var/zookeeper``), the embedded single-node
+cluster on 5050 (work dir ``var/cluster``; skipped when ``ELASTICJOB_MESOS_URL`` names another
+master), the gRPC server with the scheduler, and Envoy on 8899, with development credentials
+(root / pwd). Ctrl-C or SIGTERM stops everything, in reverse
 order. Tests use the same classes on free ports.
 """
 
@@ -280,11 +282,40 @@ def main() -> int:
             zookeeper.start()
             started.append(zookeeper)
             zk_servers = zookeeper.connect_string
+        mesos_url = os.environ.get("ELASTICJOB_MESOS_URL")
+        if mesos_url is None:
+            cluster_port = int(os.environ.get("ELASTICJOB_CLUSTER_PORT", "5050"))
+            log.info(
+                "starting the embedded single-node cluster on 127.0.0.1:%d (work dir %s)",
+                cluster_port,
+                var / "cluster",
+            )
+            cluster = ManagedProcess(
+                "cluster",
+                [
+                    sys.executable,
+                    "-m",
+                    "server.cluster",
+                    "--port",
+                    str(cluster_port),
+                    "--agent-port",
+                    os.environ.get("ELASTICJOB_CLUSTER_AGENT_PORT", "5051"),
+                    "--work-dir",
+                    str(var / "cluster"),
+                ],
+                cwd=PROJECT_ROOT,
+            )
+            started.append(cluster)
+            wait_for_port("127.0.0.1", cluster_port, 30, cluster.process)
+            mesos_url = f"http://127.0.0.1:{cluster_port}"
+        else:
+            log.info("using the Mesos master at %s", mesos_url)
         env = {
             **os.environ,
             "ELASTICJOB_MODE": os.environ.get("ELASTICJOB_MODE", "development"),
             "ELASTICJOB_ZK_SERVERS": zk_servers,
             "ELASTICJOB_GRPC_ADDRESS": grpc_address,
+            "ELASTICJOB_MESOS_URL": mesos_url,
         }
         api = ManagedProcess("server", [sys.executable, "-m", "server"], env=env, cwd=PROJECT_ROOT)
         started.append(api)
