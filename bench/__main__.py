@@ -5,7 +5,12 @@ from __future__ import annotations
 import runpy
 import sys
 
-BENCHMARKS = ("bench.api_latency", "bench.scheduler_latency", "bench.producer_lateness")
+BENCHMARKS = (
+    "bench.api_latency",
+    "bench.scheduler_latency",
+    "bench.producer_lateness",
+    "bench.trigger_latency",
+)
 
 if __name__ == "__main__":
     for module in BENCHMARKS:

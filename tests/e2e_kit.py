@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from kazoo.exceptions import NoNodeError
 
 from server.api.server import ApiServer, create_server
 from server.devstack import EnvoyProxy, ManagedProcess, StartupError
@@ -246,14 +247,16 @@ class System:
         return found
 
     def running_nodes(self, job_name: str) -> list[str]:
-        path = self.zookeeper.paths.running_job(job_name)
-        client = self.zookeeper.client
-        return sorted(client.get_children(path)) if client.exists(path) else []
+        return self._children(self.zookeeper.paths.running_job(job_name))
 
     def failover_nodes(self, job_name: str) -> list[str]:
-        path = self.zookeeper.paths.failover_job(job_name)
-        client = self.zookeeper.client
-        return sorted(client.get_children(path)) if client.exists(path) else []
+        return self._children(self.zookeeper.paths.failover_job(job_name))
+
+    def _children(self, path: str) -> list[str]:
+        try:
+            return sorted(self.zookeeper.client.get_children(path))
+        except NoNodeError:
+            return []
 
     def sandboxes(self) -> list[Path]:
         return sorted(p for p in (self.cluster.work_dir / "sandboxes").glob("*/*/*") if p.is_dir())
