@@ -699,6 +699,10 @@ class Agent:
                 "MESOS_CONTAINER_ID": run.run_id,
             }
         )
+        if framework.checkpoint:
+            # What a checkpointing executor needs to ride out a lost connection (Mesos' defaults).
+            environment["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+            environment["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
         if run.command_task:
             environment["MESOS_TASK_ID"] = run.executor_id
         variables = (command.get("environment") or {}).get("variables") or []
@@ -812,7 +816,8 @@ class Agent:
             killed.cancel()
         if exited in done:
             returncode = exited.result()
-            await process.terminate(0)  # whatever the command left in its group goes with it
+            if not _group_gone(process.pgid):
+                await process.terminate(0)  # whatever the command left in its group goes with it
             if returncode == 0:
                 return "TASK_FINISHED", None, "Command exited with status 0", returncode
             return "TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", _describe_exit(returncode), returncode
@@ -876,7 +881,8 @@ class Agent:
                     )
                 )
             returncode = await process.wait()
-            await process.terminate(0)  # the rest of the container goes with the executor
+            if not _group_gone(process.pgid):
+                await process.terminate(0)  # the rest of the container goes with the executor
         except Exception as exc:
             logger.exception("executor %s failed unexpectedly", run.executor_id)
             run.termination = run.termination or _Termination(
@@ -1000,6 +1006,18 @@ class Agent:
                 for run in list(framework.executors.values()):
                     if run.connection is not None:
                         run.connection.send({"type": "HEARTBEAT"})
+
+
+def _group_gone(pgid: int) -> bool:
+    """Cheap check that no process (not even a zombie) is left in the group, so the sweep with
+    :meth:`ManagedProcess.terminate` (which scans ``/proc``) can be skipped."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _terminating(run: ExecutorRun) -> bool:

@@ -210,6 +210,7 @@ async def test_custom_executor_is_started_once_and_reused_by_its_tasks(cluster: 
         assert environment["MESOS_SLAVE_ID"] == environment["MESOS_AGENT_ID"] == cluster.agent_id
         assert environment["MESOS_CHECKPOINT"] == "1"
         assert environment["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "1secs"
+        assert environment["MESOS_RECOVERY_TIMEOUT"] == "15mins"
         acknowledged = sandbox / "acknowledged.txt"
         await poll_until(
             lambda: acknowledged.is_file() and len(acknowledged.read_text().split()) == 8,
