@@ -24,6 +24,15 @@ log = logging.getLogger("server.cluster")
 ENDPOINTS_FILE = "cluster.json"
 
 
+def _cap_or_none(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds (0 or more), or 'none'")
+    return value
+
+
 def _seconds_or_none(text: str) -> float | None:
     if text.lower() in ("none", "off", "0"):
         return None
@@ -71,7 +80,7 @@ def parse_arguments(argv: list[str] | None = None) -> ClusterSettings:
     )
     parser.add_argument(
         "--failover-timeout-cap",
-        type=_seconds_or_none,
+        type=_cap_or_none,
         default=None,
         help="upper bound on frameworks' failover_timeout, in seconds (default: none)",
     )
