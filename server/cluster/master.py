@@ -136,7 +136,22 @@ class MasterTask:
     resources: Resources
     latest: JsonObject
     delivering: JsonObject | None = None  # the update being delivered (unacknowledged head)
-    history: list[tuple[str, float]] = field(default_factory=list)  # (state, timestamp)
+    #: Every state the task went through: ``{"state", "timestamp", "source"}`` plus ``message`` and
+    #: ``reason`` when the status had them.
+    history: list[JsonObject] = field(default_factory=list)
+
+    def record(self, status: JsonObject) -> None:
+        """Make ``status`` the latest one and add it to the history."""
+        self.latest = status
+        entry: JsonObject = {
+            "state": status["state"],
+            "timestamp": float(status.get("timestamp") or time.time()),
+            "source": status.get("source"),
+        }
+        for key in ("message", "reason"):
+            if status.get(key):
+                entry[key] = status[key]
+        self.history.append(entry)
 
     @property
     def state(self) -> str:
@@ -613,7 +628,7 @@ class Master:
                 task_id, "TASK_STAGING", source="SOURCE_MASTER", agent_id=self.agent.settings.agent_id
             ),
         )
-        master_task.history.append(("TASK_STAGING", time.time()))
+        master_task.record(master_task.latest)
         framework.tasks[task_id] = master_task
         logger.info("launching task %s of framework %s with %s", task_id, framework.framework_id, needed)
         self.agent.launch_task(framework.info, launched)
@@ -746,16 +761,17 @@ class Master:
         framework.removed_at = time.time()
         for task in list(framework.tasks.values()):
             if not task.terminal:
-                task.latest = task_status(
-                    task.task_id,
-                    "TASK_KILLED",
-                    source="SOURCE_MASTER",
-                    agent_id=task.agent_id,
-                    executor_id=task.executor_id,
-                    reason="REASON_FRAMEWORK_REMOVED",
-                    message=f"Framework removed: {why}",
+                task.record(
+                    task_status(
+                        task.task_id,
+                        "TASK_KILLED",
+                        source="SOURCE_MASTER",
+                        agent_id=task.agent_id,
+                        executor_id=task.executor_id,
+                        reason="REASON_FRAMEWORK_REMOVED",
+                        message=f"Framework removed: {why}",
+                    )
                 )
-                task.history.append(("TASK_KILLED", time.time()))
             framework.completed_tasks.append(task)
         framework.tasks.clear()
         framework.executors.clear()
@@ -880,8 +896,7 @@ class Master:
         if task is None:
             return
         was_terminal = task.terminal
-        task.latest = status
-        task.history.append((str(status["state"]), float(status.get("timestamp") or time.time())))
+        task.record(status)
         if task.terminal and not was_terminal:
             self._request_allocation()
 

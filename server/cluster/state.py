@@ -19,7 +19,8 @@ agent's view merged in so that one request answers "where is my task's output?":
                    "tasks": [<task>], "completed_tasks": [<task>],
                    "executors": [<executor>], "completed_executors": [<executor>]}
     <task> = {"id", "name", "framework_id", "agent_id", "executor_id", "state", "resources",
-              "sandbox", "statuses": [{"state", "timestamp"}], "unacknowledged_updates"}
+              "sandbox", "unacknowledged_updates",
+              "statuses": [{"state", "timestamp", "source", "message"?, "reason"?}]}
     <executor> = {"id", "framework_id", "type": "CUSTOM" | "COMMAND", "state", "run_id", "sandbox",
                   "pid", "exit_status", "tasks": [ids], "queued_tasks": [ids],
                   "completed_tasks": [ids]}
@@ -60,7 +61,7 @@ def cluster_state(master: Master, agent: Agent) -> JsonObject:
             "state": task.state,
             "resources": task.resources.quantities(),
             "sandbox": sandbox_of_task.get((task.framework_id, task.task_id)),
-            "statuses": [{"state": state, "timestamp": timestamp} for state, timestamp in task.history],
+            "statuses": [dict(entry) for entry in task.history],
             "unacknowledged_updates": len(agent.pending_updates(task.framework_id, task.task_id)),
         }
 

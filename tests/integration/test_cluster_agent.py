@@ -169,6 +169,13 @@ async def test_missing_uri_fails_the_task_without_starting_it(
             assert failed["source"] == "SOURCE_AGENT"
             assert missing in failed["message"]
             assert scheduler.states_of(task_id) == ["TASK_FAILED"]
+        await poll_until(
+            lambda: len(cluster.state()["frameworks"][0]["completed_tasks"]) == 2, what="acknowledged"
+        )
+        for task in cluster.state()["frameworks"][0]["completed_tasks"]:
+            last = task["statuses"][-1]
+            assert last["state"] == "TASK_FAILED" and last["reason"] == "REASON_CONTAINER_LAUNCH_FAILED"
+            assert missing in last["message"], "/state tells why the task failed"
 
 
 # --- custom executors -----------------------------------------------------------------------------
