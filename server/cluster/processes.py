@@ -123,6 +123,12 @@ def _group_members(pgid: int) -> dict[int, _ProcStat]:
     """Live (non-zombie) processes whose process group is ``pgid``."""
     members: dict[int, _ProcStat] = {}
     try:
+        os.killpg(pgid, 0)  # cheap: a group with no process at all needs no /proc scan
+    except ProcessLookupError:
+        return members
+    except PermissionError:
+        pass
+    try:
         entries = list(_PROC.iterdir())
     except OSError:
         return members
