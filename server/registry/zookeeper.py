@@ -7,20 +7,32 @@ Guarantees:
 - The client reconnects forever in the background; after a lost (expired) session kazoo opens a new
   one, and the next call works again. Listeners hear every state change (health reporting uses it).
 - With a digest (``user:password``) every node we create carries a digest ACL for that user.
+- A transaction is sent as one request, and ZooKeeper drops the connection of a client whose request
+  exceeds its ``jute.maxbuffer`` (1 MiB by default) instead of answering: retrying such a
+  transaction fails the same way forever. ``TransactionOps`` therefore sizes its operations as they
+  are serialized, so callers split large changes into transactions of at most
+  ``transaction_budget`` bytes (half the limit) and never commit more than ``TRANSACTION_LIMIT``.
+- Bulk reads (``aget_many``, ``achildren_many``) keep up to ``READ_BATCH`` requests in flight on the
+  one connection; they fail as a whole (``RegistryUnavailable``) when the connection does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import ConnectionLoss, OperationTimeoutError, SessionExpiredError
+from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.security import make_digest_acl
+from kazoo.protocol.serialization import CheckVersion, Create, Delete, SetData
+from kazoo.protocol.states import ZnodeStat
+from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
 from server.errors import RegistryUnavailable
 from server.registry.paths import RegistryPaths
@@ -30,6 +42,64 @@ log = logging.getLogger("server.registry")
 T = TypeVar("T")
 StateListener = Callable[[str], None]
 _UNAVAILABLE = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError)
+
+TRANSACTION_LIMIT = 1024 * 1024 - 64 * 1024
+"""The most one transaction may carry (serialized operations): ZooKeeper's default request limit
+(``jute.maxbuffer``, 1 MiB) less room for the request's framing, with a margin."""
+TRANSACTION_BUDGET = 512 * 1024
+"""What callers put in one transaction when they can split their changes: half the limit."""
+READ_BATCH = 500
+"""Requests a bulk read keeps in flight at once."""
+_MULTI_HEADER = 9  # type, done flag, error code before each operation of a transaction
+_INT = 4  # the length prefix of a string or buffer, a version, a count or flags
+
+
+def _string_size(text: str) -> int:
+    return _INT + (len(text) if text.isascii() else len(text.encode("utf-8")))
+
+
+class TransactionOps:
+    """The operations of one transaction, with their size as serialized for ZooKeeper.
+
+    Offers the builder methods of kazoo's ``TransactionRequest`` (``create``, ``set_data``,
+    ``delete``, ``check``), so repositories' ``*_ops`` functions fill either. Paths must be the
+    absolute, normalised paths ``RegistryPaths`` builds: they are not normalised again (kazoo's
+    per-operation path handling was a measurable part of committing thousands of operations)."""
+
+    __slots__ = ("_acl", "_acl_size", "_root", "operations", "size")
+
+    def __init__(self, acl: Sequence[Any], chroot: str = "") -> None:
+        self._acl = list(acl)
+        self._acl_size = _INT + sum(
+            _INT + _string_size(entry.id.scheme) + _string_size(entry.id.id) for entry in self._acl
+        )
+        self._root = chroot
+        self.operations: list[Any] = []
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self.operations)
+
+    def create(self, path: str, value: bytes = b"") -> None:
+        self.operations.append(Create(self._root + path, value, self._acl, 0))
+        self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + self._acl_size + _INT
+
+    def set_data(self, path: str, value: bytes, version: int = -1) -> None:
+        self.operations.append(SetData(self._root + path, value, version))
+        self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + _INT
+
+    def delete(self, path: str, version: int = -1) -> None:
+        self.operations.append(Delete(self._root + path, version))
+        self.size += _MULTI_HEADER + _string_size(path) + _INT
+
+    def check(self, path: str, version: int) -> None:
+        self.operations.append(CheckVersion(self._root + path, version))
+        self.size += _MULTI_HEADER + _string_size(path) + _INT
+
+    def extend(self, other: TransactionOps) -> None:
+        """Append another builder's operations (built for the same connection)."""
+        self.operations.extend(other.operations)
+        self.size += other.size
 
 
 class ZooKeeper:
@@ -59,6 +129,8 @@ class ZooKeeper:
             auth_data=auth or None,
             default_acl=acl,
         )
+        self._acl: list[Any] = acl or list(OPEN_ACL_UNSAFE)
+        self.transaction_budget = TRANSACTION_BUDGET
         self._listeners: list[StateListener] = []
         self._parents_ready = False
         self._lock = threading.Lock()
@@ -105,16 +177,31 @@ class ZooKeeper:
         self._ensure_parents()
         return self._wait(operation(self.client))
 
-    def commit(self, build: Callable[[Any], None]) -> list[Any]:
+    def transaction_ops(self) -> TransactionOps:
+        """An empty builder for this connection (its ACL, its chroot)."""
+        return TransactionOps(self._acl, self.client.chroot or "")
+
+    def commit(self, build: Callable[[TransactionOps], None]) -> list[Any]:
         """Build one transaction with ``build(transaction)`` and commit it with the bounded wait.
 
         Returns kazoo's per-operation results: a value for each success, an exception instance
-        (``NoNodeError``, ``NodeExistsError``, ``RolledBackError``, ...) where it failed."""
+        (``NoNodeError``, ``NodeExistsError``, ``RolledBackError``, ...) where it failed. A
+        transaction larger than ``TRANSACTION_LIMIT`` raises ``TransactionTooLarge`` unsent."""
         self._require_connection()
         self._ensure_parents()
+        return list(self._wait(self._send(build)))
+
+    def _send(self, build: Callable[[TransactionOps], None]) -> Any:
+        ops = self.transaction_ops()
+        build(ops)
+        if ops.size > TRANSACTION_LIMIT:
+            raise TransactionTooLarge(
+                f"a transaction of {len(ops)} operations ({ops.size} bytes) exceeds ZooKeeper's "
+                f"request limit ({TRANSACTION_LIMIT} bytes usable)"
+            )
         transaction = self.client.transaction()
-        build(transaction)
-        return list(self._wait(transaction.commit_async()))
+        transaction.operations.extend(ops.operations)
+        return transaction.commit_async()
 
     # asyncio variants: the scheduler's event loop never blocks on ZooKeeper ---------------------
     async def acall(self, operation: Callable[[KazooClient], Any]) -> Any:
@@ -133,14 +220,57 @@ class ZooKeeper:
         data, _ = await self.acall(lambda c: c.get_async(path))
         return bytes(data)
 
-    async def acommit(self, build: Callable[[Any], None]) -> list[Any]:
+    async def acommit(self, build: Callable[[TransactionOps], None]) -> list[Any]:
         """``commit`` for asyncio."""
         self._require_connection()
         if not self._parents_ready:
             await asyncio.to_thread(self._ensure_parents)
-        transaction = self.client.transaction()
-        build(transaction)
-        return list(await self._await(transaction.commit_async()))
+        return list(await self._await(self._send(build)))
+
+    async def aget_many(self, paths: Sequence[str]) -> list[tuple[bytes, ZnodeStat] | None]:
+        """Data and stat of each path, in order (None where the node is absent), read concurrently."""
+        results = await self.amany([functools.partial(_get, path) for path in paths])
+        return [_absent_as_none(result) for result in results]
+
+    async def achildren_many(self, paths: Sequence[str]) -> list[list[str] | None]:
+        """Children of each path, in order (None where the node is absent), read concurrently."""
+        results = await self.amany([functools.partial(_children, path) for path in paths])
+        return [None if result is None else list(result) for result in map(_absent_as_none, results)]
+
+    async def achanged_children(self, parent: str, known: Mapping[str, int]) -> ChangedChildren:
+        """The children of ``parent`` with their modification zxids, and the data of each child whose
+        zxid differs from ``known[name]`` (children are read concurrently; data is transferred for
+        all, decoded by the caller only where it changed)."""
+        names = await self.achildren(parent)
+        nodes = await self.aget_many([f"{parent}/{name}" for name in names])
+        versions: dict[str, int] = {}
+        changed: dict[str, bytes] = {}
+        for name, node in zip(names, nodes, strict=True):
+            if node is None:
+                continue  # deleted since the children were listed
+            data, stat = node
+            versions[name] = stat.mzxid
+            if known.get(name) != stat.mzxid:
+                changed[name] = bytes(data)
+        return ChangedChildren(versions, changed)
+
+    async def amany(self, operations: Sequence[Callable[[KazooClient], Any]]) -> list[Any]:
+        """Run kazoo async operations concurrently, ``READ_BATCH`` in flight at a time. Each result is
+        the operation's value or the exception it failed with (``NoNodeError``, ...); a lost
+        connection raises ``RegistryUnavailable`` for the whole call."""
+        self._require_connection()
+        if not self._parents_ready:
+            await asyncio.to_thread(self._ensure_parents)
+        results: list[Any] = []
+        for start in range(0, len(operations), READ_BATCH):
+            batch = [operation(self.client) for operation in operations[start : start + READ_BATCH]]
+            results += await self._await_all(batch)
+        for result in results:
+            if isinstance(result, _UNAVAILABLE):
+                raise RegistryUnavailable(
+                    f"ZooKeeper at {self.servers} is unavailable: {result!r}"
+                ) from result
+        return results
 
     async def _await(self, async_result: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -167,6 +297,41 @@ class ZooKeeper:
                 f"ZooKeeper at {self.servers} did not answer in {self.timeout}s"
             ) from exc
 
+    async def _await_all(self, async_results: list[Any]) -> list[Any]:
+        """Wait for every async result; one hand-over to the loop for the whole batch."""
+        if not async_results:
+            return []
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        values: list[Any] = [None] * len(async_results)
+        remaining = [len(async_results)]
+        lock = threading.Lock()
+
+        def deliver() -> None:
+            if not future.done():
+                future.set_result(values)
+
+        def settle(index: int, result: Any) -> None:  # kazoo's completion thread
+            try:
+                values[index] = result.get_nowait()
+            except Exception as exc:  # handed to the caller in place of the value
+                values[index] = exc
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                    loop.call_soon_threadsafe(deliver)
+
+        for index, async_result in enumerate(async_results):
+            async_result.rawlink(functools.partial(settle, index))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError as exc:
+            raise RegistryUnavailable(
+                f"ZooKeeper at {self.servers} did not answer {len(async_results)} reads in {self.timeout}s"
+            ) from exc
+
     def _wait(self, async_result: Any) -> Any:
         try:
             return async_result.get(timeout=self.timeout)
@@ -186,3 +351,31 @@ class ZooKeeper:
             for path in self.paths.parents():
                 self._wait(self.client.ensure_path_async(path))
             self._parents_ready = True
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedChildren:
+    """What ``achanged_children`` read: every child's modification zxid, the changed ones' data."""
+
+    versions: dict[str, int]
+    changed: dict[str, bytes]
+
+
+class TransactionTooLarge(ValueError):
+    """A transaction bigger than ZooKeeper accepts in one request: it is not sent."""
+
+
+def _get(path: str, client: KazooClient) -> Any:
+    return client.get_async(path)
+
+
+def _children(path: str, client: KazooClient) -> Any:
+    return client.get_children_async(path)
+
+
+def _absent_as_none(result: Any) -> Any:
+    if isinstance(result, NoNodeError):
+        return None
+    if isinstance(result, Exception):
+        raise result
+    return result
