@@ -2,17 +2,35 @@
 
 Survives a lost session: nodes are persistent. ``create`` is atomic (ZooKeeper refuses a second
 create); ``replace`` is a compare-and-set on the node version read with it, so a concurrent change
-is never overwritten silently (the caller re-reads and retries).
+is never overwritten silently (the caller re-reads and retries). The scheduler reads them
+asynchronously (``aget``, ``aread_all``), decoding only nodes modified since its last read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from server.domain.app import AppConfig
-from server.errors import AppAlreadyExists, AppNotFound, Conflict
+from server.errors import AppAlreadyExists, AppNotFound, Conflict, ElasticJobError
 from server.registry import codec
 from server.registry.zookeeper import ZooKeeper
+
+
+class UnreadableApp(ElasticJobError):
+    """An app node whose value is not an app configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApps:
+    """One read of every app node: each node's modification zxid, the configurations of the nodes
+    changed since the versions the read was given, and the changed ones that did not decode."""
+
+    versions: dict[str, int]
+    apps: dict[str, AppConfig]
+    unreadable: dict[str, str]
 
 
 class AppRepository:
@@ -28,6 +46,28 @@ class AppRepository:
         except NoNodeError:
             raise AppNotFound(app_name) from None
         return AppConfig.from_document(codec.decode(data, path)), stat.version
+
+    async def aget(self, app_name: str) -> tuple[AppConfig, int] | None:
+        """The app and its node's modification zxid; None when absent, UnreadableApp when the node
+        does not hold an app."""
+        path = self._paths.app(app_name)
+        try:
+            data, stat = await self._zk.acall(lambda c: c.get_async(path))
+        except NoNodeError:
+            return None
+        return _decode_app(data, path), stat.mzxid
+
+    async def aread_all(self, known: Mapping[str, int]) -> StoredApps:
+        """Every app node, read concurrently; only nodes whose zxid differs from ``known`` decoded."""
+        nodes = await self._zk.achanged_children(self._paths.apps, known)
+        apps: dict[str, AppConfig] = {}
+        unreadable: dict[str, str] = {}
+        for name, data in nodes.changed.items():
+            try:
+                apps[name] = _decode_app(data, self._paths.app(name))
+            except UnreadableApp as exc:
+                unreadable[name] = str(exc)
+        return StoredApps(nodes.versions, apps, unreadable)
 
     def exists(self, app_name: str) -> bool:
         path = self._paths.app(app_name)
@@ -54,3 +94,10 @@ class AppRepository:
             raise Conflict(f"app '{app.app_name}' changed concurrently") from None
         except NoNodeError:
             raise AppNotFound(app.app_name) from None
+
+
+def _decode_app(data: bytes, path: str) -> AppConfig:
+    try:
+        return AppConfig.from_document(codec.decode(data, path))
+    except (codec.UnreadableNode, ElasticJobError) as exc:
+        raise UnreadableApp(f"{path}: {exc}") from exc

@@ -4,9 +4,8 @@ launched by whichever scheduler leads next, before any READY run."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-
-from kazoo.exceptions import NoNodeError
 
 from server.domain.task import ShardRef
 from server.registry.zookeeper import ZooKeeper
@@ -18,22 +17,25 @@ class FailoverQueue:
         self._paths = zookeeper.paths
 
     async def load(self) -> dict[ShardRef, str]:
-        """Every queued shard with the id of the task that failed."""
-        shards: dict[ShardRef, str] = {}
-        for job_name in await self._zk.achildren(self._paths.failover):
-            job_path = self._paths.failover_job(job_name)
-            try:
-                children = await self._zk.achildren(job_path)
-            except NoNodeError:
-                continue
-            for child in children:
+        """Every queued shard with the id of the task that failed, the nodes read concurrently."""
+        return await self.load_jobs(await self._zk.achildren(self._paths.failover))
+
+    async def load_jobs(self, jobs: Sequence[str]) -> dict[ShardRef, str]:
+        """The queued shards of ``jobs`` (as ``load``)."""
+        children = await self._zk.achildren_many([self._paths.failover_job(job) for job in jobs])
+        entries: list[tuple[ShardRef, str]] = []
+        for job, names in zip(jobs, children, strict=True):
+            for child in names or ():
                 try:
-                    shard = ShardRef.parse(child)
-                    data = await self._zk.adata(f"{job_path}/{child}")
-                except (ValueError, NoNodeError):
+                    entries.append((ShardRef.parse(child), self._paths.failover_shard(job, child)))
+                except ValueError:
                     continue
-                shards[shard] = data.decode(errors="replace")
-        return shards
+        nodes = await self._zk.aget_many([path for _, path in entries])
+        return {
+            shard: bytes(node[0]).decode(errors="replace")
+            for (shard, _), node in zip(entries, nodes, strict=True)
+            if node is not None
+        }
 
     def create_ops(
         self, transaction: Any, shard: ShardRef, failed_task_id: str, *, job_node_exists: bool

@@ -4,20 +4,42 @@ Survives a lost session: nodes are persistent. Creating or updating a job checks
 same ZooKeeper transaction, so a job never points at an app that vanished in between. Removing a
 job deletes its config and its state nodes (ready, running, failover, disabled) in one
 transaction, so a crash never leaves half a job behind.
+
+The scheduler reads the nodes asynchronously: ``aget`` one job, ``aread_all`` every job at once
+(concurrently, decoding only the nodes modified since the versions it is given).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
 from server.domain.job import JobConfig
-from server.errors import AppNotFound, Conflict, JobAlreadyExists, JobNotFound
+from server.errors import AppNotFound, Conflict, ElasticJobError, JobAlreadyExists, JobNotFound
 from server.registry import codec
 from server.registry.zookeeper import ZooKeeper
 
 _ANY_VERSION = -1
+_DECODES_PER_SLICE = 50  # decoding yields to the event loop this often (about 5 ms)
+
+
+class UnreadableJob(ElasticJobError):
+    """A job node whose value is not a job configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJobs:
+    """One read of every job node. ``versions``: each node's modification zxid (its name is a job
+    present in ZooKeeper); ``jobs``: the configurations of the nodes that changed since the versions
+    the read was given; ``unreadable``: changed nodes that did not decode, with the reason."""
+
+    versions: dict[str, int]
+    jobs: dict[str, JobConfig]
+    unreadable: dict[str, str]
 
 
 class JobRepository:
@@ -37,6 +59,31 @@ class JobRepository:
     def get(self, job_name: str) -> JobConfig:
         document, _ = self.get_document(job_name)
         return JobConfig.from_document(document)
+
+    async def aget(self, job_name: str) -> tuple[JobConfig, int] | None:
+        """The job and its node's modification zxid; None when absent, UnreadableJob when the node
+        does not hold a job."""
+        path = self._paths.job(job_name)
+        try:
+            data, stat = await self._zk.acall(lambda c: c.get_async(path))
+        except NoNodeError:
+            return None
+        return _decode_job(data, path), stat.mzxid
+
+    async def aread_all(self, known: Mapping[str, int]) -> StoredJobs:
+        """Every job node, read concurrently; only nodes whose zxid differs from ``known`` are
+        decoded (the event loop gets a turn every few dozen)."""
+        nodes = await self._zk.achanged_children(self._paths.jobs, known)
+        jobs: dict[str, JobConfig] = {}
+        unreadable: dict[str, str] = {}
+        for index, (name, data) in enumerate(nodes.changed.items()):
+            if index and index % _DECODES_PER_SLICE == 0:
+                await asyncio.sleep(0)
+            try:
+                jobs[name] = _decode_job(data, self._paths.job(name))
+            except UnreadableJob as exc:
+                unreadable[name] = str(exc)
+        return StoredJobs(nodes.versions, jobs, unreadable)
 
     def exists(self, job_name: str) -> bool:
         path = self._paths.job(job_name)
@@ -112,6 +159,13 @@ class JobRepository:
             paths.extend(self._subtree(f"{root}/{child}"))
         paths.append(root)
         return paths
+
+
+def _decode_job(data: bytes, path: str) -> JobConfig:
+    try:
+        return JobConfig.from_document(codec.decode(data, path))
+    except (codec.UnreadableNode, ElasticJobError) as exc:
+        raise UnreadableJob(f"{path}: {exc}") from exc
 
 
 def _raise_first_error(results: list[Any]) -> None:

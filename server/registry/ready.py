@@ -7,6 +7,7 @@ writes them. ``add`` is a compare-and-set loop, so two producers never lose an i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
@@ -72,13 +73,18 @@ class ReadyQueue:
         return _count(data), stat.version
 
     async def aload(self) -> dict[str, tuple[int, int]]:
-        names = await self._zk.acall(lambda c: c.get_children_async(self._paths.ready))
-        loaded: dict[str, tuple[int, int]] = {}
-        for name in names:
-            entry = await self.aget(name)
-            if entry is not None:
-                loaded[name] = entry
-        return loaded
+        """Every waiting job's ``(count, version)``, the nodes read concurrently."""
+        return await self.aget_many(await self._zk.achildren(self._paths.ready))
+
+    async def aget_many(self, names: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """``(count, version)`` of each of ``names`` that has a node, read concurrently."""
+        nodes = await self._zk.aget_many([self._paths.ready_job(name) for name in names])
+        return {
+            name: (_count(data), stat.version)
+            for name, node in zip(names, nodes, strict=True)
+            if node is not None
+            for data, stat in (node,)
+        }
 
     def set_ops(self, transaction: Any, job_name: str, count: int, version: int | None) -> None:
         """Make the node hold ``count`` (create it when ``version`` is None; delete it at 0)."""

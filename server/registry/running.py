@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kazoo.exceptions import NoNodeError
-
 from server.domain.task import ShardRef, TaskId, TaskIdError
 from server.registry.zookeeper import ZooKeeper
 
@@ -23,20 +21,17 @@ class RunningTasks:
         self._paths = zookeeper.paths
 
     async def load(self) -> dict[ShardRef, TaskId]:
-        """Every recorded running task (unreadable nodes are skipped)."""
+        """Every recorded running task (unreadable nodes are skipped), the nodes read concurrently."""
+        paths = await _leaf_paths(self._zk, self._paths.running)
         tasks: dict[ShardRef, TaskId] = {}
-        for job_name in await self._zk.achildren(self._paths.running):
-            job_path = self._paths.running_job(job_name)
-            try:
-                shards = await self._zk.achildren(job_path)
-            except NoNodeError:
+        for node in await self._zk.aget_many(paths):
+            if node is None:
                 continue
-            for shard_text in shards:
-                try:
-                    task_id = TaskId.parse((await self._zk.adata(f"{job_path}/{shard_text}")).decode())
-                except (NoNodeError, TaskIdError, UnicodeDecodeError):
-                    continue
-                tasks[task_id.shard] = task_id
+            try:
+                task_id = TaskId.parse(bytes(node[0]).decode())
+            except (TaskIdError, UnicodeDecodeError):
+                continue
+            tasks[task_id.shard] = task_id
         return tasks
 
     # transaction operations ------------------------------------------------------------------
@@ -51,3 +46,15 @@ class RunningTasks:
         transaction.delete(self._paths.running_task(shard.job_name, str(shard)))
         if last_of_job:
             transaction.delete(self._paths.running_job(shard.job_name))
+
+
+async def _leaf_paths(zookeeper: ZooKeeper, root: str) -> list[str]:
+    """Paths of the grandchildren of ``root`` (``root/{job}/{child}``), listed concurrently."""
+    jobs = await zookeeper.achildren(root)
+    children = await zookeeper.achildren_many([f"{root}/{job}" for job in jobs])
+    return [
+        f"{root}/{job}/{child}"
+        for job, names in zip(jobs, children, strict=True)
+        if names is not None
+        for child in names
+    ]
