@@ -81,19 +81,23 @@ class TransactionOps:
         return len(self.operations)
 
     def create(self, path: str, value: bytes = b"") -> None:
-        self.operations.append(Create(self._root + path, value, self._acl, 0))
+        path = self._root + path
+        self.operations.append(Create(path, value, self._acl, 0))
         self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + self._acl_size + _INT
 
     def set_data(self, path: str, value: bytes, version: int = -1) -> None:
-        self.operations.append(SetData(self._root + path, value, version))
+        path = self._root + path
+        self.operations.append(SetData(path, value, version))
         self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + _INT
 
     def delete(self, path: str, version: int = -1) -> None:
-        self.operations.append(Delete(self._root + path, version))
+        path = self._root + path
+        self.operations.append(Delete(path, version))
         self.size += _MULTI_HEADER + _string_size(path) + _INT
 
     def check(self, path: str, version: int) -> None:
-        self.operations.append(CheckVersion(self._root + path, version))
+        path = self._root + path
+        self.operations.append(CheckVersion(path, version))
         self.size += _MULTI_HEADER + _string_size(path) + _INT
 
     def extend(self, other: TransactionOps) -> None:
