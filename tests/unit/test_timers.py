@@ -149,3 +149,46 @@ def test_ten_thousand_jobs_fire_once_each_in_time_order() -> None:
     times = [fire.scheduled_at for fire in fires]
     assert times == sorted(times)
     assert timers.next_deadline() == at(0, 1, 1)
+
+
+def test_a_job_that_fired_is_scheduled_again_before_anything_is_answered() -> None:
+    timers = CronTimers()
+    timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
+
+    assert timers.due(at(0, 0, 5)) == [Fire("job", at(0, 0, 5))]  # its next fire is computed later
+    assert timers.next_deadline() == at(0, 0, 10)
+    assert timers.next_fire("job") == at(0, 0, 10)
+    assert timers.due(at(0, 0, 10)) == [Fire("job", at(0, 0, 10))]
+
+
+def test_fires_missed_while_late_still_coalesce_when_the_next_fire_is_computed_afterwards() -> None:
+    timers = CronTimers()
+    timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
+
+    assert timers.due(at(0, 0, 22)) == [Fire("job", at(0, 0, 5))]  # 10, 15 and 20 were missed
+    assert timers.due(at(0, 0, 22)) == []
+    assert timers.next_fire("job") == at(0, 0, 25)
+
+
+def test_a_job_rescheduled_after_it_fired_keeps_its_new_schedule() -> None:
+    timers = CronTimers()
+    timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
+    assert timers.due(at(0, 0, 5)) == [Fire("job", at(0, 0, 5))]
+
+    timers.set("job", EVERY_MINUTE, at(0, 0, 5))
+
+    assert timers.next_fire("job") == at(0, 1, 0)
+    assert timers.due(at(0, 0, 30)) == []
+    assert timers.due(at(0, 1, 0)) == [Fire("job", at(0, 1, 0))]
+
+
+def test_a_job_removed_after_it_fired_is_not_scheduled_again() -> None:
+    timers = CronTimers()
+    timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
+    assert timers.due(at(0, 0, 5)) == [Fire("job", at(0, 0, 5))]
+
+    timers.remove("job")
+
+    assert timers.next_deadline() is None
+    assert timers.next_fire("job") is None
+    assert timers.due(at(0, 1, 0)) == []
