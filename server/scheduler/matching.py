@@ -71,9 +71,6 @@ class _Capacity:
     mem: float
     executors: set[str]
 
-    def copy(self) -> _Capacity:
-        return _Capacity(self.agent_id, self.offer_ids, self.cpus, self.mem, set(self.executors))
-
 
 def _pool(offers: Sequence[Offer]) -> list[_Capacity]:
     pooled: dict[tuple[str, str], _Capacity] = {}
@@ -143,25 +140,36 @@ def _place(
     execution_type: ExecutionType,
     new_unique: Callable[[], str],
 ) -> list[Placement] | None:
-    """Place every item or none: work on copies and commit only when all fit."""
-    trial = [capacity.copy() for capacity in capacities]
+    """Place every item or none: changes are logged as they are made and undone if one item does
+    not fit (no copy of the capacities per job)."""
     placements: list[Placement] = []
+    undo: list[tuple[_Capacity, float, float, str | None]] = []
     launch = None if app.app_cache_enable else new_unique()
+    executors: dict[str, str] = {}  # agent -> this app's executor id there
+    start = 0  # the items are alike: an agent one did not fit will not fit the next either
     for item in items:
-        for capacity in trial:
-            executor = executor_id(app.app_name, capacity.agent_id, launch)
+        for index in range(start, len(capacities)):
+            capacity = capacities[index]
+            executor = executors.get(capacity.agent_id)
+            if executor is None:
+                executor = executors[capacity.agent_id] = executor_id(app.app_name, capacity.agent_id, launch)
             starts_executor = executor not in capacity.executors
             cpus = job.cpu_count + (app.cpu_count if starts_executor else 0.0)
             mem = job.memory_mb + (app.memory_mb if starts_executor else 0.0)
             if capacity.cpus + EPSILON >= cpus and capacity.mem + EPSILON >= mem:
+                undo.append((capacity, capacity.cpus, capacity.mem, executor if starts_executor else None))
                 capacity.cpus -= cpus
                 capacity.mem -= mem
-                capacity.executors.add(executor)
+                if starts_executor:
+                    capacity.executors.add(executor)
                 task_id = TaskId(job.job_name, item, execution_type, capacity.agent_id, new_unique())
                 placements.append(Placement(task_id, capacity.offer_ids, job, app, starts_executor, executor))
+                start = index
                 break
         else:
+            for capacity, cpus, mem, started in reversed(undo):  # exactly as before, in reverse
+                capacity.cpus, capacity.mem = cpus, mem
+                if started is not None:
+                    capacity.executors.discard(started)
             return None
-    for original, tried in zip(capacities, trial, strict=True):
-        original.cpus, original.mem, original.executors = tried.cpus, tried.mem, tried.executors
     return placements

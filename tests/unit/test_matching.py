@@ -333,3 +333,26 @@ def test_an_app_without_cache_gets_a_fresh_executor_per_launch_charged_each_time
     assert all(e.startswith("fresh@-@agent-1@-@") for ids in by_job.values() for e in ids)
     starts = [p.starts_executor for p in result.placements]
     assert starts.count(True) == 2  # each launch pays for its own executor, even though one runs
+
+
+def test_a_run_that_does_not_fit_leaves_the_capacity_and_executors_exactly_as_they_were() -> None:
+    # Room for the executor and three shards on agent-1. "big" starts the executor and takes three
+    # shards before its fourth does not fit; undone, "exact" must find the whole room (executor
+    # included) again, to the last bit of the floating-point arithmetic.
+    exactly = offer("o1", cpus=EXECUTOR_CPU + 3 * SHARD_CPU, mem=EXECUTOR_MEM + 3 * SHARD_MEM)
+    result = run([exactly], [job("big", shards=4), job("exact", shards=3)], ready=["big", "exact"])
+
+    assert shards_of(result) == [("exact", item, ExecutionType.READY, "o1") for item in range(3)]
+    assert [p.starts_executor for p in result.placements] == [True, False, False]
+    assert result.unplaced == 1
+
+
+def test_shards_of_one_run_fill_agents_in_order_after_an_agent_is_full() -> None:
+    agents = [
+        offer("o1", agent="agent-1", cpus=EXECUTOR_CPU + 2 * SHARD_CPU),
+        offer("o2", agent="agent-2", cpus=EXECUTOR_CPU + 1 * SHARD_CPU),
+        offer("o3", agent="agent-3", cpus=EXECUTOR_CPU + 3 * SHARD_CPU),
+    ]
+    result = run(agents, [job("a", shards=6)], ready=["a"])
+
+    assert [p.offer_id for p in result.placements] == ["o1", "o1", "o2", "o3", "o3", "o3"]
