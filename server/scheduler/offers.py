@@ -71,6 +71,9 @@ class OfferPool:
         for offer in offers:
             self._offers[offer.offer_id] = offer
 
+    def get(self, offer_id: str) -> Offer | None:
+        return self._offers.get(offer_id)
+
     def rescind(self, offer_id: str) -> bool:
         return self._offers.pop(offer_id, None) is not None
 

@@ -5,6 +5,9 @@ every task of that app on that agent (Mesos refuses a task whose ExecutorInfo di
 running executor's). The executor fetches the app (``cache`` = appCacheEnable; archives extracted,
 a single script made executable). ``data`` is the JSON sharding context, which also carries the
 environment variables the executor sets for the shard.
+
+``launch_operations`` builds each executor's ExecutorInfo, and parses each job's sharding item
+parameters, once for all the tasks of one ACCEPT.
 """
 
 from __future__ import annotations
@@ -37,14 +40,17 @@ def _scalar(name: str, value: float, offer: Offer) -> dict[str, Any]:
     return resource
 
 
-def sharding_context(placement: Placement) -> ShardingContext:
+def sharding_context(placement: Placement, parameters: Mapping[int, str] | None = None) -> ShardingContext:
+    """The shard's context; ``parameters``: the job's parsed sharding item parameters, if at hand."""
     job, app, task_id = placement.job, placement.app, placement.task_id
+    if parameters is None:
+        parameters = job.sharding_parameters
     return ShardingContext(
         task_id=str(task_id),
         job_name=job.job_name,
         sharding_item=task_id.item,
         sharding_total_count=job.sharding_total_count,
-        sharding_item_parameter=job.sharding_parameters.get(task_id.item, ""),
+        sharding_item_parameter=parameters.get(task_id.item, ""),
         job_parameter=job.job_parameter,
         execution_type=task_id.execution_type.value,
         job_execution_type=job.job_execution_type.value,
@@ -101,8 +107,17 @@ def task_info(
     framework_id: str,
     executor_command: str,
     extra_env: Mapping[str, str] | None = None,
+    *,
+    executor: dict[str, Any] | None = None,
+    parameters: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    context = sharding_context(placement)
+    """The TaskInfo of one placement. ``executor``: its ExecutorInfo when already built (the same
+    for every task of the executor); ``parameters``: the job's parsed sharding item parameters."""
+    if executor is None:
+        executor = executor_info(
+            placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
+        )
+    context = sharding_context(placement, parameters)
     document = context.to_json_document()
     document["environment"] = context.environment()
     return {
@@ -113,9 +128,7 @@ def task_info(
             _scalar("cpus", placement.job.cpu_count, offer),
             _scalar("mem", placement.job.memory_mb, offer),
         ],
-        "executor": executor_info(
-            placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
-        ),
+        "executor": executor,
         "data": base64.b64encode(json.dumps(document, sort_keys=True).encode()).decode("ascii"),
         "labels": {
             "labels": [
@@ -134,10 +147,26 @@ def launch_operations(
     extra_env: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One LAUNCH operation per shard, as the issue's wire format asks."""
-    return [
-        {
-            "type": "LAUNCH",
-            "launch": {"task_infos": [task_info(p, offer, framework_id, executor_command, extra_env)]},
-        }
-        for p in placements
-    ]
+    executors: dict[str, dict[str, Any]] = {}
+    parameters: dict[str, Mapping[int, str]] = {}
+    operations: list[dict[str, Any]] = []
+    for placement in placements:
+        executor = executors.get(placement.executor_id)
+        if executor is None:
+            executor = executors[placement.executor_id] = executor_info(
+                placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
+            )
+        job_parameters = parameters.get(placement.job.job_name)
+        if job_parameters is None:
+            job_parameters = parameters[placement.job.job_name] = placement.job.sharding_parameters
+        task = task_info(
+            placement,
+            offer,
+            framework_id,
+            executor_command,
+            extra_env,
+            executor=executor,
+            parameters=job_parameters,
+        )
+        operations.append({"type": "LAUNCH", "launch": {"task_infos": [task]}})
+    return operations

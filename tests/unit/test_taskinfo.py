@@ -251,3 +251,11 @@ def test_launch_operations_are_one_launch_per_shard_in_order() -> None:
 def test_the_task_info_is_plain_json() -> None:
     task = build(extra_env={"K": "v"})
     assert json.loads(json.dumps(task)) == task
+
+
+def test_launch_operations_give_every_task_of_an_executor_the_same_executor_info_as_alone() -> None:
+    placements = [placement(item) for item in range(3)]
+    operations = launch_operations(placements, offer(), FRAMEWORK_ID, COMMAND, {"K": "v"})
+    tasks = [op["launch"]["task_infos"][0] for op in operations]
+
+    assert tasks == [build(p, extra_env={"K": "v"}) for p in placements]
