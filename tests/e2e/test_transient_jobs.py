@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 from tests.e2e_kit import System, eventually
 
 
@@ -76,3 +79,22 @@ def test_a_failure_under_log_is_recorded_and_not_rerun(system: System) -> None:
     assert task["state"] == "TASK_FINISHED"
     assert "exit code 3" in task["message"]
     assert len(system.runs(job, "start")) == 1
+
+
+def test_a_shard_whose_process_is_killed_is_rerun_with_failover_on(system: System) -> None:
+    app = system.publish_app()
+    job = system.register_job(
+        app,
+        shardingTotalCount=1,
+        shardingItemParameters="0=sleep30",
+        failover=True,
+        jobErrorHandlerType="THROW",
+    )
+    system.trigger(job)
+    first = eventually(lambda: next(iter(system.runs(job)), None), timeout=30, what="the shard to start")
+    os.kill(first.pid, signal.SIGKILL)
+    rerun = eventually(
+        lambda: next(iter(system.runs(job)[1:]), None), timeout=30, what="the shard to run again"
+    )
+    assert "@-@FAILOVER@-@" in rerun.task_id
+    system.deregister(job)
