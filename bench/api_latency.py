@@ -33,6 +33,19 @@ def describe(name: str, samples: list[float]) -> str:
     )
 
 
+def grpc_request(app: str, job_name: str) -> job_pb2.JobConfigRequest:
+    """The same job as the REST body, as a gRPC request."""
+    return job_pb2.JobConfigRequest(
+        app_name=app,
+        job_name=job_name,
+        cpu_count=0.1,
+        memory_mb=64.0,
+        job_execution_type="TRANSIENT",
+        cron="0/5 * * * * ?",
+        sharding_total_count=5,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=300)
@@ -61,15 +74,7 @@ def main() -> None:
                     for warmup in range(20):  # connections, Envoy's first requests
                         rest.post("/api/job/register", json={**job_fields, "jobName": f"warm_rest_{warmup}"})
                         stub.RegisterJob(
-                            job_pb2.JobConfigRequest(
-                                app_name=app,
-                                job_name=f"warm_grpc_{warmup}",
-                                cpu_count=0.1,
-                                memory_mb=64.0,
-                                job_execution_type="TRANSIENT",
-                                cron="0/5 * * * * ?",
-                                sharding_total_count=5,
-                            ),
+                            grpc_request(app, f"warm_grpc_{warmup}"),
                             metadata=metadata,
                         )
                     for index in range(args.calls):  # interleaved so both see the same conditions
@@ -81,15 +86,7 @@ def main() -> None:
                         response.raise_for_status()
                         started = time.perf_counter()
                         stub.RegisterJob(
-                            job_pb2.JobConfigRequest(
-                                app_name=app,
-                                job_name=f"grpc_{index}",
-                                cpu_count=0.1,
-                                memory_mb=64.0,
-                                job_execution_type="TRANSIENT",
-                                cron="0/5 * * * * ?",
-                                sharding_total_count=5,
-                            ),
+                            grpc_request(app, f"grpc_{index}"),
                             metadata=metadata,
                         )
                         grpc_samples.append(time.perf_counter() - started)

@@ -122,12 +122,8 @@ def _running(stat: _ProcStat | None) -> bool:
 def _group_members(pgid: int) -> dict[int, _ProcStat]:
     """Live (non-zombie) processes whose process group is ``pgid``."""
     members: dict[int, _ProcStat] = {}
-    try:
-        os.killpg(pgid, 0)  # cheap: a group with no process at all needs no /proc scan
-    except ProcessLookupError:
+    if not group_exists(pgid):  # cheap: a group with no process at all needs no /proc scan
         return members
-    except PermissionError:
-        pass
     try:
         entries = list(_PROC.iterdir())
     except OSError:
@@ -142,9 +138,8 @@ def _group_members(pgid: int) -> dict[int, _ProcStat]:
     return members
 
 
-def _group_alive(pgid: int) -> bool:
-    if _PROC.is_dir():
-        return bool(_group_members(pgid))
+def group_exists(pgid: int) -> bool:
+    """Whether any process (a zombie included) is still in process group ``pgid``."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -152,6 +147,12 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _group_alive(pgid: int) -> bool:
+    if _PROC.is_dir():
+        return bool(_group_members(pgid))
+    return group_exists(pgid)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from server.cluster.processes import ManagedProcess, start_process
+from server.cluster.processes import ManagedProcess, group_exists, start_process
 from server.domain.job import ExecutorServiceHandlerType
 
 __all__ = ["RunResult", "RunSlots", "ScriptRun", "ShardOutput"]
@@ -184,7 +184,7 @@ class ScriptRun:
         """Wait for the leader to exit, stop what it left behind, flush its output."""
         assert self._process is not None, "start() first"
         returncode = await self._process.wait()
-        if _group_exists(self._process.pgid):
+        if group_exists(self._process.pgid):
             await self._process.terminate(LEFTOVER_GRACE_PERIOD)
         _, still_open = await asyncio.wait(self._pumps, timeout=_DRAIN_SECONDS) if self._pumps else ((), ())
         for transport in self._transports:
@@ -202,16 +202,6 @@ class ScriptRun:
 
 def _same(protocol: asyncio.StreamReaderProtocol) -> asyncio.StreamReaderProtocol:
     return protocol
-
-
-def _group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def timestamp() -> str:
