@@ -23,6 +23,8 @@ from server.domain.task import ShardingContext, executor_id
 from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
 
+# ``json.dumps(..., sort_keys=True)`` builds a new encoder on every call; one is enough.
+_DATA_ENCODER = json.JSONEncoder(sort_keys=True)
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip", ".gz")
 
 
@@ -129,7 +131,7 @@ def task_info(
             _scalar("mem", placement.job.memory_mb, offer),
         ],
         "executor": executor,
-        "data": base64.b64encode(json.dumps(document, sort_keys=True).encode()).decode("ascii"),
+        "data": base64.b64encode(_DATA_ENCODER.encode(document).encode()).decode("ascii"),
         "labels": {
             "labels": [
                 {"key": "elasticjob.job", "value": placement.job.job_name},
