@@ -665,13 +665,14 @@ class SchedulerCore:
         """Queue a run of each fired job; each fire leaves ``_unrecorded_fires`` once ZooKeeper
         holds its run (or its job no longer takes fires), so a failure part-way records the rest
         on the next step and none twice."""
-        names: list[str] = []
+        fired: dict[str, None] = {}  # one run per job, in fire order
         for fire in fires:
             job = self.jobs.get(fire.job_name)
-            if job is None or not self._enabled(job) or job.is_daemon or fire.job_name in names:
+            if job is None or not self._enabled(job) or job.is_daemon:
                 continue
-            names.append(fire.job_name)
-        settled = {fire.job_name for fire in fires} - set(names)
+            fired[fire.job_name] = None
+        names = list(fired)
+        settled = {fire.job_name for fire in fires} - fired.keys()
         try:
             if names:
                 log.debug("cron fired %d job(s): %s", len(names), ", ".join(names[:10]))
@@ -850,34 +851,45 @@ class SchedulerCore:
         recorded: dict[tuple[str, ...], list[Placement]] = {}
         accepts: list[_Accept] = []
         lost: dict[str, _LaunchUnit] = {}
+        failure: BaseException | None = None
+        # All transactions go out at once (ZooKeeper applies them in order, each on its own); while
+        # it works, the operations of the ACCEPTs the next one completes are built, and those
+        # ACCEPTs go as soon as it has committed. A transaction whose operations assumed an earlier
+        # one that failed (a job split over both) fails in turn, so none is applied wrongly.
+        commits = [asyncio.ensure_future(self._commit_units(chunk)) for chunk in chunks]
         try:
-            for index, chunk in enumerate(chunks):
-                units = [unit for unit in chunk if unit.job_name not in lost]
-                if not units:
-                    continue
-                # While ZooKeeper works on the transaction, build the operations of the ACCEPTs
-                # it completes (they are sent only once it has committed).
-                commit = asyncio.ensure_future(self._commit_units(units))
-                await asyncio.sleep(0)
+            for index, (chunk, commit) in enumerate(zip(chunks, commits, strict=True)):
                 completed = [ids for ids, at in last_chunk.items() if at == index]
-                prepared = self._prepare_operations(units, recorded, completed)
-                if await commit:
-                    self._apply_units(units)
+                await asyncio.sleep(0)  # let the transactions be sent first
+                prepared = (
+                    await self._prepare_operations(chunk, recorded, completed) if failure is None else {}
+                )
+                try:
+                    committed = await commit
+                except Exception as exc:  # ZooKeeper away: the later transactions are still settled
+                    failure = failure or exc
+                    committed = False
+                if committed:
+                    self._apply_units(chunk)
                     if launched is not None:
-                        launched([unit.job_name for unit in units if unit.shard is None])
-                    for unit in units:
+                        launched([unit.job_name for unit in chunk if unit.shard is None])
+                    for unit in chunk:
                         for placement in unit.placements:
                             recorded.setdefault(placement.offer_ids, []).append(placement)
                 else:
-                    lost.update((unit.job_name, unit) for unit in units)
+                    lost.update((unit.job_name, unit) for unit in chunk)
                     prepared = {}
                 for offer_ids in [ids for ids in recorded if last_chunk[ids] == index]:
                     placements = recorded.pop(offer_ids)
                     accepts.append(self._start_accept(offer_ids, placements, prepared.get(offer_ids)))
         finally:
-            # Whatever was recorded is launched, even when a later transaction raised.
+            for commit in commits:  # only when cancelled: nothing waits for them any more
+                commit.cancel()
+            # Whatever was recorded is launched, even when a transaction raised.
             accepts += [self._start_accept(ids, placements) for ids, placements in recorded.items()]
             await self._settle_accepts(accepts)
+        if failure is not None:
+            raise failure
         return lost
 
     def _launch_chunks(self, units: list[_LaunchUnit]) -> list[list[_LaunchUnit]]:
@@ -1019,14 +1031,17 @@ class SchedulerCore:
                 parents.failover[name] = set(failover_children)
         return parents
 
-    def _prepare_operations(
+    async def _prepare_operations(
         self,
         units: list[_LaunchUnit],
         recorded: Mapping[tuple[str, ...], list[Placement]],
         completed: list[tuple[str, ...]],
     ) -> dict[tuple[str, ...], list[dict[str, Any]]]:
         """The LAUNCH operations of the ACCEPTs of the agents in ``completed`` (those with no task
-        in a later transaction) should ``units`` commit: their recorded tasks and the units'."""
+        in a later transaction) should ``units`` commit: their recorded tasks and the units'.
+        Built one agent at a time, the loop getting a turn in between: ZooKeeper's client thread
+        then gets the interpreter at once when the commit's answer comes, instead of waiting out
+        a whole switch interval."""
         if self.framework_id is None:
             return {}
         placements: dict[tuple[str, ...], list[Placement]] = {
@@ -1051,6 +1066,7 @@ class SchedulerCore:
                 )
             except Exception:  # built again when sent, and reported then
                 log.exception("building the LAUNCH operations for offer(s) %s failed", ", ".join(offer_ids))
+            await asyncio.sleep(0)
         return prepared
 
     def _start_accept(
