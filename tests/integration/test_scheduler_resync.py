@@ -1,10 +1,11 @@
 """The periodic resync reads ZooKeeper without holding the core's lock (cron keeps firing while it
 reads), decodes only the job nodes modified since its last read, and never undoes what the core
-itself changed while it was reading."""
+itself changed while it was reading. Loading and resyncing cope with nodes that do not hold a job."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -14,9 +15,11 @@ import pytest
 
 from server.devstack import ZooKeeperServer
 from server.domain.job import JobConfig
+from server.registry import codec
 from server.registry import jobs as jobs_module
 from server.registry.jobs import StoredJobs
 from server.scheduler.core import CoreSettings
+from tests.harness import unique_name
 from tests.scheduling import EXECUTOR_COMMAND, SchedulerRig, scheduler_rig, shards
 
 
@@ -153,3 +156,55 @@ async def test_the_loop_keeps_firing_while_the_periodic_resync_reads(zk_server: 
             rig.core.stop()
             await asyncio.wait_for(loop, 5)
             repository.aread_all = read  # type: ignore[method-assign]
+
+
+async def test_a_job_node_that_turns_unreadable_keeps_the_last_configuration_until_it_is_fixed(
+    zk_server: ZooKeeperServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app)
+        path = rig.zookeeper.paths.job(job.job_name)
+        await asyncio.to_thread(rig.zookeeper.client.set, path, b"- not\n- a job\n")
+
+        await rig.core.resync()
+        assert rig.core.jobs[job.job_name] == job
+        assert job.job_name in rig.core.timers
+        assert "unreadable" in caplog.text
+
+        fixed = codec.encode(replace(job, cron="0 0 * * * ?").to_document())
+        await asyncio.to_thread(rig.zookeeper.client.set, path, fixed)  # repaired elsewhere
+        await rig.core.resync()
+        assert rig.core.jobs[job.job_name].cron == "0 0 * * * ?"
+
+
+async def test_load_leaves_out_a_job_node_that_cannot_be_read(zk_server: ZooKeeperServer) -> None:
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        good = await rig.register_job(app)
+        broken = unique_name("job")
+        await asyncio.to_thread(rig.zookeeper.client.create, rig.zookeeper.paths.job(broken), b"{not json")
+
+        await rig.core.load()
+
+        assert set(rig.core.jobs) == {good.job_name}
+        assert good.job_name in rig.core.timers
+
+
+async def test_a_load_of_enough_jobs_freezes_the_heap_and_a_smaller_one_does_not(
+    zk_server: ZooKeeperServer,
+) -> None:
+    settings = CoreSettings(executor_command=EXECUTOR_COMMAND, resync_seconds=3600.0, freeze_heap_min_jobs=2)
+    try:
+        async with scheduler_rig(zk_server.connect_string, settings=settings) as rig:
+            app = await rig.publish_app()
+            await rig.register_job(app)
+            gc.unfreeze()
+            await rig.core.load()  # one job: below the threshold
+            assert gc.get_freeze_count() == 0
+
+            await rig.register_job(app)
+            await rig.core.load()
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
