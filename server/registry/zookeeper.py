@@ -13,7 +13,9 @@ Guarantees:
   are serialized, so callers split large changes into transactions of at most
   ``transaction_budget`` bytes (half the limit) and never commit more than ``TRANSACTION_LIMIT``.
 - Bulk reads (``aget_many``, ``achildren_many``) keep up to ``READ_BATCH`` requests in flight on the
-  one connection; they fail as a whole (``RegistryUnavailable``) when the connection does.
+  one connection; they fail as a whole (``RegistryUnavailable``) when the connection does. Large
+  batches are issued from a worker thread: each kazoo request wakes kazoo's connection thread, and
+  issuing hundreds from the event loop would stall it for tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ TRANSACTION_BUDGET = 512 * 1024
 """What callers put in one transaction when they can split their changes: half the limit."""
 READ_BATCH = 500
 """Requests a bulk read keeps in flight at once."""
+_ISSUE_INLINE = 20  # a bulk read issues more requests than this from a worker thread
 _MULTI_HEADER = 9  # type, done flag, error code before each operation of a transaction
 _INT = 4  # the length prefix of a string or buffer, a version, a count or flags
 
@@ -267,7 +270,11 @@ class ZooKeeper:
             await asyncio.to_thread(self._ensure_parents)
         results: list[Any] = []
         for start in range(0, len(operations), READ_BATCH):
-            batch = [operation(self.client) for operation in operations[start : start + READ_BATCH]]
+            chunk = operations[start : start + READ_BATCH]
+            if len(chunk) <= _ISSUE_INLINE:
+                batch = self._issue(chunk)
+            else:  # each request wakes kazoo's thread: issued from the loop, they would stall it
+                batch = await asyncio.to_thread(self._issue, chunk)
             results += await self._await_all(batch)
         for result in results:
             if isinstance(result, _UNAVAILABLE):
@@ -300,6 +307,9 @@ class ZooKeeper:
             raise RegistryUnavailable(
                 f"ZooKeeper at {self.servers} did not answer in {self.timeout}s"
             ) from exc
+
+    def _issue(self, operations: Sequence[Callable[[KazooClient], Any]]) -> list[Any]:
+        return [operation(self.client) for operation in operations]
 
     async def _await_all(self, async_results: list[Any]) -> list[Any]:
         """Wait for every async result; one hand-over to the loop for the whole batch."""
