@@ -23,8 +23,9 @@ from server.domain.task import ShardingContext, executor_id
 from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
 
-# ``json.dumps(..., sort_keys=True)`` builds a new encoder on every call; one is enough.
-_DATA_ENCODER = json.JSONEncoder(sort_keys=True)
+# ``json.dumps(..., sort_keys=True)`` builds a new encoder on every call; one is enough. Compact:
+# the data of every task of a launch goes over the wire in its ACCEPT.
+_DATA_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip", ".gz")
 
 
