@@ -8,19 +8,23 @@ What survives what:
   dies in between leaves tasks to reconcile, never a run that is forgotten or launched twice.
 - A status update is recorded before it is acknowledged (the Mesos client acknowledges after
   ``on_update`` returns), so a crash in between makes Mesos resend it.
-- A cron fire is held until ZooKeeper has recorded it; a step that fails (ZooKeeper away) is
-  retried, and the fire is recorded then, once.
+- A cron fire is held until ZooKeeper has recorded it: as a ready count, or, when its job launches
+  at once on the offers on hand, by that launch's transaction (the run it would have queued is
+  the run launched, so no ready-queue write comes first). A step that fails (ZooKeeper away) is
+  retried, and the fires not yet recorded are recorded then, once.
 - Changes are split into transactions small enough for ZooKeeper (``transaction_budget``, well
   under its 1 MiB request limit). A transaction holds whole units: a READY run with all its
   shards, one FAILOVER shard, one job's ready count. Each commits on its own: one that fails
   (a race, ZooKeeper away) leaves its units queued, and those already committed stand, so nothing
-  is lost or done twice. An agent's ACCEPT is sent once every transaction holding a task for it
-  has committed, with the tasks recorded. A READY run too large for any one transaction cannot be
-  recorded atomically, so it is never launched: it stays queued, reported as an error.
-- ``load`` and ``resync`` read ZooKeeper concurrently; ``resync`` reads without holding the lock
-  (cron keeps firing meanwhile), decodes only the job and app nodes modified since its last read,
-  then applies the differences under the lock, leaving alone the jobs this core changed while it
-  read (its own view of them is the newer one).
+  is lost or done twice (the transactions of a step are sent together; one whose operations
+  assumed an earlier one that failed fails in turn). An agent's ACCEPT is sent once every
+  transaction holding a task for it has committed, with the tasks recorded; the ACCEPTs of a
+  step go concurrently. A READY run too large for any one transaction cannot be recorded
+  atomically, so it is never launched: it stays queued, reported as an error.
+- ``load`` and ``resync`` read ZooKeeper concurrently. ``resync`` runs beside the loop's steps and
+  reads without holding the lock (cron keeps firing meanwhile), decodes only the job and app
+  nodes modified since its last read, then applies the differences under the lock, leaving alone
+  the jobs this core changed while it read (its own view of them is the newer one).
 
 Rules:
 - FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR queue
