@@ -5,14 +5,16 @@ A ``SchedulerCore`` with a manual clock loads them and subscribes, through the r
 to the Mesos master test double. Each round: the clock stands 0.5 s before the fire second, the
 double sends one offer per agent (each sized for its share of the tasks, since first-fit fills
 offers in order and the double's aiohttp server refuses bodies over 1 MiB), the clock steps to the
-fire second and ``core.tick()`` runs. Latency of a job = the double's ``received_at`` of the ACCEPT
-that launched its (last) shard minus ``time.monotonic()`` just before ``tick()``. Between rounds every
+fire second and ``core.tick()`` runs. Latency of a job = the double's ``arrived_at`` of the ACCEPT
+that launched its (last) shard (when the request reached the master, before the double read and
+parsed it) minus ``time.monotonic()`` just before ``tick()``. Between rounds every
 task gets a reliable TASK_FINISHED (acknowledged), and fresh offers come. A first warm-up round
 (the ZooKeeper JVM and the Python code paths still cold) is shown but left out of the overall
 figures. The double's records of a finished round are dropped, so its memory does not lengthen the
 scheduler's garbage collections; the collections that still fall inside a window are reported.
-The double runs in the scheduler's event loop, so its handling of each ACCEPT (reading and
-parsing the body) is part of the measured time, as a real master's would not be.
+The double runs in the scheduler's event loop, so its handling of one ACCEPT (reading, parsing
+and validating a ~220 KB body) can still delay the sending of the next; measuring at arrival keeps
+at least the double's handling of the measured ACCEPT itself out of the figure.
 
 Baseline, same run, after every round: the persistence floor, i.e. the ZooKeeper work a launch
 cannot avoid, done directly on the same connection in another namespace: checking the N job nodes
@@ -227,7 +229,7 @@ async def fire_round(
                 task_id = task["task_id"]["value"]
                 task_ids.append(task_id)
                 job_name = TaskId.parse(task_id).job_name
-                launched_at[job_name] = max(launched_at.get(job_name, 0.0), call.received_at - t0)
+                launched_at[job_name] = max(launched_at.get(job_name, 0.0), call.arrived_at - t0)
     expected = args.jobs * args.shards
     if len(task_ids) != expected:
         raise RuntimeError(

@@ -13,19 +13,20 @@ parameters, once for all the tasks of one ACCEPT.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from server.domain.app import AppConfig
 from server.domain.task import ShardingContext, executor_id
 from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
 
-# ``json.dumps(..., sort_keys=True)`` builds a new encoder on every call; one is enough. Compact:
-# the data of every task of a launch goes over the wire in its ACCEPT.
-_DATA_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+# Compact, sorted JSON (orjson: the data of every task of a launch goes over the wire in its ACCEPT,
+# and encoding it is a visible share of a launch burst).
+_DATA_OPTIONS = orjson.OPT_SORT_KEYS
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip", ".gz")
 
 
@@ -132,7 +133,7 @@ def task_info(
             _scalar("mem", placement.job.memory_mb, offer),
         ],
         "executor": executor,
-        "data": base64.b64encode(_DATA_ENCODER.encode(document).encode()).decode("ascii"),
+        "data": base64.b64encode(orjson.dumps(document, option=_DATA_OPTIONS)).decode("ascii"),
         "labels": {
             "labels": [
                 {"key": "elasticjob.job", "value": placement.job.job_name},
