@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = [
     "ManagedProcess",
@@ -425,29 +425,20 @@ async def start_process(
     child_setup = functools.partial(_die_with_parent, os.getpid())
     try:
         with _open_outputs(stdout_path, stderr_path) as (stdout, stderr):
+            options: dict[str, Any] = {
+                "stdin": asyncio.subprocess.DEVNULL,
+                "stdout": stdout,
+                "stderr": stderr,
+                "cwd": os.fspath(cwd),
+                "env": dict(env),
+                "start_new_session": True,
+                "preexec_fn": child_setup,
+            }
             if argv is None:
                 assert isinstance(command, str)
-                process = await asyncio.create_subprocess_shell(
-                    command,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                    cwd=os.fspath(cwd),
-                    env=dict(env),
-                    start_new_session=True,
-                    preexec_fn=child_setup,
-                )
+                process = await asyncio.create_subprocess_shell(command, **options)
             else:
-                process = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                    cwd=os.fspath(cwd),
-                    env=dict(env),
-                    start_new_session=True,
-                    preexec_fn=child_setup,
-                )
+                process = await asyncio.create_subprocess_exec(*argv, **options)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise ProcessStartError(f"cannot start {_describe(command)} in {cwd}: {exc}") from exc
     managed = ManagedProcess(process, pid_registry)
