@@ -69,13 +69,6 @@ class AppRepository:
                 unreadable[name] = str(exc)
         return StoredApps(nodes.versions, apps, unreadable)
 
-    def exists(self, app_name: str) -> bool:
-        path = self._paths.app(app_name)
-        return self._zk.call(lambda c: c.exists_async(path)) is not None
-
-    def names(self) -> list[str]:
-        return sorted(self._zk.call(lambda c: c.get_children_async(self._paths.apps)))
-
     def create(self, app: AppConfig) -> None:
         path = self._paths.app(app.app_name)
         data = codec.encode(app.to_document())

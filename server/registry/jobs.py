@@ -85,13 +85,6 @@ class JobRepository:
                 unreadable[name] = str(exc)
         return StoredJobs(nodes.versions, jobs, unreadable)
 
-    def exists(self, job_name: str) -> bool:
-        path = self._paths.job(job_name)
-        return self._zk.call(lambda c: c.exists_async(path)) is not None
-
-    def names(self) -> list[str]:
-        return sorted(self._zk.call(lambda c: c.get_children_async(self._paths.jobs)))
-
     def create(self, job: JobConfig) -> None:
         """Create the job if its app exists: one transaction (check app, create job)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)

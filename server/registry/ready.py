@@ -58,10 +58,6 @@ class ReadyQueue:
             return 0
         return _count(data)
 
-    def all(self) -> dict[str, int]:
-        names = self._zk.call(lambda c: c.get_children_async(self._paths.ready))
-        return {name: self.count(name) for name in sorted(names)}
-
     # the scheduler's side: versions read with the counts, changes as transaction operations -----
     async def aget(self, job_name: str) -> tuple[int, int] | None:
         """``(count, version)`` of the job's node, or None when nothing waits."""

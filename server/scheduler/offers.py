@@ -85,9 +85,6 @@ class OfferPool:
         self._offers.clear()
         return offers
 
-    def older_than(self, moment: float) -> list[Offer]:
-        return [offer for offer in self._offers.values() if offer.received_at < moment]
-
     def __len__(self) -> int:
         return len(self._offers)
 
