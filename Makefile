@@ -49,9 +49,10 @@ gen-check: $(STAMP)
 	  || { echo "gen/ is stale: run 'make gen' and commit"; exit 1; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check server tests bench
-	$(VENV)/bin/ruff format --check server tests bench
+	$(VENV)/bin/ruff check server tests bench testkit devstack
+	$(VENV)/bin/ruff format --check server tests bench testkit devstack
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: deps gen-check lint
 	$(VENV)/bin/pytest -q
@@ -60,7 +61,7 @@ test-unit: $(STAMP)
 	$(VENV)/bin/pytest -q tests/unit
 
 run: deps
-	$(PY) -m server.devstack
+	$(PY) -m devstack
 
 bench: deps
 	$(PY) -m bench

@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 from elasticjob.cloud.v1 import job_pb2, job_pb2_grpc
 
-from tests.harness import running_stack, unique_name, zookeeper_server
+from testkit.harness import running_stack, unique_name, zookeeper_server
 
 
 def percentile(samples: list[float], fraction: float) -> float:

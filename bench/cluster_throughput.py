@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.devstack import ManagedProcess
+from devstack.stack import ManagedProcess
 from server.mesos.client import FrameworkInfo, MesosSchedulerClient
 
 TASK_CPUS, TASK_MEM = 0.1, 32.0

@@ -53,12 +53,12 @@ from bench.scheduler_latency import (
     quiet_loggers,
     register_jobs,
 )
+from server.base.cron import CronExpression
 from server.domain.job import JobConfig, JobExecutionType
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import CoreSettings, SchedulerCore, SystemClock
-from server.scheduler.cron import CronExpression
 from server.scheduler.timers import Fire
-from tests.harness import unique_name, zookeeper_server
+from testkit.harness import unique_name, zookeeper_server
 
 POLL_SECONDS = 0.100
 ZONE = ZoneInfo("UTC")

@@ -52,17 +52,17 @@ from pathlib import Path
 from typing import Any
 
 from server.domain.app import AppConfig
+from server.domain.errors import RegistryUnavailable
 from server.domain.job import JobConfig, JobExecutionType
-from server.domain.managers import AppManager
 from server.domain.task import TaskId
-from server.errors import RegistryUnavailable
 from server.registry import codec
 from server.registry.apps import AppRepository
 from server.registry.paths import RegistryPaths
 from server.registry.zookeeper import TransactionOps, ZooKeeper
 from server.scheduler.core import CoreSettings
-from tests.harness import unique_name, zookeeper_server
-from tests.scheduling import EXECUTOR_COMMAND, UTC, SchedulerRig, scheduler_rig
+from server.usecases.managers import AppManager
+from testkit.harness import unique_name, zookeeper_server
+from testkit.scheduling import EXECUTOR_COMMAND, UTC, SchedulerRig, scheduler_rig
 
 JOB_CPUS = 0.1
 JOB_MEM = 32.0

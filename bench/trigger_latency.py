@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.e2e_kit import RUN_SCRIPT, eventually, running_system
-from tests.harness import zookeeper_server
+from testkit.e2e import RUN_SCRIPT, eventually, running_system
+from testkit.harness import zookeeper_server
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -8,7 +8,7 @@ import sys
 import threading
 
 from server.api.server import create_server
-from server.errors import ConfigurationError
+from server.domain.errors import ConfigurationError
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings

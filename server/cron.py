@@ -19,10 +19,10 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.scheduler.cron import CronExpression, InvalidCronExpression, fire_times
+from server.base.cron import CronExpression, InvalidCronExpression, fire_times
+from server.base.zones import local_zone
 
 TIMEZONE_ENV = "ELASTICJOB_TIMEZONE"
 DEFAULT_COUNT = 10
@@ -51,29 +51,6 @@ def _count(text: str) -> int:
     if count < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {count}")
     return count
-
-
-def local_zone() -> tzinfo:
-    """The machine's zone with its DST rules: ``$TZ``, else ``/etc/localtime``, else a fixed offset."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    localtime = Path("/etc/localtime")
-    target = str(localtime.resolve())
-    if "/zoneinfo/" in target:
-        try:
-            return ZoneInfo(target.split("/zoneinfo/", 1)[1])
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    if localtime.is_file():
-        with localtime.open("rb") as data:
-            return ZoneInfo.from_file(data, key="localtime")
-    fixed = datetime.now().astimezone().tzinfo
-    assert fixed is not None  # astimezone() always attaches a zone
-    return fixed
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,10 +14,11 @@ import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.errors import ConfigurationError
+from server.base.zones import zone_named
+from server.domain.errors import ConfigurationError
 
 DEVELOPMENT_PASSWORD = "pwd"
 # -P: the sandbox (the executor's working directory) never shadows our packages.
@@ -111,12 +112,8 @@ class Settings:
         )
 
     def zone(self) -> tzinfo:
-        """The scheduler's time zone: ELASTICJOB_TIMEZONE, else the machine's."""
-        if self.timezone:
-            return ZoneInfo(self.timezone)
-        local = datetime.now().astimezone().tzinfo
-        assert local is not None
-        return local
+        """The scheduler's time zone: ELASTICJOB_TIMEZONE, else the machine's (with its DST rules)."""
+        return zone_named(self.timezone)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

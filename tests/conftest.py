@@ -1,7 +1,7 @@
 """Shared fixtures: one real ZooKeeper and one API stack (server + Envoy) per test session.
 
 Tests own their data through unique app and job names (``unique_name``); tests that break
-ZooKeeper start their own (see ``tests/harness.py``).
+ZooKeeper start their own (see ``testkit/harness.py``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from kazoo.client import KazooClient
 
-from server.devstack import ZooKeeperServer
-from tests.harness import Stack, running_stack, zookeeper_server
+from devstack.stack import ZooKeeperServer
+from testkit.harness import Stack, running_stack, zookeeper_server
 
 
 @pytest.fixture(scope="session")

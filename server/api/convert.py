@@ -10,6 +10,7 @@ from google.api import httpbody_pb2
 from google.protobuf import struct_pb2
 
 from server.domain.app import AppConfig
+from server.domain.errors import InvalidArgument
 from server.domain.job import (
     ErrorHandlerType,
     ExecutorServiceHandlerType,
@@ -18,7 +19,6 @@ from server.domain.job import (
     handler_type_from_request,
 )
 from server.domain.rules import check_name
-from server.errors import InvalidArgument
 
 
 def app_from_publish(request: app_pb2.PublishAppRequest) -> AppConfig:

@@ -14,8 +14,8 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server import errors
 from server.api.tokens import TokenSigner
+from server.domain import errors
 
 log = logging.getLogger("server.api")
 

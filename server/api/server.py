@@ -16,14 +16,14 @@ from grpc_reflection.v1alpha import reflection
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.tokens import Credentials, TokenSigner
-from server.domain.managers import AppManager, JobEvents, JobManager
-from server.errors import ConfigurationError
+from server.domain.errors import ConfigurationError
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.settings import Settings
+from server.usecases.managers import AppManager, JobEvents, JobManager
 
 log = logging.getLogger("server.api")
 

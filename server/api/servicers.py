@@ -8,7 +8,7 @@ from google.protobuf import empty_pb2
 
 from server.api import convert
 from server.api.tokens import Credentials, TokenSigner
-from server.domain.managers import AppManager, JobManager
+from server.usecases.managers import AppManager, JobManager
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from server.errors import Unauthenticated
+from server.domain.errors import Unauthenticated
 
 Clock = Callable[[], float]
 

@@ -24,8 +24,8 @@ Sandboxes are ``<work_dir>/sandboxes/<framework>/<executor>/<run>/`` with ``stdo
 files. A failed fetch fails the task(s) with ``TASK_FAILED`` / ``REASON_CONTAINER_LAUNCH_FAILED``
 (what Mesos reports for a fetcher failure) and a message naming the URI, without starting anything.
 
-Every process is a process group started by :func:`~server.cluster.processes.start_process` and
-recorded in a :class:`~server.cluster.processes.PidRegistry` in the work directory; :meth:`start`
+Every process is a process group started by :func:`~server.base.processes.start_process` and
+recorded in a :class:`~server.base.processes.PidRegistry` in the work directory; :meth:`start`
 reaps what a previous agent left behind, and when an executor or command exits, whatever is left
 of its process group is killed (Mesos destroys the container).
 
@@ -54,12 +54,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from server.base.processes import ManagedProcess, PidRegistry, ProcessStartError, start_process
 from server.cluster.fetcher import Fetcher, FetchError, UriSpec
-from server.cluster.processes import ManagedProcess, PidRegistry, ProcessStartError, start_process
 from server.cluster.resources import Resources
 from server.cluster.updates import AddOutcome, StatusUpdateManager
 from server.cluster.wire import (
-    TERMINAL_STATES,
     CallRefused,
     EventStream,
     JsonObject,
@@ -73,6 +72,7 @@ from server.cluster.wire import (
     task_status,
     wait_status,
 )
+from server.mesos.states import ALL_STATES, TERMINAL_STATES
 
 __all__ = ["Agent", "AgentSettings", "ExecutorRun", "ExecutorState", "MasterLink"]
 
@@ -80,10 +80,6 @@ logger = logging.getLogger("server.cluster.agent")
 
 EXECUTOR_API_PATH = "/api/v1/executor"
 EXECUTOR_CALL_TYPES = frozenset({"UNKNOWN", "SUBSCRIBE", "UPDATE", "MESSAGE", "HEARTBEAT"})
-_TASK_STATES = frozenset(
-    {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE", "TASK_UNKNOWN"}
-    | TERMINAL_STATES
-)
 
 
 class MasterLink(Protocol):
@@ -1057,7 +1053,7 @@ def _validate_executor_update(call: JsonObject, executor_id: str) -> JsonObject:
     if id_value(status.get("task_id")) is None:
         raise CallRefused(400, "Expecting 'update.status.task_id' to be present")
     state = status.get("state")
-    if state not in _TASK_STATES:
+    if state not in ALL_STATES:
         raise CallRefused(400, f"Expecting 'update.status.state' to be a task state, got {state!r}")
     if not isinstance(status.get("uuid"), str) or not _is_base64(status["uuid"]):
         raise CallRefused(400, "Expecting 'uuid' to be present (base64 bytes)")

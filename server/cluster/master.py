@@ -55,7 +55,6 @@ from server.cluster.agent import Agent
 from server.cluster.allocator import Allocator, Candidate
 from server.cluster.resources import ResourceError, Resources
 from server.cluster.wire import (
-    TERMINAL_STATES,
     CallRefused,
     EventStream,
     JsonObject,
@@ -67,6 +66,7 @@ from server.cluster.wire import (
     serve_stream,
     task_status,
 )
+from server.mesos.states import TERMINAL_STATES
 
 __all__ = ["Master", "MasterSettings"]
 

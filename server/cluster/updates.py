@@ -24,7 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from server.cluster.wire import TERMINAL_STATES, JsonObject
+from server.cluster.wire import JsonObject
+from server.mesos.states import TERMINAL_STATES
 
 __all__ = ["AddOutcome", "PendingUpdate", "StatusUpdateManager"]
 

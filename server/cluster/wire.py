@@ -29,7 +29,6 @@ from server.mesos.recordio import encode_record
 
 __all__ = [
     "APPLICATION_JSON",
-    "TERMINAL_STATES",
     "CallRefused",
     "EventStream",
     "JsonObject",
@@ -51,20 +50,6 @@ logger = logging.getLogger("server.cluster")
 JsonObject = dict[str, Any]
 
 APPLICATION_JSON = "application/json"
-
-#: States after which a task is gone for good (``protobuf::isTerminalState``).
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
 
 
 class CallRefused(Exception):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from server.domain.errors import InvalidArgument
 from server.domain.rules import (
     MIN_CPU_COUNT,
     MIN_MEMORY_MB,
@@ -14,7 +15,6 @@ from server.domain.rules import (
     check_relative_script,
     check_url,
 )
-from server.errors import InvalidArgument
 
 DEFAULT_APP_CPU_COUNT = 1.0
 DEFAULT_APP_MEMORY_MB = 128.0

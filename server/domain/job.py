@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.base.cron import CronExpression, InvalidCronExpression
+from server.domain.errors import InvalidArgument
 from server.domain.rules import MIN_CPU_COUNT, MIN_MEMORY_MB, check_minimum, check_name
-from server.errors import InvalidArgument
-from server.scheduler.cron import CronExpression, InvalidCronExpression
 
 MAX_SHARDING_TOTAL_COUNT = 10_000
 

@@ -9,7 +9,7 @@ import math
 import re
 from urllib.parse import urlsplit
 
-from server.errors import InvalidArgument
+from server.domain.errors import InvalidArgument
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 MIN_CPU_COUNT = 0.001

@@ -1,6 +1,6 @@
 """One run of a shard's bootstrap script, where its output goes, and how many run at once.
 
-A run (:class:`ScriptRun`) is a process started by :func:`server.cluster.processes.start_process`:
+A run (:class:`ScriptRun`) is a process started by :func:`server.base.processes.start_process`:
 its own session and process group (a kill reaches everything it forked), ``/dev/null`` as stdin,
 exactly the environment given, SIGKILLed by the kernel if the executor dies (Linux). Its stdout
 and stderr are pipes back to the executor, which copies every line
@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from server.cluster.processes import ManagedProcess, group_exists, start_process
+from server.base.processes import ManagedProcess, group_exists, start_process
 from server.domain.job import ExecutorServiceHandlerType
 
 __all__ = ["RunResult", "RunSlots", "ScriptRun", "ShardOutput"]
@@ -134,7 +134,7 @@ class ScriptRun:
         return self._process.pid if self._process is not None else None
 
     async def start(self) -> None:
-        """Start the process; raises :class:`~server.cluster.processes.ProcessStartError`."""
+        """Start the process; raises :class:`~server.base.processes.ProcessStartError`."""
         read_out, write_out = os.pipe()
         read_err, write_err = os.pipe()
         try:

@@ -1,6 +1,6 @@
 """When a DAEMON task runs: cron fires, the backlog of fires that came during a run, sampling.
 
-The cron expression (:class:`~server.scheduler.cron.CronExpression`) only answers "next fire
+The cron expression (:class:`~server.base.cron.CronExpression`) only answers "next fire
 after t"; this module owns the rest, with time injected (:class:`Clock`) so tests move a clock
 instead of sleeping:
 
@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, tzinfo
 from typing import Protocol
 
-from server.scheduler.cron import CronExpression
+from server.base.cron import CronExpression
 
 __all__ = ["Clock", "EventSampler", "FireBacklog", "SystemClock", "cron_fires"]
 

@@ -40,7 +40,7 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from server.cron import local_zone
+from server.base.zones import local_zone
 
 __all__ = ["ExecutorConfigError", "ExecutorSettings", "parse_duration"]
 

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from server.base.cron import CronExpression, InvalidCronExpression
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobExecutionType
 from server.domain.task import ShardingContext
-from server.scheduler.cron import CronExpression, InvalidCronExpression
 
 __all__ = ["DEFAULT_KILL_GRACE_PERIOD", "InvalidTask", "LaunchedShard", "decode_task", "grace_period"]
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from pathlib import Path
 
-from server.cluster.processes import ProcessStartError
+from server.base.processes import ProcessStartError
 from server.domain.job import ErrorHandlerType, JobExecutionType
 from server.executor.runs import RunResult, RunSlots, ScriptRun, ShardOutput, timestamp
 from server.executor.sandbox import ScriptRefused, resolve_bootstrap

@@ -22,10 +22,6 @@ __all__ = ["StatusUpdate", "UpdateLedger", "new_status"]
 
 JsonObject = dict[str, Any]
 
-TERMINAL_STATES = frozenset(
-    {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE"}
-)
-
 
 def new_status(
     *,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from server.domain.app import AppConfig
-from server.errors import AppAlreadyExists, AppNotFound, Conflict, ElasticJobError
+from server.domain.errors import AppAlreadyExists, AppNotFound, Conflict, ElasticJobError
 from server.registry import codec
 from server.registry.zookeeper import ZooKeeper
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
 
+from server.domain.errors import AppNotFound, Conflict, ElasticJobError, JobAlreadyExists, JobNotFound
 from server.domain.job import JobConfig
-from server.errors import AppNotFound, Conflict, ElasticJobError, JobAlreadyExists, JobNotFound
 from server.registry import codec
 from server.registry.zookeeper import ZooKeeper
 

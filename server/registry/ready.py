@@ -12,7 +12,7 @@ from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from server.errors import Conflict
+from server.domain.errors import Conflict
 from server.registry.zookeeper import ZooKeeper
 
 _ATTEMPTS = 20

@@ -36,7 +36,7 @@ from kazoo.protocol.serialization import CheckVersion, Create, Delete, SetData
 from kazoo.protocol.states import ZnodeStat
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
-from server.errors import RegistryUnavailable
+from server.domain.errors import RegistryUnavailable
 from server.registry.paths import RegistryPaths
 
 log = logging.getLogger("server.registry")

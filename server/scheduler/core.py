@@ -66,11 +66,13 @@ from typing import Any, Protocol
 
 from kazoo.exceptions import NoNodeError
 
+from server.base.cron import CronExpression
 from server.domain.app import AppConfig
+from server.domain.errors import ElasticJobError
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import ExecutionType, ShardRef, TaskId, TaskIdError
-from server.errors import ElasticJobError
 from server.mesos.errors import CallRejected, MesosError, SubscriptionLost
+from server.mesos.states import ACTIVE_STATES, FAILURE_STATES, STARTED_STATES, UNCERTAIN_STATES
 from server.registry.apps import AppRepository, StoredApps, UnreadableApp
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
@@ -78,7 +80,6 @@ from server.registry.jobs import JobRepository, StoredJobs, UnreadableJob
 from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
 from server.registry.zookeeper import TRANSACTION_LIMIT, TransactionOps, ZooKeeper
-from server.scheduler.cron import CronExpression
 from server.scheduler.matching import MatchResult, Placement, match
 from server.scheduler.offers import Offer, OfferPool
 from server.scheduler.taskinfo import launch_operations
@@ -86,12 +87,6 @@ from server.scheduler.timers import CronTimers, Fire
 
 log = logging.getLogger("server.scheduler")
 
-ACTIVE_STATES = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"})
-STARTED_STATES = frozenset({"TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"})
-FAILURE_STATES = frozenset(
-    {"TASK_FAILED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}
-)
-UNCERTAIN_STATES = frozenset({"TASK_UNREACHABLE", "TASK_UNKNOWN"})
 NEVER_STARTED_REASONS = frozenset({"REASON_INVALID_OFFERS"})
 _TRANSACTION_ATTEMPTS = 5
 

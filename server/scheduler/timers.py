@@ -16,7 +16,7 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime
 
-from server.scheduler.cron import CronExpression
+from server.base.cron import CronExpression
 
 
 @dataclass(frozen=True, slots=True)

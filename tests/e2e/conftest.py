@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.devstack import ZooKeeperServer
-from tests.e2e_kit import System, running_system
+from devstack.stack import ZooKeeperServer
+from testkit.e2e import System, running_system
 
 
 @pytest.fixture(scope="module")

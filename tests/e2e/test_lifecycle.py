@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 from server.registry.ready import ReadyQueue
-from tests.e2e_kit import System, eventually, http_server, kill_process_group_of, start_scheduler
+from testkit.e2e import System, eventually, http_server, kill_process_group_of, start_scheduler
 
 
 def pid_alive(pid: int) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from tests.e2e_kit import System, eventually
+from testkit.e2e import System, eventually
 
 
 def test_a_cron_job_runs_every_shard_with_its_parameter_on_every_fire(system: System) -> None:

@@ -1,4 +1,4 @@
-"""The embedded agent: command tasks, custom executors (the test executor in tests/cluster_kit.py),
+"""The embedded agent: command tasks, custom executors (the test executor in testkit/cluster.py),
 the fetcher in sandboxes, kills and shutdowns, and the executor API's refusals."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from server.cluster.cluster import EmbeddedCluster
-from tests.cluster_kit import (
+from testkit.cluster import (
     command_task,
     executor_info,
     executor_task,

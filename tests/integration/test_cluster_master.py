@@ -15,7 +15,7 @@ import pytest
 
 from server.cluster.cluster import EmbeddedCluster
 from server.mesos.recordio import RecordIOParser
-from tests.cluster_kit import (
+from testkit.cluster import (
     command_task,
     group_alive,
     launch,

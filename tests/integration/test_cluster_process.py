@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cluster_kit import command_task, group_alive, launch, poll_until, subscribed, wait_gone
+from testkit.cluster import command_task, group_alive, launch, poll_until, subscribed, wait_gone
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

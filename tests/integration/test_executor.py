@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.executor_kit import (
+from testkit.executor import (
     EXECUTOR_ID,
     FRAMEWORK_ID,
     AgentDouble,

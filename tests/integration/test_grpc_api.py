@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from server.api.tokens import TokenSigner
-from tests.harness import Stack, grpc_metadata, unique_name
+from testkit.harness import Stack, grpc_metadata, unique_name
 
 
 def publish_request(name: str) -> app_pb2.PublishAppRequest:

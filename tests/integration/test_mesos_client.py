@@ -34,7 +34,7 @@ from server.mesos.detector import (
     resolve_location,
 )
 from server.mesos.errors import CallRejected, MesosError, NoLeader, SubscriptionLost
-from tests.mesos_master_double import (
+from testkit.mesos_double import (
     Chunker,
     MesosMasterDouble,
     byte_chunks,

@@ -11,7 +11,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.harness import running_stack, unique_name, zookeeper_server
+from testkit.harness import running_stack, unique_name, zookeeper_server
 
 REQUEST_TIMEOUT = 15.0
 

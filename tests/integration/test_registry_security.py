@@ -10,8 +10,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
-from server.devstack import ZooKeeperServer
-from tests.harness import Stack, running_stack, unique_name
+from devstack.stack import ZooKeeperServer
+from testkit.harness import Stack, running_stack, unique_name
 
 
 def test_with_a_digest_our_nodes_are_unreadable_without_the_credentials(

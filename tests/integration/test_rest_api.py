@@ -12,7 +12,7 @@ from elasticjob.cloud.v1 import auth_pb2, auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kazoo.client import KazooClient
 
-from tests.harness import Stack, snapshot, unique_name
+from testkit.harness import Stack, snapshot, unique_name
 
 JSON = {"Content-type": "application/json"}
 

@@ -8,10 +8,10 @@ import base64
 import json
 from dataclasses import replace
 
-from server.devstack import ZooKeeperServer
+from devstack.stack import ZooKeeperServer
 from server.domain.job import JobConfig, JobExecutionType
-from tests.harness import unique_name
-from tests.scheduling import scheduler_rig, shards, task_ids
+from testkit.harness import unique_name
+from testkit.scheduling import scheduler_rig, shards, task_ids
 
 
 async def test_deregistering_a_job_kills_each_running_task_and_nothing_relaunches(

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from server.devstack import ZooKeeperServer
-from tests.harness import unique_name
-from tests.mesos_master_double import MesosMasterDouble, RecordedCall
-from tests.scheduling import SchedulerRig, scheduler_rig, task_ids
+from devstack.stack import ZooKeeperServer
+from testkit.harness import unique_name
+from testkit.mesos_double import MesosMasterDouble, RecordedCall
+from testkit.scheduling import SchedulerRig, scheduler_rig, task_ids
 
 
 def reconciled_tasks(call: RecordedCall) -> list[str]:

@@ -10,13 +10,13 @@ from dataclasses import replace
 
 import pytest
 
-from server.devstack import ZooKeeperServer
+from devstack.stack import ZooKeeperServer
+from server.domain.errors import FailedPrecondition
 from server.domain.job import JobConfig, JobExecutionType
-from server.errors import FailedPrecondition
 from server.registry.jobs import JobRepository
-from tests.harness import unique_name
-from tests.mesos_master_double import MesosMasterDouble
-from tests.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
+from testkit.harness import unique_name
+from testkit.mesos_double import MesosMasterDouble
+from testkit.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
 
 
 async def register_daemon(rig: SchedulerRig, shard_count: int = 2) -> tuple[str, list[str]]:

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from server.devstack import ZooKeeperServer
-from tests.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
+from devstack.stack import ZooKeeperServer
+from testkit.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
 
 HOURLY = "0 0 * * * ?"
 

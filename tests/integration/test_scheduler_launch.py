@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from server.devstack import ZooKeeperServer
-from tests.scheduling import EXECUTOR_COMMAND, scheduler_rig, shards, task_ids
+from devstack.stack import ZooKeeperServer
+from testkit.scheduling import EXECUTOR_COMMAND, scheduler_rig, shards, task_ids
 
 
 async def test_a_cron_fire_with_offers_on_hand_launches_every_shard(zk_server: ZooKeeperServer) -> None:

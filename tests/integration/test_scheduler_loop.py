@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from server.devstack import ZooKeeperServer
-from server.errors import RegistryUnavailable
-from tests.scheduling import scheduler_rig
+from devstack.stack import ZooKeeperServer
+from server.domain.errors import RegistryUnavailable
+from testkit.scheduling import scheduler_rig
 
 
 async def test_a_stop_requested_during_a_step_ends_the_loop_at_once(zk_server: ZooKeeperServer) -> None:

@@ -3,8 +3,8 @@ launch one after the other; misfire off keeps at most one waiting."""
 
 from __future__ import annotations
 
-from server.devstack import ZooKeeperServer
-from tests.scheduling import scheduler_rig, shards
+from devstack.stack import ZooKeeperServer
+from testkit.scheduling import scheduler_rig, shards
 
 
 async def test_with_misfire_fires_during_a_run_accumulate_and_run_one_after_the_other(

@@ -4,8 +4,8 @@ never counted on."""
 
 from __future__ import annotations
 
-from server.devstack import ZooKeeperServer
-from tests.scheduling import scheduler_rig, shards, task_ids
+from devstack.stack import ZooKeeperServer
+from testkit.scheduling import scheduler_rig, shards, task_ids
 
 HOURLY = "0 0 * * * ?"  # the rig's clock starts at 00:00:01: the next fire is an hour away
 

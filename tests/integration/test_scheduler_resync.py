@@ -13,14 +13,14 @@ from datetime import timedelta
 
 import pytest
 
-from server.devstack import ZooKeeperServer
+from devstack.stack import ZooKeeperServer
 from server.domain.job import JobConfig
 from server.registry import codec
 from server.registry import jobs as jobs_module
 from server.registry.jobs import StoredJobs
 from server.scheduler.core import CoreSettings
-from tests.harness import unique_name
-from tests.scheduling import EXECUTOR_COMMAND, SchedulerRig, scheduler_rig, shards
+from testkit.harness import unique_name
+from testkit.scheduling import EXECUTOR_COMMAND, SchedulerRig, scheduler_rig, shards
 
 
 @asynccontextmanager

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.devstack import ZooKeeperServer
+from devstack.stack import ZooKeeperServer
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
-from server.domain.managers import AppManager, JobManager
 from server.mesos.client import Backoff
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
@@ -19,9 +18,10 @@ from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings
-from tests.harness import unique_name
-from tests.mesos_master_double import MesosMasterDouble
-from tests.scheduling import UTC
+from server.usecases.managers import AppManager, JobManager
+from testkit.harness import unique_name
+from testkit.mesos_double import MesosMasterDouble
+from testkit.scheduling import UTC
 
 
 @pytest.fixture

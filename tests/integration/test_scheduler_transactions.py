@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 
-from server.devstack import ZooKeeperServer
+from devstack.stack import ZooKeeperServer
 from server.domain.app import AppConfig
+from server.domain.errors import RegistryUnavailable
 from server.domain.job import JobConfig, JobExecutionType
-from server.domain.managers import AppManager
-from server.errors import RegistryUnavailable
 from server.registry import codec
 from server.registry.apps import AppRepository
 from server.registry.zookeeper import TransactionOps, ZooKeeper
 from server.scheduler import core as core_module
-from tests.harness import unique_name
-from tests.scheduling import SchedulerRig, launched_tasks, scheduler_rig, shards
+from server.usecases.managers import AppManager
+from testkit.harness import unique_name
+from testkit.scheduling import SchedulerRig, launched_tasks, scheduler_rig, shards
 
 SHARD_CPU, SHARD_MEM = 0.1, 32.0
 EXECUTOR_CPU, EXECUTOR_MEM = 0.5, 64.0

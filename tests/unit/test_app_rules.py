@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from server.domain.app import AppConfig
-from server.errors import InvalidArgument
+from server.domain.errors import InvalidArgument
 
 
 def make_app(**overrides: Any) -> AppConfig:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from server.domain.app import AppConfig
+from server.domain.errors import InvalidArgument
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobConfig, JobExecutionType
-from server.errors import InvalidArgument
 from server.registry import codec
 
 APP_NODE_3_0 = b"""\

@@ -22,8 +22,8 @@ from server.api.convert import (
     name_from_body,
 )
 from server.domain.app import AppConfig
+from server.domain.errors import InvalidArgument
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobConfig, JobExecutionType
-from server.errors import InvalidArgument
 
 APP_REQUIRED: dict[str, Any] = {
     "app_name": "test_app",

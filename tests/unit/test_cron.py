@@ -1,4 +1,4 @@
-"""Specification of the Quartz cron engine (``server.scheduler.cron``) and its CLI (``server.cron``).
+"""Specification of the Quartz cron engine (``server.base.cron``) and its CLI (``server.cron``).
 
 Expected fire times are literal dates worked out from the calendar; 2026-01-01 is a Thursday.
 """
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.scheduler.cron import CronExpression, InvalidCronExpression, fire_times, validate
+from server.base.cron import CronExpression, InvalidCronExpression, fire_times, validate
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

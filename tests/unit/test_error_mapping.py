@@ -7,8 +7,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from server import errors
 from server.api.interceptors import rich_status, status_code_for
+from server.domain import errors
 
 DETAILS_KEY = "grpc-status-details-bin"
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server.base.cron import CronExpression
 from server.executor.schedule import EventSampler, FireBacklog, cron_fires
-from server.scheduler.cron import CronExpression
-from tests.executor_kit import FakeClock
+from testkit.executor import FakeClock
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobExecutionType
 from server.executor.shard import InvalidTask, decode_task, grace_period
-from tests.executor_kit import task_info
+from testkit.executor import task_info
 
 
 def with_document(info: dict[str, Any], **changes: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from server.executor.runs import RunSlots
 from server.executor.shard import decode_task
 from server.executor.tasks import ShardTask
-from tests.executor_kit import FakeClock, read_lines, task_info, until, write_script
+from testkit.executor import FakeClock, read_lines, task_info, until, write_script
 
 pytestmark = [
     pytest.mark.timeout(30),

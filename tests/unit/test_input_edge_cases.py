@@ -7,7 +7,7 @@ from elasticjob.cloud.v1 import job_pb2
 
 from server.api.convert import job_from_request
 from server.api.tokens import TokenSigner
-from server.errors import ConfigurationError, InvalidArgument, Unauthenticated
+from server.domain.errors import ConfigurationError, InvalidArgument, Unauthenticated
 from server.registry import codec
 from server.settings import Settings
 

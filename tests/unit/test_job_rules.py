@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from server.domain.errors import InvalidArgument
 from server.domain.job import (
     ErrorHandlerType,
     ExecutorServiceHandlerType,
@@ -18,7 +19,6 @@ from server.domain.job import (
     handler_type_from_request,
     parse_sharding_item_parameters,
 )
-from server.errors import InvalidArgument
 
 TRANSIENT = JobExecutionType.TRANSIENT
 DAEMON = JobExecutionType.DAEMON

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cluster.processes import ManagedProcess, PidRegistry, ProcessStartError, start_process
+from server.base.processes import ManagedProcess, PidRegistry, ProcessStartError, start_process
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -200,7 +200,7 @@ async def test_child_dies_when_the_agent_process_dies(tmp_path: Path) -> None:
     agent_script = (
         "import asyncio, os, sys\n"
         "from pathlib import Path\n"
-        "from server.cluster.processes import start_process\n"
+        "from server.base.processes import start_process\n"
         "async def main():\n"
         "    d = Path(sys.argv[1])\n"
         "    child = await start_process(['sleep', '30'], shell=False, cwd=d,\n"

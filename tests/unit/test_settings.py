@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import ConfigurationError
+from server.domain.errors import ConfigurationError
 from server.settings import Settings
 
 A_SECRET = "a-token-secret-of-32-characters!"

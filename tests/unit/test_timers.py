@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from server.scheduler.cron import CronExpression
+from server.base.cron import CronExpression
 from server.scheduler.timers import CronTimers, Fire
 
 EVERY_5_SECONDS = CronExpression.parse("0/5 * * * * ?")

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from server.api.tokens import Credentials, TokenSigner
-from server.errors import Unauthenticated
+from server.domain.errors import Unauthenticated
 
 SECRET = "a-token-secret-of-32-characters!"
 TTL_SECONDS = 3600

@@ -1,6 +1,6 @@
 """Test harness: real ZooKeeper, the real gRPC server and a real Envoy on free loopback ports.
 
-Processes are started through ``server.devstack`` (the one place that starts them); everything
+Processes are started through ``devstack`` (the one place that starts them); everything
 started here is stopped by the context managers, so tests never collide with ``make run``.
 """
 
@@ -16,8 +16,8 @@ import grpc
 import httpx
 from kazoo.client import KazooClient
 
+from devstack.stack import EnvoyProxy, ZooKeeperServer
 from server.api.server import ApiServer, create_server
-from server.devstack import EnvoyProxy, ZooKeeperServer
 from server.registry.paths import RegistryPaths
 from server.registry.zookeeper import ZooKeeper
 from server.settings import Settings

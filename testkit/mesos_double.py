@@ -81,10 +81,10 @@ import orjson
 from aiohttp import web
 
 from server.mesos.recordio import encode_record
+from server.mesos.states import TERMINAL_STATES
 
 __all__ = [
     "DEFAULT_AGENT_ID",
-    "TERMINAL_STATES",
     "Chunker",
     "Launch",
     "MesosMasterDouble",
@@ -124,20 +124,6 @@ CALL_TYPES = frozenset(
         "REQUEST",
         "SUPPRESS",
         "UPDATE_FRAMEWORK",
-    }
-)
-
-#: Task states after which Mesos forgets the task (``protobuf::isTerminalState``).
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
     }
 )
 

@@ -1,6 +1,6 @@
 """The one place that starts external processes: ZooKeeper, Envoy and the API server.
 
-``python -m server.devstack`` (what ``make run`` calls) brings the development stack up on
+``python -m devstack`` (what ``make run`` calls) brings the development stack up on
 loopback in the foreground: ZooKeeper (data in ``var/zookeeper``), the embedded single-node
 cluster on 5050 (work dir ``var/cluster``; skipped when ``ELASTICJOB_MESOS_URL`` names another
 master), the gRPC server with the scheduler, and Envoy on 8899, with development credentials
@@ -25,7 +25,7 @@ from pathlib import Path
 from string import Template
 from typing import IO
 
-log = logging.getLogger("server.devstack")
+log = logging.getLogger("devstack")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVOY_TEMPLATE = PROJECT_ROOT / "envoy" / "envoy.yaml.tmpl"
@@ -347,6 +347,3 @@ def main() -> int:
             part.stop()
         log.info("all stopped")
 
-
-if __name__ == "__main__":
-    sys.exit(main())

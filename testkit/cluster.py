@@ -1,7 +1,7 @@
 """Test helpers for the embedded cluster: fast settings, a recording scheduler, TaskInfo builders,
 and a minimal test executor that speaks the v1 executor API.
 
-The test executor is this file run as a script (``python tests/cluster_kit.py executor``; see
+The test executor is this file run as a script (``python testkit/cluster.py executor``; see
 :func:`executor_command`). It subscribes to ``MESOS_AGENT_ENDPOINT``, writes its environment to
 ``executor-env.json`` in its sandbox, and answers events:
 

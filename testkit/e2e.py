@@ -27,13 +27,13 @@ from typing import Any
 import httpx
 from kazoo.exceptions import NoNodeError
 
+from devstack.stack import EnvoyProxy, ManagedProcess, StartupError
 from server.api.server import ApiServer, create_server
-from server.devstack import EnvoyProxy, ManagedProcess, StartupError
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import DEFAULT_EXECUTOR_COMMAND
-from tests.harness import make_settings, unique_name
+from testkit.harness import make_settings, unique_name
 
 RUN_SCRIPT = """#!/bin/sh
 # Test app: record each run of each shard, then behave as the job parameter says.

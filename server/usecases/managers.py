@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from server.domain.app import AppConfig
+from server.domain.errors import Conflict, FailedPrecondition
 from server.domain.job import JobConfig
-from server.errors import Conflict, FailedPrecondition
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository

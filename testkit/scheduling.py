@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
-from server.domain.managers import AppManager, JobManager
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
@@ -30,8 +29,9 @@ from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import CoreSettings, SchedulerCore
 from server.scheduler.service import _MesosEvents
-from tests.harness import unique_name
-from tests.mesos_master_double import MesosMasterDouble, RecordedCall
+from server.usecases.managers import AppManager, JobManager
+from testkit.harness import unique_name
+from testkit.mesos_double import MesosMasterDouble, RecordedCall
 
 UTC = ZoneInfo("UTC")
 EXECUTOR_COMMAND = "python -m server.executor"

@@ -47,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.cluster.processes import ManagedProcess, start_process
+from server.base.processes import ManagedProcess, start_process
 from server.domain.task import ExecutionType, ShardingContext, TaskId, executor_id
 from server.mesos.recordio import encode_record
 

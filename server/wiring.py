@@ -1,0 +1,1 @@
+"""The composition root: builds the server process from its settings."""
