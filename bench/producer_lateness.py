@@ -53,10 +53,11 @@ from bench.scheduler_latency import (
     quiet_loggers,
     register_jobs,
 )
+from server.base.clock import SystemClock
 from server.base.cron import CronExpression
 from server.domain.job import JobConfig, JobExecutionType
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import CoreSettings, SchedulerCore, SystemClock
+from server.scheduler.core import CoreSettings, SchedulerCore
 from server.scheduler.timers import Fire
 from testkit.harness import unique_name, zookeeper_server
 
@@ -144,7 +145,7 @@ class PollingCore(ObservedCore):
     async def load(self) -> None:
         await super().load()
         crons = {name: CronExpression.parse(self.jobs[name].cron) for name in self.timers.job_names()}
-        self.timers = PollingTimers(crons, self.clock.now(), POLL_SECONDS)  # type: ignore[assignment]
+        self.timers = PollingTimers(crons, self.now(), POLL_SECONDS)  # type: ignore[assignment]
 
 
 @dataclass
@@ -171,8 +172,8 @@ async def produce(
         await asyncio.to_thread(empty_ready_queue, zookeeper)
         core = core_class(
             zookeeper,
-            CoreSettings(executor_command="unused", resync_seconds=args.resync_seconds),
-            clock=SystemClock(zone),
+            CoreSettings(executor_command="unused", resync_seconds=args.resync_seconds, zone=zone),
+            clock=SystemClock(),
             write=not args.no_writes,
         )
         started = time.monotonic()

@@ -346,4 +346,3 @@ def main() -> int:
         for part in reversed(started):
             part.stop()
         log.info("all stopped")
-

@@ -8,9 +8,9 @@ import sys
 import threading
 
 from server.api.server import create_server
+from server.base.clock import SystemClock
 from server.domain.errors import ConfigurationError
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
 
@@ -49,8 +49,9 @@ def main() -> int:
                 mesos_role=settings.mesos_role,
                 # Executors evaluate DAEMON crons in the scheduler's zone, on any agent.
                 executor_environment={"ELASTICJOB_TIMEZONE": settings.timezone} if settings.timezone else {},
+                zone=settings.zone(),
             ),
-            clock=SystemClock(settings.zone()),
+            clock=SystemClock(),
         )
     else:
         log.warning("ELASTICJOB_MESOS_URL is not set: jobs are stored and queued but not run")

@@ -29,8 +29,8 @@ from kazoo.exceptions import NoNodeError
 
 from devstack.stack import EnvoyProxy, ManagedProcess, StartupError
 from server.api.server import ApiServer, create_server
+from server.base.clock import SystemClock
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import DEFAULT_EXECUTOR_COMMAND
 from testkit.harness import make_settings, unique_name
@@ -278,8 +278,9 @@ def start_scheduler(zookeeper: ZooKeeper, master_url: str) -> SchedulerService:
             offer_hold_seconds=5.0,
             resync_seconds=5.0,
             reconcile_interval_seconds=10.0,
+            zone=local_zone(),
         ),
-        clock=SystemClock(local_zone()),
+        clock=SystemClock(),
     )
     service.start()
     return service

@@ -41,7 +41,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -407,40 +406,6 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0, interval: 
 
 
 # -- time -------------------------------------------------------------------------------------------
-
-
-class FakeClock:
-    """A clock that moves only when the test says so; sleepers wake when their time comes."""
-
-    def __init__(self, start: datetime, *, early_wakes: bool = False) -> None:
-        self.current = start
-        self.early_wakes = early_wakes  # sleepers wake at every move, due or not
-        self.sleeping_until: datetime | None = None
-        self._moved = asyncio.Condition()
-
-    def now(self, zone: tzinfo) -> datetime:
-        return self.current.astimezone(zone)
-
-    async def sleep(self, seconds: float) -> None:
-        target = self.current + timedelta(seconds=seconds)
-        started = self.current
-        async with self._moved:
-            self.sleeping_until = target
-            self._moved.notify_all()
-            if self.early_wakes:
-                await self._moved.wait_for(lambda: self.current != started)
-            else:
-                await self._moved.wait_for(lambda: self.current >= target)
-            self.sleeping_until = None
-
-    async def set(self, moment: datetime) -> None:
-        async with self._moved:
-            self.current = moment
-            self._moved.notify_all()
-
-    async def until_sleeping(self, target: datetime) -> None:
-        async with self._moved:
-            await asyncio.wait_for(self._moved.wait_for(lambda: self.sleeping_until == target), 5)
 
 
 # -- the real executor ----------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import CoreSettings, SchedulerCore
 from server.scheduler.service import _MesosEvents
 from server.usecases.managers import AppManager, JobManager
+from testkit.clock import ManualClock
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble, RecordedCall
 
@@ -99,28 +101,6 @@ class ObservedEvents(_MesosEvents):
     async def on_disconnected(self) -> None:
         await super().on_disconnected()
         self._done("disconnected")
-
-
-class ManualClock:
-    """Wall and monotonic time that move only when the test says so."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.current
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-        self.mono += seconds
-
-    def set(self, moment: datetime) -> None:
-        self.mono += (moment - self.current).total_seconds()
-        self.current = moment
 
 
 @dataclass
@@ -268,6 +248,8 @@ async def scheduler_rig(
     master: MesosMasterDouble | None = None,
 ) -> AsyncIterator[SchedulerRig]:
     clock = ManualClock(start or datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC))
+    zone = clock.current.tzinfo
+    assert zone is not None
     zookeeper = ZooKeeper(zk_servers, namespace=namespace or unique_name("sched"), timeout=5.0)
     assert zookeeper.start(wait=10)
     own_master = master is None
@@ -276,7 +258,9 @@ async def scheduler_rig(
         await master.start()
     core = SchedulerCore(
         zookeeper,
-        settings or CoreSettings(executor_command=EXECUTOR_COMMAND, resync_seconds=3600.0),
+        dataclasses.replace(settings, zone=zone)
+        if settings is not None
+        else CoreSettings(executor_command=EXECUTOR_COMMAND, resync_seconds=3600.0, zone=zone),
         clock=clock,
     )
     await core.load()

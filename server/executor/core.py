@@ -31,10 +31,10 @@ import os
 import signal
 from collections.abc import Mapping
 
+from server.base.clock import Clock, SystemClock
 from server.executor.agent import AgentConnection, ConnectionEnd
 from server.executor.runs import RunSlots
 from server.executor.sandbox import ScriptRefused, resolve_bootstrap
-from server.executor.schedule import Clock, SystemClock
 from server.executor.settings import ExecutorSettings
 from server.executor.shard import InvalidTask, decode_task, grace_period
 from server.executor.tasks import ShardTask

@@ -22,29 +22,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, tzinfo
-from typing import Protocol
 
+from server.base.clock import Clock
 from server.base.cron import CronExpression
 
-__all__ = ["Clock", "EventSampler", "FireBacklog", "SystemClock", "cron_fires"]
-
-
-class Clock(Protocol):
-    """Wall time and sleeping, injected so that tests can move time."""
-
-    def now(self, zone: tzinfo) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self, zone: tzinfo) -> datetime:
-        return datetime.now(zone)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+__all__ = ["EventSampler", "FireBacklog", "cron_fires"]
 
 
 async def cron_fires(cron: CronExpression, zone: tzinfo, clock: Clock) -> AsyncIterator[datetime]:

@@ -37,11 +37,12 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from pathlib import Path
 
+from server.base.clock import Clock
 from server.base.processes import ProcessStartError
 from server.domain.job import ErrorHandlerType, JobExecutionType
 from server.executor.runs import RunResult, RunSlots, ScriptRun, ShardOutput, timestamp
 from server.executor.sandbox import ScriptRefused, resolve_bootstrap
-from server.executor.schedule import Clock, EventSampler, FireBacklog, cron_fires
+from server.executor.schedule import EventSampler, FireBacklog, cron_fires
 from server.executor.shard import LaunchedShard
 
 __all__ = ["SendUpdate", "ShardTask", "failure_message"]

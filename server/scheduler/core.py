@@ -61,11 +61,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 from kazoo.exceptions import NoNodeError
 
+from server.base.clock import Clock
 from server.base.cron import CronExpression
 from server.domain.app import AppConfig
 from server.domain.errors import ElasticJobError
@@ -106,27 +107,11 @@ class MesosCalls(Protocol):
     async def kill(self, task_id: str, agent_id: str | None = None) -> None: ...
 
 
-class Clock(Protocol):
-    """Wall time for cron (aware, in the scheduler's zone) and a monotonic clock for offer ages."""
-
-    def now(self) -> datetime: ...
-    def monotonic(self) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SystemClock:
-    zone: tzinfo
-
-    def now(self) -> datetime:
-        return datetime.now(self.zone)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CoreSettings:
     executor_command: str
+    #: The zone cron expressions are read in.
+    zone: tzinfo = UTC
     executor_environment: dict[str, str] = field(default_factory=dict)
     offer_hold_seconds: float = 10.0
     revive_lookahead_seconds: float = 2.0
@@ -263,6 +248,10 @@ class SchedulerCore:
         self._unrecordable: set[str] = set()  # jobs whose READY run exceeds one transaction
         self._crons: dict[str, CronExpression] = {}  # parsed expressions, by text
 
+    def now(self) -> datetime:
+        """Wall time in the scheduler's zone."""
+        return self.clock.now(self.settings.zone)
+
     # ------------------------------------------------------------------ loading and the main loop
     async def load(self) -> None:
         """Read configuration and state from ZooKeeper (at start and when becoming leader)."""
@@ -274,7 +263,7 @@ class SchedulerCore:
             self.running = {
                 shard: _Task(task_id) for shard, task_id in (await self._running_repo.load()).items()
             }
-            now = self.clock.now()
+            now = self.now()
             self.timers = CronTimers()
             for job in self.jobs.values():
                 self._schedule(job, now)
@@ -471,14 +460,14 @@ class SchedulerCore:
         async with self._lock:
             with _collector_paused():
                 # Fires stay here until ZooKeeper holds them: a step that fails loses none.
-                self._unrecorded_fires += self.timers.due(self.clock.now())
+                self._unrecorded_fires += self.timers.due(self.now())
                 if self._unrecorded_fires:
                     await self._record_fires(list(self._unrecorded_fires))
                 await self._launch()
                 await self._manage_offers()
 
     def _seconds_until_next_step(self) -> float:
-        now = self.clock.now()
+        now = self.now()
         candidates = [self.settings.resync_seconds]
         deadline = self.timers.next_deadline()
         if deadline is not None:
@@ -522,7 +511,7 @@ class SchedulerCore:
         failover = {s: t for s, t in stored.failover.items() if s.job_name not in touched_jobs}
         failover.update((s, t) for s, t in self.failover.items() if s.job_name in touched_jobs)
         self.failover = dict(sorted(failover.items()))
-        now = self.clock.now()
+        now = self.now()
         for name in before.keys() - present:
             await self._drop_job(name)
         for name, job in list(self.jobs.items()):
@@ -574,7 +563,7 @@ class SchedulerCore:
                 self.apps[app.app_name] = app
             previous = self.jobs.get(job_name)
             self.jobs[job_name] = job
-            self._schedule(job, self.clock.now())
+            self._schedule(job, self.now())
             if kill_running and previous is not None:
                 await self._kill_job_tasks(job_name)
             if self._daemon_idle(job):
@@ -632,7 +621,7 @@ class SchedulerCore:
                 job = await self._read_job(job_name)
                 if job is not None:
                     self.jobs[job_name] = job
-                    self._schedule(job, self.clock.now())
+                    self._schedule(job, self.now())
             if job is not None and job.app_name not in self.apps:
                 app = await self._read_app(job.app_name)
                 if app is not None:
@@ -1172,7 +1161,7 @@ class SchedulerCore:
 
     def _fire_within(self, seconds: float) -> bool:
         deadline = self.timers.next_deadline()
-        return deadline is not None and deadline - self.clock.now() <= timedelta(seconds=seconds)
+        return deadline is not None and deadline - self.now() <= timedelta(seconds=seconds)
 
     async def _revive(self) -> None:
         assert self.mesos is not None

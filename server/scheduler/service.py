@@ -20,15 +20,17 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from typing import Any
 
 from kazoo.client import KazooState
 
+from server.base.clock import Clock
 from server.domain.job import JobConfig
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.framework import FrameworkIdStore
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import Clock, CoreSettings, SchedulerCore
+from server.scheduler.core import CoreSettings, SchedulerCore
 
 log = logging.getLogger("server.scheduler")
 
@@ -47,10 +49,13 @@ class SchedulerSettings:
     resync_seconds: float = 30.0
     backoff: Backoff = field(default_factory=Backoff)
     heartbeat_misses: float = 5.0
+    #: The zone cron expressions are read in.
+    zone: tzinfo = UTC
 
     def core_settings(self) -> CoreSettings:
         return CoreSettings(
             executor_command=self.executor_command,
+            zone=self.zone,
             executor_environment=dict(self.executor_environment),
             offer_hold_seconds=self.offer_hold_seconds,
             resync_seconds=self.resync_seconds,

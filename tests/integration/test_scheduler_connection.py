@@ -147,7 +147,7 @@ async def test_a_scheduler_restarted_in_the_middle_of_a_run_neither_loses_nor_re
             finished = await master.send_update(t1, "TASK_FINISHED")
             await master.wait_for_call("ACKNOWLEDGE", predicate=lambda call: call.status == 500)
             framework_id = master.framework_id
-            restart_at = first.clock.now() + timedelta(seconds=2)  # 00:00:07
+            restart_at = first.core.now() + timedelta(seconds=2)  # 00:00:07
             await first.client.close()
         assert master.pending_updates.keys() == {finished["uuid"]}
 

@@ -80,7 +80,7 @@ async def test_a_job_changed_here_while_a_resync_reads_keeps_its_new_configurati
             await rig.core.job_changed(job.job_name, kill_running=True)
 
         assert rig.core.jobs[job.job_name].cron == "0 0 * * * ?"
-        assert rig.core.timers.next_fire(job.job_name) == rig.clock.now().replace(
+        assert rig.core.timers.next_fire(job.job_name) == rig.core.now().replace(
             minute=0, second=0
         ) + timedelta(hours=1)
         await rig.core.resync()  # and the next resync sees no change

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from devstack.stack import ZooKeeperServer
+from server.base.clock import SystemClock
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.mesos.client import Backoff
@@ -16,12 +17,10 @@ from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import SystemClock
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.usecases.managers import AppManager, JobManager
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble
-from testkit.scheduling import UTC
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def start_service(zk_servers: str, namespace: str, master: MesosMasterDouble, na
             mesos_user="tester",
             backoff=Backoff(initial=0.05, maximum=0.2),
         ),
-        clock=SystemClock(UTC),
+        clock=SystemClock(),
         identifier=name,
     )
     service.start()

@@ -9,7 +9,7 @@ import pytest
 
 from server.base.cron import CronExpression
 from server.executor.schedule import EventSampler, FireBacklog, cron_fires
-from testkit.executor import FakeClock
+from testkit.clock import ManualClock
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
 
@@ -19,48 +19,48 @@ def at(seconds: float) -> datetime:
 
 
 async def test_cron_fires_come_one_per_fire_time_when_the_clock_reaches_it() -> None:
-    clock = FakeClock(T0)
+    clock = ManualClock(T0)
     fires = cron_fires(CronExpression.parse("* * * * * ?"), UTC, clock)
     first = asyncio.ensure_future(anext(fires))
     await clock.until_sleeping(at(1))
     assert not first.done()
-    await clock.set(at(1))
+    clock.set(at(1))
     assert await first == at(1)
     second = asyncio.ensure_future(anext(fires))
     await clock.until_sleeping(at(2))
-    await clock.set(at(2) + timedelta(milliseconds=3))
+    clock.set(at(2) + timedelta(milliseconds=3))
     assert await second == at(2)
 
 
 async def test_a_timer_that_wakes_late_counts_the_fires_it_slept_through_as_one() -> None:
-    clock = FakeClock(T0)
+    clock = ManualClock(T0)
     fires = cron_fires(CronExpression.parse("* * * * * ?"), UTC, clock)
     first = asyncio.ensure_future(anext(fires))
     await clock.until_sleeping(at(1))
-    await clock.set(at(10.5))  # the machine slept through nine fire times
+    clock.set(at(10.5))  # the machine slept through nine fire times
     assert await first == at(1)
     second = asyncio.ensure_future(anext(fires))
     await clock.until_sleeping(at(11))
-    await clock.set(at(11))
+    clock.set(at(11))
     assert await second == at(11)
 
 
 async def test_an_early_wake_sleeps_again_and_fires_nothing_early() -> None:
-    clock = FakeClock(T0, early_wakes=True)
+    clock = ManualClock(T0, early_wakes=True)
     fires = cron_fires(CronExpression.parse("0/5 * * * * ?"), UTC, clock)
     first = asyncio.ensure_future(anext(fires))
     await clock.until_sleeping(at(5))
-    await clock.set(at(4.9))  # the sleep returns 0.1 s before the fire is due
+    clock.set(at(4.9))  # the sleep returns 0.1 s before the fire is due
     for _ in range(10):
         await asyncio.sleep(0)  # let the timer see it
     assert not first.done()
     assert clock.sleeping_until == at(5), "the timer sleeps again for the rest"
-    await clock.set(at(5))
+    clock.set(at(5))
     assert await first == at(5)
 
 
 async def test_a_schedule_without_fires_left_ends() -> None:
-    clock = FakeClock(datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC))
+    clock = ManualClock(datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC))
     fires = cron_fires(CronExpression.parse("0 0 0 1 1 ? 2099"), UTC, clock)
     with pytest.raises(StopAsyncIteration):
         await anext(fires)

@@ -13,7 +13,8 @@ import pytest
 from server.executor.runs import RunSlots
 from server.executor.shard import decode_task
 from server.executor.tasks import ShardTask
-from testkit.executor import FakeClock, read_lines, task_info, until, write_script
+from testkit.clock import ManualClock
+from testkit.executor import read_lines, task_info, until, write_script
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -40,7 +41,7 @@ class Recorder:
 
 
 def make_task(
-    sandbox: Path, info: dict[str, object], slots: RunSlots, send: Recorder, clock: FakeClock
+    sandbox: Path, info: dict[str, object], slots: RunSlots, send: Recorder, clock: ManualClock
 ) -> ShardTask:
     return ShardTask(
         decode_task(info),
@@ -58,7 +59,7 @@ async def test_daemon_fires_during_a_run_queue_runs_with_misfire_and_collapse_wi
     tmp_path: Path, misfire: bool, runs: int
 ) -> None:
     write_script(tmp_path, "app/block.sh", BLOCKING_SCRIPT)
-    clock, send = FakeClock(T0), Recorder()
+    clock, send = ManualClock(T0), Recorder()
     info = task_info(
         "blocker",
         job_execution_type="DAEMON",
@@ -70,11 +71,11 @@ async def test_daemon_fires_during_a_run_queue_runs_with_misfire_and_collapse_wi
     task.start()
 
     await clock.until_sleeping(at(1))
-    await clock.set(at(1))
+    clock.set(at(1))
     await until(lambda: len(read_lines(tmp_path / "runs")) == 1)
     for second in (2, 3, 4):  # three fires while run 1 is still going
         await clock.until_sleeping(at(second))
-        await clock.set(at(second))
+        clock.set(at(second))
     await clock.until_sleeping(at(5))
     assert len(read_lines(tmp_path / "runs")) == 1, "never two runs of one task at once"
 
@@ -90,7 +91,7 @@ async def test_daemon_fires_during_a_run_queue_runs_with_misfire_and_collapse_wi
 
 async def test_a_transient_shard_killed_while_queued_never_runs(tmp_path: Path) -> None:
     write_script(tmp_path, "app/block.sh", BLOCKING_SCRIPT)
-    clock, send, slots = FakeClock(T0), Recorder(), RunSlots(4)
+    clock, send, slots = ManualClock(T0), Recorder(), RunSlots(4)
     first, second = (
         make_task(
             tmp_path,
