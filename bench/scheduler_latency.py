@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +62,7 @@ from server.registry.zookeeper import TransactionOps, ZooKeeper
 from server.scheduler.core import CoreSettings
 from server.usecases.managers import AppManager
 from testkit.harness import unique_name, zookeeper_server
+from testkit.polling import until
 from testkit.scheduling import EXECUTOR_COMMAND, UTC, SchedulerRig, scheduler_rig
 
 JOB_CPUS = 0.1
@@ -128,14 +129,6 @@ def register_jobs(zookeeper: ZooKeeper, jobs: Sequence[JobConfig], batch: int = 
             raise RuntimeError(f"registering jobs failed: {failures[0]!r}")
 
 
-async def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.002)
-
-
 # -- this benchmark -------------------------------------------------------------------------------
 
 
@@ -191,7 +184,7 @@ async def fire_round(
         for index in range(args.agents)
     ]
     await master.send_offers(offers)
-    await wait_until(lambda: len(core.offers) == args.agents, "the core to hold the offers")
+    await until(lambda: len(core.offers) == args.agents, WAIT_SECONDS, 0.002, "the core to hold the offers")
     calls_before = len(master.calls)
 
     clock.set(fire_at)
@@ -239,8 +232,11 @@ async def fire_round(
 
     started = time.monotonic()
     await asyncio.gather(*(master.send_update(task_id, "TASK_FINISHED") for task_id in task_ids))
-    await wait_until(
-        lambda: not core.running and not master.pending_updates, "every TASK_FINISHED to be recorded"
+    await until(
+        lambda: not core.running and not master.pending_updates,
+        WAIT_SECONDS,
+        0.002,
+        "every TASK_FINISHED to be recorded",
     )
     finish_seconds = time.monotonic() - started
     # Records of this round, kept by the double for tests; here they would only grow the heap.

@@ -38,7 +38,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,15 +393,6 @@ def is_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.02) -> None:
-    """Poll a condition on something the double does not see (files, other processes)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 # -- time -------------------------------------------------------------------------------------------

@@ -13,12 +13,10 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
-from collections.abc import Callable
+from datetime import UTC
 
+from server.base.clock import Clock, SystemClock
 from server.domain.errors import Unauthenticated
-
-Clock = Callable[[], float]
 
 
 def _b64encode(raw: bytes) -> str:
@@ -30,15 +28,20 @@ def _b64decode(text: str) -> bytes:
 
 
 class TokenSigner:
-    def __init__(self, secret: str, ttl_seconds: int, clock: Clock = time.time) -> None:
+    """Issues tokens that live ``ttl_seconds`` and verifies them, on ``clock``'s wall time."""
+
+    def __init__(self, secret: str, ttl_seconds: int, clock: Clock | None = None) -> None:
         if not secret:
             raise ValueError("token secret must not be empty")
         self._key = hashlib.sha256(b"elasticjob-cloud-token:" + secret.encode()).digest()
         self._ttl = ttl_seconds
-        self._clock = clock
+        self._clock = clock or SystemClock()
+
+    def _epoch(self) -> float:
+        return self._clock.now(UTC).timestamp()
 
     def issue(self, username: str) -> str:
-        now = int(self._clock())
+        now = int(self._epoch())
         payload = {"sub": username, "iat": now, "exp": now + self._ttl, "jti": secrets.token_hex(8)}
         body = _b64encode(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
         return f"{body}.{self._sign(body)}"
@@ -55,7 +58,7 @@ class TokenSigner:
             subject, expires = str(payload["sub"]), float(payload["exp"])
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise Unauthenticated("malformed access token") from None
-        if self._clock() >= expires:
+        if self._epoch() >= expires:
             raise Unauthenticated("access token expired; log in again")
         return subject
 

@@ -25,9 +25,9 @@ from testkit.executor import (
     is_alive,
     read_lines,
     task_info,
-    until,
     write_script,
 )
+from testkit.polling import until
 
 pytestmark = [
     pytest.mark.timeout(30),

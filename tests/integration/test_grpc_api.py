@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
 import pytest
 from elasticjob.cloud.v1 import app_pb2, app_pb2_grpc, job_pb2, job_pb2_grpc
@@ -11,7 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from server.api.tokens import TokenSigner
+from testkit.clock import ManualClock
 from testkit.harness import Stack, grpc_metadata, unique_name
+
+LONG_AGO = datetime.fromtimestamp(100.0, UTC)
 
 
 def publish_request(name: str) -> app_pb2.PublishAppRequest:
@@ -27,7 +32,7 @@ def test_direct_grpc_calls_without_a_valid_token_are_unauthenticated(stack: Stac
         metadata = grpc_metadata("eyJzdWIiOiJyb290In0.AAAA")
     elif kind == "expired":
         metadata = grpc_metadata(
-            TokenSigner(stack.settings.token_secret, 5, clock=lambda: 100.0).issue("root")
+            TokenSigner(stack.settings.token_secret, 5, clock=ManualClock(LONG_AGO)).issue("root")
         )
     with grpc.insecure_channel(stack.grpc_target) as channel, pytest.raises(grpc.RpcError) as caught:
         app_pb2_grpc.AppServiceStub(channel).PublishApp(

@@ -3,8 +3,6 @@ is back. This test owns its ZooKeeper, so stopping it disturbs no other test."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -12,17 +10,9 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from testkit.harness import running_stack, unique_name, zookeeper_server
+from testkit.polling import eventually
 
 REQUEST_TIMEOUT = 15.0
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def health_status(target: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import grpc
 import httpx
@@ -12,6 +13,7 @@ from elasticjob.cloud.v1 import auth_pb2, auth_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kazoo.client import KazooClient
 
+from testkit.clock import ManualClock
 from testkit.harness import Stack, snapshot, unique_name
 
 JSON = {"Content-type": "application/json"}
@@ -295,7 +297,8 @@ def test_calls_without_a_valid_token_are_refused_with_401(stack: Stack, headers:
 def test_an_expired_token_is_refused_with_401(stack: Stack) -> None:
     from server.api.tokens import TokenSigner
 
-    expired = TokenSigner(stack.settings.token_secret, 60, clock=lambda: 1_000_000.0).issue("root")
+    long_ago = ManualClock(datetime.fromtimestamp(1_000_000.0, UTC))
+    expired = TokenSigner(stack.settings.token_secret, 60, clock=long_ago).issue("root")
     with stack.rest(expired) as client:
         response = publish_app(client, unique_name("app"))
     assert response.status_code == 401

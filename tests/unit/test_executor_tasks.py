@@ -14,7 +14,8 @@ from server.executor.runs import RunSlots
 from server.executor.shard import decode_task
 from server.executor.tasks import ShardTask
 from testkit.clock import ManualClock
-from testkit.executor import read_lines, task_info, until, write_script
+from testkit.executor import read_lines, task_info, write_script
+from testkit.polling import until
 
 pytestmark = [
     pytest.mark.timeout(30),

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from server.base.processes import ManagedProcess, PidRegistry, ProcessStartError, start_process
+from testkit.polling import until
 
 pytestmark = [
     pytest.mark.timeout(30),
@@ -25,14 +26,6 @@ pytestmark = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BASE_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``condition`` (there is no event to await for another process's state)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def is_running(pid: int) -> bool:

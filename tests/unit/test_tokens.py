@@ -7,23 +7,21 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from server.api.tokens import Credentials, TokenSigner
 from server.domain.errors import Unauthenticated
+from testkit.clock import ManualClock
 
 SECRET = "a-token-secret-of-32-characters!"
 TTL_SECONDS = 3600
 START = 1_700_000_000.0
 
 
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+def at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def payload_of(token: str) -> dict[str, object]:
@@ -37,12 +35,12 @@ def b64(raw: bytes) -> str:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock(at(START))
 
 
 @pytest.fixture
-def signer(clock: FakeClock) -> TokenSigner:
+def signer(clock: ManualClock) -> TokenSigner:
     return TokenSigner(SECRET, TTL_SECONDS, clock=clock)
 
 
@@ -94,25 +92,25 @@ def test_an_empty_secret_is_refused() -> None:
 # --- expiry --------------------------------------------------------------------------------------
 
 
-def test_a_token_is_valid_until_just_before_it_expires(signer: TokenSigner, clock: FakeClock) -> None:
+def test_a_token_is_valid_until_just_before_it_expires(signer: TokenSigner, clock: ManualClock) -> None:
     token = signer.issue("root")
-    clock.now = START + TTL_SECONDS - 0.001
+    clock.set(at(START + TTL_SECONDS - 0.001))
 
     assert signer.verify(token) == "root"
 
 
-def test_an_expired_token_is_refused(signer: TokenSigner, clock: FakeClock) -> None:
+def test_an_expired_token_is_refused(signer: TokenSigner, clock: ManualClock) -> None:
     token = signer.issue("root")
-    clock.now = START + TTL_SECONDS
+    clock.set(at(START + TTL_SECONDS))
 
     with pytest.raises(Unauthenticated, match="expired"):
         signer.verify(token)
 
 
-def test_the_ttl_is_the_signers_own(clock: FakeClock) -> None:
+def test_the_ttl_is_the_signers_own(clock: ManualClock) -> None:
     short_lived = TokenSigner(SECRET, 60, clock=clock)
     token = short_lived.issue("root")
-    clock.now = START + 61
+    clock.set(at(START + 61))
 
     with pytest.raises(Unauthenticated, match="expired"):
         short_lived.verify(token)
@@ -149,7 +147,7 @@ def test_a_token_with_a_tampered_signature_is_refused(signer: TokenSigner) -> No
         signer.verify(f"{body}.{flipped}")
 
 
-def test_a_token_signed_with_a_different_secret_is_refused(clock: FakeClock, signer: TokenSigner) -> None:
+def test_a_token_signed_with_a_different_secret_is_refused(clock: ManualClock, signer: TokenSigner) -> None:
     other = TokenSigner("another-secret-of-32-characters!", TTL_SECONDS, clock=clock)
 
     with pytest.raises(Unauthenticated):
