@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from testkit.e2e import RUN_SCRIPT, eventually, running_system
+from testkit.e2e import RUN_SCRIPT, running_system
 from testkit.harness import zookeeper_server
+from testkit.polling import eventually
 
 
 def percentile(samples: list[float], fraction: float) -> float:

@@ -1,8 +1,12 @@
-"""The one settings object, built from environment variables (ElasticJob-Cloud's names).
+"""The server process's settings, read once from environment variables (ElasticJob-Cloud's names).
 
 Production is the default. Development mode (``ELASTICJOB_MODE=development``, what ``make run``
 sets) fills in the API document's credentials (root / pwd) and a random token secret; outside it
 the server refuses to start with the password ``pwd`` or without a token secret.
+
+Each default is a field default of :class:`Settings`: ``from_environment`` passes on only the
+variables that are set. The scheduler's settings are derived from these by
+:meth:`Settings.scheduler_settings`.
 """
 
 from __future__ import annotations
@@ -15,26 +19,56 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.base.zones import zone_named
 from server.domain.errors import ConfigurationError
+from server.scheduler.core import CoreSettings
+from server.scheduler.service import SchedulerSettings
 
 DEVELOPMENT_PASSWORD = "pwd"
+DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
 # -P: the sandbox (the executor's working directory) never shadows our packages.
 DEFAULT_EXECUTOR_COMMAND = f"{sys.executable} -P -m server.executor"
+#: The variable that names the zone cron expressions are read in, here and in the executor.
+TIMEZONE_VARIABLE = "ELASTICJOB_TIMEZONE"
+
+# field -> variable. A variable that is set is taken as it is, even when empty ...
+_TEXT = {
+    "zk_servers": "ELASTICJOB_ZK_SERVERS",
+    "zk_namespace": "ELASTICJOB_ZK_NAMESPACE",
+    "grpc_address": "ELASTICJOB_GRPC_ADDRESS",
+    "auth_username": "ELASTICJOB_AUTH_USERNAME",
+    "auth_password": "ELASTICJOB_AUTH_PASSWORD",
+    "token_secret": "ELASTICJOB_TOKEN_SECRET",
+}
+# ... these count as unset when empty ...
+_OPTIONAL_TEXT = {
+    "zk_digest": "ELASTICJOB_ZK_DIGEST",
+    "mesos_url": "ELASTICJOB_MESOS_URL",
+    "mesos_user": "ELASTICJOB_MESOS_USER",
+    "mesos_role": "ELASTICJOB_MESOS_ROLE",
+    "executor_command": "ELASTICJOB_EXECUTOR_COMMAND",
+    "timezone": TIMEZONE_VARIABLE,
+}
+# ... and so do numbers.
+_SECONDS = {
+    "zk_timeout_seconds": "ELASTICJOB_ZK_TIMEOUT_SECONDS",
+    "token_ttl_seconds": "ELASTICJOB_TOKEN_TTL_SECONDS",
+}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
-    """Everything the server reads from its environment."""
+    """Everything the server process reads from its environment."""
 
     development: bool = False
     zk_servers: str = "127.0.0.1:2181"
     zk_namespace: str = "elasticjob-cloud"
     zk_digest: str | None = None
     zk_timeout_seconds: float = 5.0
-    grpc_address: str = "127.0.0.1:50051"
+    grpc_address: str = DEFAULT_GRPC_ADDRESS
     auth_username: str = "root"
     auth_password: str = DEVELOPMENT_PASSWORD
     token_secret: str = ""
@@ -62,7 +96,7 @@ class Settings:
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ConfigurationError(
-                    f"ELASTICJOB_TIMEZONE {self.timezone!r} is not a known time zone"
+                    f"{TIMEZONE_VARIABLE} {self.timezone!r} is not a known time zone"
                 ) from None
         if not self.auth_username or not self.auth_password:
             raise ConfigurationError(
@@ -89,41 +123,62 @@ class Settings:
         mode = env.get("ELASTICJOB_MODE", "production").strip().lower()
         if mode not in ("production", "development"):
             raise ConfigurationError(f"ELASTICJOB_MODE must be production or development, not {mode!r}")
-        development = mode == "development"
-        secret = env.get("ELASTICJOB_TOKEN_SECRET", "")
-        if development and not secret:
-            secret = secrets.token_urlsafe(32)
-        return cls(
-            development=development,
-            zk_servers=env.get("ELASTICJOB_ZK_SERVERS", "127.0.0.1:2181"),
-            zk_namespace=env.get("ELASTICJOB_ZK_NAMESPACE", "elasticjob-cloud"),
-            zk_digest=env.get("ELASTICJOB_ZK_DIGEST") or None,
-            zk_timeout_seconds=_number(env, "ELASTICJOB_ZK_TIMEOUT_SECONDS", 5.0),
-            grpc_address=env.get("ELASTICJOB_GRPC_ADDRESS", "127.0.0.1:50051"),
-            auth_username=env.get("ELASTICJOB_AUTH_USERNAME", "root"),
-            auth_password=env.get("ELASTICJOB_AUTH_PASSWORD", DEVELOPMENT_PASSWORD),
-            token_secret=secret,
-            token_ttl_seconds=int(_number(env, "ELASTICJOB_TOKEN_TTL_SECONDS", 12 * 3600)),
-            mesos_url=env.get("ELASTICJOB_MESOS_URL") or None,
-            mesos_user=env.get("ELASTICJOB_MESOS_USER") or getpass.getuser(),
-            mesos_role=env.get("ELASTICJOB_MESOS_ROLE") or None,
-            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or DEFAULT_EXECUTOR_COMMAND,
-            timezone=env.get("ELASTICJOB_TIMEZONE") or None,
-        )
+        values: dict[str, Any] = {"development": mode == "development"}
+        values.update((name, env[variable]) for name, variable in _TEXT.items() if variable in env)
+        values.update((name, env[variable]) for name, variable in _OPTIONAL_TEXT.items() if env.get(variable))
+        for name, variable in _SECONDS.items():
+            if env.get(variable):
+                values[name] = _number(variable, env[variable])
+        if "token_ttl_seconds" in values:
+            values["token_ttl_seconds"] = int(values["token_ttl_seconds"])
+        if values["development"] and not values.get("token_secret"):
+            values["token_secret"] = secrets.token_urlsafe(32)
+        return cls(**values)
 
     def zone(self) -> tzinfo:
-        """The scheduler's time zone: ELASTICJOB_TIMEZONE, else the machine's (with its DST rules)."""
+        """The zone cron expressions are read in, with its DST rules: ``ELASTICJOB_TIMEZONE``, else
+        the machine's (``server.base.zones.local_zone``)."""
         return zone_named(self.timezone)
 
+    def scheduler_settings(self) -> SchedulerSettings:
+        """The scheduler's settings, derived from these.
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+        Its core reads cron expressions in :meth:`zone` and names that zone to every executor
+        (``ELASTICJOB_TIMEZONE`` in the ExecutorInfo's environment), so an executor on an agent in
+        another zone reads DAEMON crons on the same wall clock. A zone without an IANA name (a
+        local zone file without one, a fixed offset) cannot be named: executors then use their
+        agent's zone. Raises ConfigurationError when no Mesos master is configured.
+        """
+        if self.mesos_url is None:
+            raise ConfigurationError(
+                "ELASTICJOB_MESOS_URL is not set: there is no Mesos master to schedule on"
+            )
+        zone = self.zone()
+        name = iana_name(zone)
+        return SchedulerSettings(
+            mesos_url=self.mesos_url,
+            mesos_user=self.mesos_user,
+            mesos_role=self.mesos_role,
+            core=CoreSettings(
+                executor_command=self.executor_command,
+                zone=zone,
+                executor_environment={TIMEZONE_VARIABLE: name} if name else {},
+            ),
+        )
+
+
+def iana_name(zone: tzinfo) -> str | None:
+    """The IANA name of ``zone`` (``Europe/Berlin``), or None when it has none."""
+    if isinstance(zone, ZoneInfo) and zone.key and zone.key != "localtime":
+        return str(zone.key)
+    return None
+
+
+def _number(variable: str, raw: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+        raise ConfigurationError(f"{variable} must be a number, not {raw!r}") from None
     if not math.isfinite(value):
-        raise ConfigurationError(f"{name} must be a finite number, not {raw!r}")
+        raise ConfigurationError(f"{variable} must be a finite number, not {raw!r}")
     return value

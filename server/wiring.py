@@ -1,1 +1,123 @@
-"""The composition root: builds the server process from its settings."""
+"""The composition root: ``build(settings)`` wires one server process from its settings.
+
+The parts are the ZooKeeper connection every repository shares, the gRPC API on
+``settings.grpc_address``, and, when a Mesos master is configured, the scheduler service (which
+hears the API's job events). ``python -m server``, the test kits and the benchmarks all build the
+server here; nothing is connected or listening until :meth:`Server.start`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from server.api.server import ApiServer, create_server
+from server.api.tokens import Credentials, TokenSigner
+from server.base.clock import Clock, SystemClock
+from server.domain.errors import ConfigurationError
+from server.registry.apps import AppRepository
+from server.registry.disabled import DisabledFlags
+from server.registry.jobs import JobRepository
+from server.registry.ready import ReadyQueue
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler.service import SchedulerService, SchedulerSettings
+from server.settings import Settings
+from server.usecases.managers import AppManager, JobManager
+
+__all__ = ["Server", "build", "build_scheduler"]
+
+log = logging.getLogger("server")
+
+
+@dataclass(slots=True)
+class Server:
+    """A built server process: start it, stop it (from any thread), wait for it to have stopped."""
+
+    settings: Settings
+    zookeeper: ZooKeeper
+    api: ApiServer
+    #: None when no Mesos master is configured: jobs are stored and queued, not run.
+    scheduler: SchedulerService | None
+    _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def port(self) -> int:
+        """The port the gRPC API listens on (the one picked when the address asks for port 0)."""
+        return self.api.port
+
+    def start(self, zookeeper_wait: float | None = None) -> bool:
+        """Connect to ZooKeeper, waiting up to ``zookeeper_wait`` seconds (default: the settings'
+        ZooKeeper timeout) for the first connection, then start the scheduler and the API.
+
+        Returns whether ZooKeeper answered in time; until it does the API answers UNAVAILABLE
+        (health NOT_SERVING), and the scheduler waits to run for leadership.
+        """
+        wait = self.settings.zk_timeout_seconds if zookeeper_wait is None else zookeeper_wait
+        connected = self.zookeeper.start(wait=wait)
+        if self.scheduler is not None:
+            self.scheduler.start()
+        self.api.start()
+        return connected
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop the API (calls in flight get up to ``grace`` seconds), then the scheduler, then the
+        ZooKeeper connection. Only the first call does it; later ones return once it is done."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            self.api.stop(grace)
+            if self.scheduler is not None:
+                self.scheduler.stop()
+            self.zookeeper.stop()
+            self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`stop` has finished (or ``timeout`` seconds); whether it has."""
+        return self._stopped.wait(timeout)
+
+
+def build(
+    settings: Settings,
+    *,
+    scheduler_settings: SchedulerSettings | None = None,
+    clock: Clock | None = None,
+) -> Server:
+    """Wire the server described by ``settings``.
+
+    The scheduler runs with ``scheduler_settings`` when given, else with
+    ``settings.scheduler_settings()`` when ``settings`` name a Mesos master, else not at all.
+    Raises ConfigurationError when the API's address cannot be listened on.
+    """
+    zookeeper = ZooKeeper(
+        settings.zk_servers,
+        namespace=settings.zk_namespace,
+        digest=settings.zk_digest,
+        timeout=settings.zk_timeout_seconds,
+    )
+    if scheduler_settings is None and settings.mesos_url is not None:
+        scheduler_settings = settings.scheduler_settings()
+    scheduler = None
+    if scheduler_settings is not None:
+        scheduler = build_scheduler(zookeeper, scheduler_settings, clock=clock)
+    jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), scheduler)
+    try:
+        api = create_server(
+            settings.grpc_address,
+            credentials=Credentials(settings.auth_username, settings.auth_password),
+            signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds, clock=clock),
+            apps=AppManager(AppRepository(zookeeper)),
+            jobs=jobs,
+            registry=zookeeper,
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"ELASTICJOB_GRPC_ADDRESS: {exc}") from exc
+    return Server(settings=settings, zookeeper=zookeeper, api=api, scheduler=scheduler)
+
+
+def build_scheduler(
+    zookeeper: ZooKeeper, settings: SchedulerSettings, *, clock: Clock | None = None
+) -> SchedulerService:
+    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's)."""
+    return SchedulerService(zookeeper, settings, clock=clock or SystemClock())

@@ -1,8 +1,9 @@
 """End-to-end kit: the whole product on loopback, driven through REST.
 
 A real ZooKeeper, the embedded cluster (``python -m server.cluster`` as a subprocess, as ``make
-run`` starts it), the API server with the scheduler service, and a real Envoy. Apps are tarballs
-the tests build; each shard appends a line to a results file, which is what the tests read.
+run`` starts it), the server with its scheduler built by ``server.wiring.build``, and a real
+Envoy. Apps are tarballs the tests build; each shard appends a line to a results file, which is
+what the tests read.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,12 +28,13 @@ import httpx
 from kazoo.exceptions import NoNodeError
 
 from devstack.stack import EnvoyProxy, ManagedProcess, StartupError
-from server.api.server import ApiServer, create_server
-from server.base.clock import SystemClock
+from server.api.server import ApiServer
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
-from server.settings import DEFAULT_EXECUTOR_COMMAND
+from server.settings import Settings
+from server.wiring import Server, build, build_scheduler
 from testkit.harness import make_settings, unique_name
+from testkit.polling import eventually
 
 RUN_SCRIPT = """#!/bin/sh
 # Test app: record each run of each shard, then behave as the job parameter says.
@@ -101,19 +102,6 @@ def runs(results: Path, job_name: str, phase: str = "start") -> list[Run]:
     return found
 
 
-def eventually(
-    condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
-
-
 class ClusterProcess:
     """``python -m server.cluster`` on free ports; its endpoints come from ``cluster.json``."""
 
@@ -172,16 +160,35 @@ class ClusterProcess:
 
 @dataclass
 class System:
-    """Everything running: REST through Envoy, the scheduler, the cluster."""
+    """Everything running: REST through Envoy, the server with its scheduler, the cluster."""
 
-    zookeeper: ZooKeeper
-    api: ApiServer
-    scheduler: SchedulerService
+    server: Server
     envoy: EnvoyProxy
     cluster: ClusterProcess
     results: Path
     app_archive: Path
     token: str
+
+    @property
+    def zookeeper(self) -> ZooKeeper:
+        return self.server.zookeeper
+
+    @property
+    def api(self) -> ApiServer:
+        return self.server.api
+
+    @property
+    def scheduler(self) -> SchedulerService:
+        assert self.server.scheduler is not None
+        return self.server.scheduler
+
+    def restart_scheduler(self) -> None:
+        """Stop the leading scheduler and start another with the same settings on the same ZooKeeper,
+        as a restarted server process would (the API's job events still go to the stopped one)."""
+        stopped = self.scheduler
+        stopped.stop()
+        self.server.scheduler = build_scheduler(self.zookeeper, stopped.settings)
+        self.server.scheduler.start()
 
     def rest(self) -> httpx.Client:
         return httpx.Client(base_url=self.envoy.base_url, headers={"accessToken": self.token}, timeout=15)
@@ -262,61 +269,52 @@ class System:
         return sorted(p for p in (self.cluster.work_dir / "sandboxes").glob("*/*/*") if p.is_dir())
 
 
-def local_zone() -> tzinfo:
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
-
-
-def start_scheduler(zookeeper: ZooKeeper, master_url: str) -> SchedulerService:
-    service = SchedulerService(
-        zookeeper,
-        SchedulerSettings(
-            mesos_url=master_url,
-            executor_command=DEFAULT_EXECUTOR_COMMAND,
-            mesos_user=os.environ.get("USER", "root"),
-            offer_hold_seconds=5.0,
-            resync_seconds=5.0,
-            reconcile_interval_seconds=10.0,
-            zone=local_zone(),
-        ),
-        clock=SystemClock(),
+def scheduler_settings(settings: Settings) -> SchedulerSettings:
+    """The scheduler's settings derived from ``settings``, with the offer hold, resync and
+    reconciliation intervals shortened so that tests see their effects in seconds."""
+    derived = settings.scheduler_settings()
+    return replace(
+        derived,
+        reconcile_interval_seconds=10.0,
+        core=replace(derived.core, offer_hold_seconds=5.0, resync_seconds=5.0),
     )
-    service.start()
-    return service
 
 
 @contextlib.contextmanager
-def running_system(zk_servers: str, work_dir: Path, **cluster_flags: object) -> Iterator[System]:
+def running_system(
+    zk_servers: str, work_dir: Path, *, settings: Mapping[str, object] | None = None, **cluster_flags: object
+) -> Iterator[System]:
+    """Run the whole system in a fresh namespace; ``settings`` override the server's ``Settings``
+    fields, ``cluster_flags`` become flags of ``python -m server.cluster``."""
     results = work_dir / "results"
     archive = build_app(work_dir / "apps", results)
     cluster = ClusterProcess(work_dir / "cluster", **cluster_flags)
     cluster.start()
-    settings = make_settings(unique_name("e2e"), zk_servers, mesos_url=cluster.master_url)
-    zookeeper = ZooKeeper(settings.zk_servers, namespace=settings.zk_namespace, timeout=5.0)
-    zookeeper.start(wait=10)
-    scheduler = start_scheduler(zookeeper, cluster.master_url)
-    api = create_server(settings, zookeeper, job_events=scheduler)
-    api.start()
-    envoy = EnvoyProxy(work_dir / "envoy", grpc_port=api.port)
-    system: System | None = None
+    server_settings = make_settings(
+        unique_name("e2e"),
+        zk_servers,
+        zk_timeout_seconds=5.0,
+        mesos_url=cluster.master_url,
+        **dict(settings or {}),
+    )
+    server = build(server_settings, scheduler_settings=scheduler_settings(server_settings))
+    envoy = EnvoyProxy(work_dir / "envoy", grpc_port=server.port)
     try:
+        server.start(zookeeper_wait=10)
         envoy.start()
         with httpx.Client(base_url=envoy.base_url, timeout=10) as client:
-            token = client.post("/api/login", json={"username": "root", "password": "pwd"}).json()[
-                "accessToken"
-            ]
-        system = System(zookeeper, api, scheduler, envoy, cluster, results, archive, token)
+            login = {"username": server_settings.auth_username, "password": server_settings.auth_password}
+            token = client.post("/api/login", json=login).json()["accessToken"]
+        system = System(server, envoy, cluster, results, archive, token)
         eventually(
-            lambda: scheduler.core is not None and scheduler.core.framework_id is not None, what="subscribed"
+            lambda: system.scheduler.core is not None and system.scheduler.core.framework_id is not None,
+            what="subscribed",
         )
         yield system
     finally:
         envoy.stop()
-        api.stop(grace=0.5)
-        (system.scheduler if system else scheduler).stop()
+        server.stop(grace=0.5)
         cluster.stop()
-        zookeeper.stop()
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Test harness: real ZooKeeper, the real gRPC server and a real Envoy on free loopback ports.
 
-Processes are started through ``devstack`` (the one place that starts them); everything
-started here is stopped by the context managers, so tests never collide with ``make run``.
+The server is built by ``server.wiring.build``, as ``python -m server`` builds it; ZooKeeper and
+Envoy run as child processes through ``devstack``'s classes. Everything started here is stopped
+by the context managers, and every port is a free one, so tests never collide with ``make run``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import httpx
 from kazoo.client import KazooClient
 
 from devstack.stack import EnvoyProxy, ZooKeeperServer
-from server.api.server import ApiServer, create_server
+from server.api.server import ApiServer
 from server.registry.paths import RegistryPaths
 from server.registry.zookeeper import ZooKeeper
 from server.settings import Settings
+from server.wiring import Server, build
 
 TOKEN_SECRET = "test-secret-0123456789abcdef"
 
@@ -30,6 +32,7 @@ def unique_name(prefix: str) -> str:
 
 
 def make_settings(namespace: str, zk_servers: str, **overrides: object) -> Settings:
+    """Development settings on ``zk_servers`` in ``namespace``, the API on a free port."""
     values: dict[str, object] = {
         "development": True,
         "zk_servers": zk_servers,
@@ -46,10 +49,20 @@ def make_settings(namespace: str, zk_servers: str, **overrides: object) -> Setti
 class Stack:
     """A running API: gRPC server (direct) plus Envoy (REST and gRPC) on one ZooKeeper namespace."""
 
-    settings: Settings
-    registry: ZooKeeper
-    api: ApiServer
+    server: Server
     envoy: EnvoyProxy
+
+    @property
+    def settings(self) -> Settings:
+        return self.server.settings
+
+    @property
+    def registry(self) -> ZooKeeper:
+        return self.server.zookeeper
+
+    @property
+    def api(self) -> ApiServer:
+        return self.server.api
 
     @property
     def paths(self) -> RegistryPaths:
@@ -90,24 +103,15 @@ def zookeeper_server(work_dir: Path) -> Iterator[ZooKeeperServer]:
 @contextlib.contextmanager
 def running_stack(zk_servers: str, work_dir: Path, **overrides: object) -> Iterator[Stack]:
     """Start the API server and Envoy against ``zk_servers`` in a fresh namespace."""
-    settings = make_settings(unique_name("ns"), zk_servers, **overrides)
-    registry = ZooKeeper(
-        settings.zk_servers,
-        namespace=settings.zk_namespace,
-        digest=settings.zk_digest,
-        timeout=settings.zk_timeout_seconds,
-    )
-    registry.start(wait=10)
-    api = create_server(settings, registry)
-    api.start()
-    envoy = EnvoyProxy(work_dir / "envoy", grpc_port=api.port)
+    server = build(make_settings(unique_name("ns"), zk_servers, **overrides))
+    server.start(zookeeper_wait=10)
+    envoy = EnvoyProxy(work_dir / "envoy", grpc_port=server.port)
     try:
         envoy.start()
-        yield Stack(settings=settings, registry=registry, api=api, envoy=envoy)
+        yield Stack(server=server, envoy=envoy)
     finally:
         envoy.stop()
-        api.stop(grace=0.5)
-        registry.stop()
+        server.stop(grace=0.5)
 
 
 def snapshot(client: KazooClient, root: str) -> dict[str, bytes]:

@@ -18,7 +18,9 @@ __all__ = ["eventually", "until"]
 T = TypeVar("T")
 
 
-def eventually(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+def eventually(
+    condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = ""
+) -> T:
     """Call ``condition`` every ``interval`` seconds until it returns something truthy; return that."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,12 +1,15 @@
-"""The server factory: ``create_server(settings, zookeeper)`` builds a started-able grpcio server
-with every servicer, the interceptors, health and reflection, bound to ``settings.grpc_address``
-(port 0 picks a free port, which tests use)."""
+"""The server factory: ``create_server(address, ...)`` builds a grpcio server, not yet started, with
+every servicer, the interceptors, health and reflection, bound to ``address`` (port 0 picks a free
+port, which tests use). The caller hands in what the servicers use: the credentials, the token
+signer, the use cases, and the registry connection whose state health reports."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 from elasticjob.cloud.v1 import app_pb2, app_pb2_grpc, auth_pb2, auth_pb2_grpc, job_pb2, job_pb2_grpc
@@ -17,13 +20,7 @@ from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.tokens import Credentials, TokenSigner
 from server.domain.errors import ConfigurationError
-from server.registry.apps import AppRepository
-from server.registry.disabled import DisabledFlags
-from server.registry.jobs import JobRepository
-from server.registry.ready import ReadyQueue
-from server.registry.zookeeper import ZooKeeper
-from server.settings import Settings
-from server.usecases.managers import AppManager, JobEvents, JobManager
+from server.usecases.managers import AppManager, JobManager
 
 log = logging.getLogger("server.api")
 
@@ -36,6 +33,17 @@ SERVICE_NAMES = (
 HEALTH_NAMES = ("", *SERVICE_NAMES)
 
 
+class RegistryConnection(Protocol):
+    """The registry connection as health sees it (``server.registry.zookeeper.ZooKeeper``)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def add_state_listener(self, listener: Callable[[str], None]) -> None:
+        """``listener`` hears "CONNECTED", "SUSPENDED" or "LOST" at every change."""
+        ...
+
+
 @dataclass(slots=True)
 class ApiServer:
     """A built server: start it, read its port, stop it gracefully."""
@@ -43,7 +51,6 @@ class ApiServer:
     server: grpc.Server
     port: int
     health: health.HealthServicer
-    job_manager: JobManager
 
     def start(self) -> None:
         self.server.start()
@@ -56,37 +63,39 @@ class ApiServer:
 
 
 def create_server(
-    settings: Settings, zookeeper: ZooKeeper, *, job_events: JobEvents | None = None, max_workers: int = 16
+    address: str,
+    *,
+    credentials: Credentials,
+    signer: TokenSigner,
+    apps: AppManager,
+    jobs: JobManager,
+    registry: RegistryConnection,
+    max_workers: int = 16,
 ) -> ApiServer:
-    signer = TokenSigner(settings.token_secret, settings.token_ttl_seconds)
-    job_manager = JobManager(
-        JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), job_events
-    )
+    """Build the server; ConfigurationError when ``address`` cannot be listened on."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[ErrorInterceptor(), AuthInterceptor(signer)],
         options=[("grpc.max_receive_message_length", 1 << 20)],
     )
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(
-        AuthServicer(Credentials(settings.auth_username, settings.auth_password), signer), server
-    )
-    app_pb2_grpc.add_AppServiceServicer_to_server(AppServicer(AppManager(AppRepository(zookeeper))), server)
-    job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(job_manager), server)
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(credentials, signer), server)
+    app_pb2_grpc.add_AppServiceServicer_to_server(AppServicer(apps), server)
+    job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    _follow_registry(zookeeper, health_servicer)
+    _follow_registry(registry, health_servicer)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(settings.grpc_address)
+    port = server.add_insecure_port(address)
     if port == 0:
-        raise ConfigurationError(f"cannot listen on ELASTICJOB_GRPC_ADDRESS {settings.grpc_address!r}")
-    return ApiServer(server=server, port=port, health=health_servicer, job_manager=job_manager)
+        raise ConfigurationError(f"cannot listen on {address!r}")
+    return ApiServer(server=server, port=port, health=health_servicer)
 
 
-def _follow_registry(zookeeper: ZooKeeper, health_servicer: health.HealthServicer) -> None:
+def _follow_registry(registry: RegistryConnection, health_servicer: health.HealthServicer) -> None:
     """Health follows ZooKeeper: SERVING while connected, NOT_SERVING while suspended or lost."""
 
     def report(state: str) -> None:
@@ -95,5 +104,5 @@ def _follow_registry(zookeeper: ZooKeeper, health_servicer: health.HealthService
         for name in HEALTH_NAMES:
             health_servicer.set(name, status)
 
-    zookeeper.add_state_listener(report)
-    report("CONNECTED" if zookeeper.connected else "SUSPENDED")
+    registry.add_state_listener(report)
+    report("CONNECTED" if registry.connected else "SUSPENDED")

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import logging
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, tzinfo
 from typing import Any
 
 from kazoo.client import KazooState
@@ -37,29 +35,17 @@ log = logging.getLogger("server.scheduler")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SchedulerSettings:
+    """The service's own settings (the Mesos subscription); ``core`` holds the scheduling core's."""
+
     mesos_url: str
-    executor_command: str
-    mesos_user: str = field(default_factory=getpass.getuser)
+    mesos_user: str
+    core: CoreSettings
     mesos_role: str | None = None
     framework_name: str = "ElasticJob-Cloud"
     failover_timeout_seconds: float = 7 * 24 * 3600.0
     reconcile_interval_seconds: float = 600.0
-    executor_environment: dict[str, str] = field(default_factory=dict)
-    offer_hold_seconds: float = 10.0
-    resync_seconds: float = 30.0
     backoff: Backoff = field(default_factory=Backoff)
     heartbeat_misses: float = 5.0
-    #: The zone cron expressions are read in.
-    zone: tzinfo = UTC
-
-    def core_settings(self) -> CoreSettings:
-        return CoreSettings(
-            executor_command=self.executor_command,
-            zone=self.zone,
-            executor_environment=dict(self.executor_environment),
-            offer_hold_seconds=self.offer_hold_seconds,
-            resync_seconds=self.resync_seconds,
-        )
 
 
 class _MesosEvents:
@@ -188,7 +174,7 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         if self._stopping.is_set() or self._session_lost.is_set():
             return
-        core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
+        core = SchedulerCore(self._zk, self.settings.core, clock=self._clock)
         await core.load()
         self.core = core
         store = FrameworkIdStore(self._zk)
@@ -228,7 +214,7 @@ class SchedulerService:
                     await store.clear()
                 else:
                     await asyncio.sleep(1.0)
-                core = SchedulerCore(self._zk, self.settings.core_settings(), clock=self._clock)
+                core = SchedulerCore(self._zk, self.settings.core, clock=self._clock)
                 await core.load()
                 self.core = core
         finally:

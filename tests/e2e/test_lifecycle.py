@@ -8,7 +8,8 @@ import tarfile
 from pathlib import Path
 
 from server.registry.ready import ReadyQueue
-from testkit.e2e import System, eventually, http_server, kill_process_group_of, start_scheduler
+from testkit.e2e import System, http_server, kill_process_group_of
+from testkit.polling import eventually
 
 
 def pid_alive(pid: int) -> bool:
@@ -168,8 +169,7 @@ def test_a_scheduler_restart_in_the_middle_of_a_run_neither_loses_nor_repeats_it
     job = system.register_job(app, shardingTotalCount=2, jobParameter="sleep4")
     system.trigger(job)
     eventually(lambda: len(system.runs(job)) == 2, timeout=30, what="both shards to start")
-    system.scheduler.stop()
-    system.scheduler = start_scheduler(system.zookeeper, system.cluster.master_url)
+    system.restart_scheduler()
     eventually(lambda: len(system.runs(job, "end")) == 2, timeout=30, what="the run to finish")
     eventually(lambda: not system.running_nodes(job), timeout=30, what="the new leader to record the end")
     assert len(system.runs(job)) == 2  # not repeated

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-from testkit.e2e import System, eventually
+from testkit.e2e import System
+from testkit.polling import eventually
 
 
 def test_a_cron_job_runs_every_shard_with_its_parameter_on_every_fire(system: System) -> None:

@@ -17,6 +17,7 @@ from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
+from server.scheduler.core import CoreSettings
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.usecases.managers import AppManager, JobManager
 from testkit.harness import unique_name
@@ -36,8 +37,8 @@ def start_service(zk_servers: str, namespace: str, master: MesosMasterDouble, na
         zookeeper,
         SchedulerSettings(
             mesos_url=master.base_url,
-            executor_command="python -m server.executor",
             mesos_user="tester",
+            core=CoreSettings(executor_command="python -m server.executor"),
             backoff=Backoff(initial=0.05, maximum=0.2),
         ),
         clock=SystemClock(),
