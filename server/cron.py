@@ -22,7 +22,7 @@ from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.base.cron import CronExpression, InvalidCronExpression, fire_times
-from server.base.zones import local_zone
+from server.base.zones import zone_named
 
 TIMEZONE_ENV = "ELASTICJOB_TIMEZONE"
 DEFAULT_COUNT = 10
@@ -76,11 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     zone: tzinfo | None = args.tz
     if zone is None:
-        configured = os.environ.get(TIMEZONE_ENV, "")
-        try:
-            zone = _zone(configured) if configured else local_zone()
-        except argparse.ArgumentTypeError as exc:
-            parser.error(f"${TIMEZONE_ENV}: {exc}")
+        configured = os.environ.get(TIMEZONE_ENV)
+        try:  # the server's and the executor's rule: the named zone, else the machine's
+            zone = zone_named(configured)
+        except (ZoneInfoNotFoundError, ValueError):
+            parser.error(f"${TIMEZONE_ENV}: unknown time zone {configured!r}")
     try:
         expression = CronExpression.parse(args.expression)
     except InvalidCronExpression as exc:

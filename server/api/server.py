@@ -89,7 +89,10 @@ def create_server(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(address)
+    try:  # grpcio raises RuntimeError where its core returns port 0
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
     if port == 0:
         raise ConfigurationError(f"cannot listen on {address!r}")
     return ApiServer(server=server, port=port, health=health_servicer)

@@ -35,12 +35,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
-from server.base.zones import local_zone
+from server.base.zones import zone_named
 
 __all__ = ["ExecutorConfigError", "ExecutorSettings", "parse_duration"]
 
@@ -85,6 +86,10 @@ def _flag(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExecutorSettings:
     """The executor's configuration; see the module docstring for where each value comes from."""
@@ -99,7 +104,7 @@ class ExecutorSettings:
     shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE_PERIOD
     authentication_token: str | None = None
     timezone: str | None = None
-    parallelism: int = 1
+    parallelism: int = field(default_factory=_cpu_count)
     exit_when_idle: bool = False
 
     def __post_init__(self) -> None:
@@ -110,7 +115,7 @@ class ExecutorSettings:
             raise ExecutorConfigError("parallelism must be at least 1")
         if self.timezone:
             try:
-                ZoneInfo(self.timezone)
+                zone_named(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ExecutorConfigError(
                     f"ELASTICJOB_TIMEZONE {self.timezone!r} is not a known zone"
@@ -122,8 +127,9 @@ class ExecutorSettings:
         return f"http://{self.agent_endpoint}/api/v1/executor"
 
     def zone(self) -> tzinfo:
-        """The zone DAEMON crons are evaluated in."""
-        return ZoneInfo(self.timezone) if self.timezone else local_zone()
+        """The zone DAEMON crons are read in, with its DST rules: ``ELASTICJOB_TIMEZONE`` (which the
+        scheduler sets to its own zone), else the machine's (``server.base.zones.local_zone``)."""
+        return zone_named(self.timezone)
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> ExecutorSettings:
@@ -136,37 +142,44 @@ class ExecutorSettings:
                 raise ExecutorConfigError(f"{name} is not set: is this process started by a Mesos agent?")
             return value
 
-        def duration(name: str, default: float) -> float:
-            raw = env.get(name, "").strip()
-            return parse_duration(raw, name) if raw else default
-
         checkpoint = _flag(env.get("MESOS_CHECKPOINT", ""))
         sandbox = env.get("MESOS_SANDBOX") or env.get("MESOS_DIRECTORY") or os.getcwd()
+        values: dict[str, Any] = {
+            "framework_id": required("MESOS_FRAMEWORK_ID"),
+            "executor_id": required("MESOS_EXECUTOR_ID"),
+            "agent_endpoint": required("MESOS_AGENT_ENDPOINT"),
+            "sandbox": Path(sandbox).resolve(),
+            "checkpoint": checkpoint,
+            "exit_when_idle": _flag(env.get("ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE", "")),
+        }
+        if checkpoint:  # the field's default is the one without checkpointing
+            values["recovery_timeout"] = DEFAULT_RECOVERY_TIMEOUT
+        # Unset or empty variables leave the field's default.
+        for name, variable in _DURATIONS.items():
+            raw = env.get(variable, "").strip()
+            if raw:
+                values[name] = parse_duration(raw, variable)
+        for name, variable in _TEXT.items():
+            if env.get(variable):
+                values[name] = env[variable]
         raw_parallelism = env.get("ELASTICJOB_EXECUTOR_PARALLELISM", "").strip()
-        try:
-            parallelism = int(raw_parallelism) if raw_parallelism else (os.cpu_count() or 1)
-        except ValueError:
-            raise ExecutorConfigError(
-                f"ELASTICJOB_EXECUTOR_PARALLELISM must be a whole number, not {raw_parallelism!r}"
-            ) from None
-        return cls(
-            framework_id=required("MESOS_FRAMEWORK_ID"),
-            executor_id=required("MESOS_EXECUTOR_ID"),
-            agent_endpoint=required("MESOS_AGENT_ENDPOINT"),
-            sandbox=Path(sandbox).resolve(),
-            checkpoint=checkpoint,
-            recovery_timeout=duration(
-                "MESOS_RECOVERY_TIMEOUT",
-                DEFAULT_RECOVERY_TIMEOUT if checkpoint else FIRST_SUBSCRIPTION_TIMEOUT,
-            ),
-            subscription_backoff_max=duration(
-                "MESOS_SUBSCRIPTION_BACKOFF_MAX", DEFAULT_SUBSCRIPTION_BACKOFF_MAX
-            ),
-            shutdown_grace_period=duration(
-                "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", DEFAULT_SHUTDOWN_GRACE_PERIOD
-            ),
-            authentication_token=env.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN") or None,
-            timezone=env.get("ELASTICJOB_TIMEZONE") or None,
-            parallelism=parallelism,
-            exit_when_idle=_flag(env.get("ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE", "")),
-        )
+        if raw_parallelism:
+            try:
+                values["parallelism"] = int(raw_parallelism)
+            except ValueError:
+                raise ExecutorConfigError(
+                    f"ELASTICJOB_EXECUTOR_PARALLELISM must be a whole number, not {raw_parallelism!r}"
+                ) from None
+        return cls(**values)
+
+
+# field -> variable
+_DURATIONS = {
+    "recovery_timeout": "MESOS_RECOVERY_TIMEOUT",
+    "subscription_backoff_max": "MESOS_SUBSCRIPTION_BACKOFF_MAX",
+    "shutdown_grace_period": "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+}
+_TEXT = {
+    "authentication_token": "MESOS_EXECUTOR_AUTHENTICATION_TOKEN",
+    "timezone": "ELASTICJOB_TIMEZONE",
+}

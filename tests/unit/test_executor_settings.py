@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,16 @@ def test_a_missing_agent_variable_is_named(missing: str) -> None:
 def test_bad_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(ExecutorConfigError):
         ExecutorSettings.from_environment(AGENT_ENV | {name: value})
+
+
+def test_parallelism_defaults_to_the_machines_cpu_count() -> None:
+    assert ExecutorSettings.from_environment(AGENT_ENV).parallelism == (os.cpu_count() or 1)
+
+
+def test_without_a_zone_the_machines_zone_is_used_with_its_dst_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+
+    zone = ExecutorSettings.from_environment(AGENT_ENV).zone()
+
+    assert datetime(2026, 7, 1, 12, tzinfo=zone).utcoffset() == timedelta(hours=2)
+    assert datetime(2026, 1, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=1)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from server import cron
+from server.base.cron import CronExpression, fire_times
 from server.domain.errors import ConfigurationError
-from server.settings import Settings
+from server.executor.settings import ExecutorSettings
+from server.settings import DEFAULT_EXECUTOR_COMMAND, Settings, iana_name
 
 A_SECRET = "a-token-secret-of-32-characters!"
 PRODUCTION = {"ELASTICJOB_AUTH_PASSWORD": "s3cret-password", "ELASTICJOB_TOKEN_SECRET": A_SECRET}
 DEVELOPMENT = {"ELASTICJOB_MODE": "development"}
+SCHEDULING = DEVELOPMENT | {"ELASTICJOB_MESOS_URL": "http://mesos-master:5050"}
+AGENT_ENV = {
+    "MESOS_FRAMEWORK_ID": "fw-1",
+    "MESOS_EXECUTOR_ID": "app@-@agent-1",
+    "MESOS_AGENT_ENDPOINT": "127.0.0.1:5051",
+}
+NOON = "0 0 12 * * ?"
 
 
 # --- production (the default) --------------------------------------------------------------------
@@ -224,3 +238,115 @@ def test_without_a_mesos_url_nothing_is_scheduled() -> None:
 def test_bad_scheduling_variables_are_refused_naming_them(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_environment({"ELASTICJOB_MODE": "development", variable: value})
+
+
+# --- the scheduler's settings are derived ----------------------------------------------------------
+
+
+def test_the_schedulers_settings_are_derived_from_the_servers() -> None:
+    settings = Settings.from_environment(
+        SCHEDULING
+        | {
+            "ELASTICJOB_MESOS_USER": "jobs",
+            "ELASTICJOB_MESOS_ROLE": "batch",
+            "ELASTICJOB_EXECUTOR_COMMAND": "/opt/executor --fast",
+            "ELASTICJOB_TIMEZONE": "Asia/Shanghai",
+        }
+    )
+
+    scheduler = settings.scheduler_settings()
+
+    assert scheduler.mesos_url == "http://mesos-master:5050"
+    assert (scheduler.mesos_user, scheduler.mesos_role) == ("jobs", "batch")
+    assert scheduler.core.executor_command == "/opt/executor --fast"
+    assert scheduler.core.zone == ZoneInfo("Asia/Shanghai")
+
+
+def test_the_executor_command_defaults_to_this_pythons_executor_module() -> None:
+    core = Settings.from_environment(SCHEDULING).scheduler_settings().core
+
+    assert core.executor_command == DEFAULT_EXECUTOR_COMMAND
+    assert DEFAULT_EXECUTOR_COMMAND.endswith(" -P -m server.executor")
+
+
+def test_without_a_mesos_url_there_are_no_scheduler_settings() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_MESOS_URL"):
+        Settings.from_environment(DEVELOPMENT).scheduler_settings()
+
+
+# --- one wall clock for the scheduler, the executors and the cron preview ------------------------
+
+
+def next_fire(expression: str, after: datetime, zone: tzinfo) -> datetime:
+    return fire_times(CronExpression.parse(expression), after.astimezone(zone), 1)[0].astimezone(UTC)
+
+
+def previewed_fire(expression: str, after: datetime, capsys: pytest.CaptureFixture[str]) -> datetime:
+    assert cron.main([expression, "--from", after.isoformat(), "--count", "1"]) == 0
+    return datetime.fromisoformat(capsys.readouterr().out.strip()).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("after", "noon_in_berlin"),
+    [
+        (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 7, 1, 10, tzinfo=UTC)),  # summer: UTC+2
+        (datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 1, 15, 11, tzinfo=UTC)),  # winter: UTC+1
+    ],
+)
+def test_without_a_configured_zone_scheduler_executor_and_preview_read_cron_on_the_machines_wall_clock(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    after: datetime,
+    noon_in_berlin: datetime,
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    monkeypatch.delenv("ELASTICJOB_TIMEZONE", raising=False)
+    scheduler_zone = Settings.from_environment(SCHEDULING).scheduler_settings().core.zone
+    executor_zone = ExecutorSettings.from_environment(AGENT_ENV).zone()
+
+    assert next_fire(NOON, after, scheduler_zone) == noon_in_berlin
+    assert next_fire(NOON, after, executor_zone) == noon_in_berlin
+    assert previewed_fire(NOON, after, capsys) == noon_in_berlin
+
+
+def test_the_scheduler_names_the_machines_zone_to_its_executors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+
+    core = Settings.from_environment(SCHEDULING).scheduler_settings().core
+
+    assert core.executor_environment == {"ELASTICJOB_TIMEZONE": "Europe/Berlin"}
+
+
+def test_the_scheduler_names_a_configured_zone_to_its_executors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+
+    core = (
+        Settings.from_environment(SCHEDULING | {"ELASTICJOB_TIMEZONE": "Asia/Shanghai"})
+        .scheduler_settings()
+        .core
+    )
+
+    assert core.executor_environment == {"ELASTICJOB_TIMEZONE": "Asia/Shanghai"}
+
+
+def test_an_executor_on_an_agent_in_another_zone_reads_cron_in_the_schedulers_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # the scheduler's machine
+    core = Settings.from_environment(SCHEDULING).scheduler_settings().core
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # the agent's machine
+
+    executor = ExecutorSettings.from_environment(AGENT_ENV | core.executor_environment)
+
+    after = datetime(2026, 7, 1, tzinfo=UTC)
+    assert next_fire(NOON, after, executor.zone()) == next_fire(NOON, after, core.zone)
+    assert next_fire(NOON, after, executor.zone()) == datetime(2026, 7, 1, 10, tzinfo=UTC)
+
+
+def test_a_zone_without_an_iana_name_cannot_be_named() -> None:
+    with Path("/usr/share/zoneinfo/Europe/Berlin").open("rb") as data:
+        read_from_a_file = ZoneInfo.from_file(data, key="localtime")
+
+    assert iana_name(ZoneInfo("Europe/Berlin")) == "Europe/Berlin"
+    assert iana_name(read_from_a_file) is None
+    assert iana_name(timezone(timedelta(hours=2))) is None
