@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.stack import ManagedProcess
+from devstack.stack import ChildProcess
 from server.mesos.client import FrameworkInfo, MesosSchedulerClient
 
 TASK_CPUS, TASK_MEM = 0.1, 32.0
@@ -91,7 +91,7 @@ class TrueLauncher:
 
 
 async def cluster_rate(work: Path, cpus: float, seconds: float) -> tuple[float, int]:
-    cluster = ManagedProcess(
+    cluster = ChildProcess(
         "cluster",
         [
             *(sys.executable, "-m", "server.cluster", "--port", "0", "--agent-port", "0"),

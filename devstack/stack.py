@@ -1,11 +1,9 @@
-"""The one place that starts external processes: ZooKeeper, Envoy and the API server.
+"""Child processes of the development stack: a standalone ZooKeeper, Envoy, and any command.
 
-``python -m devstack`` (what ``make run`` calls) brings the development stack up on
-loopback in the foreground: ZooKeeper (data in ``var/zookeeper``), the embedded single-node
-cluster on 5050 (work dir ``var/cluster``; skipped when ``ELASTICJOB_MESOS_URL`` names another
-master), the gRPC server with the scheduler, and Envoy on 8899, with development credentials
-(root / pwd). Ctrl-C or SIGTERM stops everything, in reverse
-order. Tests use the same classes on free ports.
+``python -m devstack`` runs them for ``make run``; the test kits start ZooKeeper and Envoy with
+the same classes on free ports. Each child leads its own process group and is stopped with
+SIGTERM, then SIGKILL after a grace period. (The agent's executors and tasks are started by
+``server.base.processes``, which is asyncio-based and gives each child an exact environment.)
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -57,8 +54,9 @@ def wait_for_port(
     raise StartupError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
 
 
-class ManagedProcess:
-    """A child process in its own process group, stopped with SIGTERM then SIGKILL."""
+class ChildProcess:
+    """A child process in its own process group, stopped with SIGTERM then SIGKILL; its output
+    goes to ``log_path`` (else to ours)."""
 
     def __init__(
         self,
@@ -118,7 +116,7 @@ class ZooKeeperServer:
         self.data_dir = data_dir
         self.host = host
         self.port = port or free_port(host)
-        self.process: ManagedProcess | None = None
+        self.process: ChildProcess | None = None
 
     @property
     def connect_string(self) -> str:
@@ -156,7 +154,7 @@ class ZooKeeperServer:
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             str(config),
         ]
-        self.process = ManagedProcess("zookeeper", argv, log_path=self.data_dir / "zookeeper.log")
+        self.process = ChildProcess("zookeeper", argv, log_path=self.data_dir / "zookeeper.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.process.alive:
@@ -221,7 +219,7 @@ class EnvoyProxy:
         self.listen_address = listen_address
         self.listen_port = listen_port or free_port(listen_address)
         self.log_to_terminal = log_to_terminal
-        self.process: ManagedProcess | None = None
+        self.process: ChildProcess | None = None
 
     @property
     def base_url(self) -> str:
@@ -249,7 +247,7 @@ class EnvoyProxy:
             "2",
         ]
         log_path = None if self.log_to_terminal else self.work_dir / "envoy.log"
-        self.process = ManagedProcess("envoy", argv, log_path=log_path)
+        self.process = ChildProcess("envoy", argv, log_path=log_path)
         try:
             wait_for_port(self.listen_address, self.listen_port, timeout, self.process.process)
         except StartupError as exc:
@@ -259,90 +257,3 @@ class EnvoyProxy:
         if self.process is not None:
             self.process.stop()
             self.process = None
-
-
-def main() -> int:
-    """``make run``: ZooKeeper, the API server and Envoy on loopback, until Ctrl-C or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    var = PROJECT_ROOT / "var"
-    rest_port = int(os.environ.get("ELASTICJOB_REST_PORT", "8899"))
-    grpc_address = os.environ.get("ELASTICJOB_GRPC_ADDRESS", "127.0.0.1:50051")
-    grpc_host, _, grpc_port = grpc_address.rpartition(":")
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    started: list[ZooKeeperServer | ManagedProcess | EnvoyProxy] = []
-    try:
-        zk_servers = os.environ.get("ELASTICJOB_ZK_SERVERS")
-        if zk_servers is None:
-            zookeeper = ZooKeeperServer(
-                var / "zookeeper", port=int(os.environ.get("ELASTICJOB_ZK_PORT", "2181"))
-            )
-            log.info("starting ZooKeeper on %s (log %s)", zookeeper.connect_string, var / "zookeeper")
-            zookeeper.start()
-            started.append(zookeeper)
-            zk_servers = zookeeper.connect_string
-        mesos_url = os.environ.get("ELASTICJOB_MESOS_URL")
-        if mesos_url is None:
-            cluster_port = int(os.environ.get("ELASTICJOB_CLUSTER_PORT", "5050"))
-            log.info(
-                "starting the embedded single-node cluster on 127.0.0.1:%d (work dir %s)",
-                cluster_port,
-                var / "cluster",
-            )
-            cluster = ManagedProcess(
-                "cluster",
-                [
-                    sys.executable,
-                    "-m",
-                    "server.cluster",
-                    "--port",
-                    str(cluster_port),
-                    "--agent-port",
-                    os.environ.get("ELASTICJOB_CLUSTER_AGENT_PORT", "5051"),
-                    "--work-dir",
-                    str(var / "cluster"),
-                ],
-                cwd=PROJECT_ROOT,
-            )
-            started.append(cluster)
-            wait_for_port("127.0.0.1", cluster_port, 30, cluster.process)
-            mesos_url = f"http://127.0.0.1:{cluster_port}"
-        else:
-            log.info("using the Mesos master at %s", mesos_url)
-        env = {
-            **os.environ,
-            "ELASTICJOB_MODE": os.environ.get("ELASTICJOB_MODE", "development"),
-            "ELASTICJOB_ZK_SERVERS": zk_servers,
-            "ELASTICJOB_GRPC_ADDRESS": grpc_address,
-            "ELASTICJOB_MESOS_URL": mesos_url,
-        }
-        api = ManagedProcess("server", [sys.executable, "-m", "server"], env=env, cwd=PROJECT_ROOT)
-        started.append(api)
-        wait_for_port(grpc_host or "127.0.0.1", int(grpc_port), 30, api.process)
-        envoy = EnvoyProxy(
-            var / "envoy",
-            grpc_host=grpc_host,
-            grpc_port=int(grpc_port),
-            listen_port=rest_port,
-            log_to_terminal=True,
-        )
-        envoy.start()
-        started.append(envoy)
-        log.info(
-            "ready: REST on http://127.0.0.1:%d/api (login root / pwd), gRPC on %s", rest_port, grpc_address
-        )
-        while not stopping.wait(0.5):
-            for part in started:
-                process = part.process if not isinstance(part, ManagedProcess) else part
-                if isinstance(process, ManagedProcess) and not process.alive:
-                    log.error("%s exited unexpectedly; stopping", process.name)
-                    stopping.set()
-        return 0
-    except StartupError as exc:
-        log.error("%s", exc)
-        return 1
-    finally:
-        for part in reversed(started):
-            part.stop()
-        log.info("all stopped")

@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from kazoo.exceptions import NoNodeError
 
-from devstack.stack import EnvoyProxy, ManagedProcess, StartupError
+from devstack.stack import ChildProcess, EnvoyProxy, StartupError
 from server.api.server import ApiServer
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
@@ -128,7 +128,7 @@ class ClusterProcess:
         ]
         for flag, value in flags.items():
             self.argv += [f"--{flag.replace('_', '-')}", str(value)]
-        self.process: ManagedProcess | None = None
+        self.process: ChildProcess | None = None
         self.endpoints: dict[str, Any] = {}
 
     @property
@@ -139,7 +139,7 @@ class ClusterProcess:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.work_dir / "cluster.json"
         endpoints.unlink(missing_ok=True)
-        self.process = ManagedProcess("cluster", self.argv, log_path=self.work_dir / "cluster.log")
+        self.process = ChildProcess("cluster", self.argv, log_path=self.work_dir / "cluster.log")
         deadline = time.monotonic() + timeout
         while not endpoints.exists():
             if not self.process.alive or time.monotonic() > deadline:

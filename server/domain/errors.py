@@ -1,5 +1,5 @@
-"""The domain error tree. Domain code raises these; ``server.api.errors`` maps them to gRPC status
-codes in one place (and Envoy maps those to HTTP)."""
+"""The domain error tree. Domain code raises these; the API's ``ErrorInterceptor``
+(``server.api.interceptors``) maps them to gRPC status codes, and Envoy maps those to HTTP."""
 
 from __future__ import annotations
 

@@ -24,10 +24,11 @@ Durations use Mesos's notation: a number and a unit (``ns``, ``us``, ``ms``, ``s
 number is seconds.
 
 The executor's own settings (not from Mesos): ``ELASTICJOB_TIMEZONE`` (the zone DAEMON crons are
-read in; the machine's zone when unset) and ``ELASTICJOB_EXECUTOR_PARALLELISM`` (most runs at once
-across the executor for ``CPU`` jobs; ``os.cpu_count()`` when unset) and
-``ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE`` (``true`` for an app whose cache is disabled: the scheduler
-gives each launch its own executor, which exits once its tasks have ended).
+read in; the scheduler sets it to its own zone when that zone has an IANA name, else the machine's
+zone is used), ``ELASTICJOB_EXECUTOR_PARALLELISM`` (most runs at once across the executor for
+``CPU`` jobs; ``os.cpu_count()`` when unset) and ``ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE`` (``true``
+for an app whose cache is disabled: the scheduler gives each launch its own executor, which exits
+once its tasks have ended).
 """
 
 from __future__ import annotations
