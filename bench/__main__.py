@@ -10,6 +10,7 @@ BENCHMARKS = (
     "bench.scheduler_latency",
     "bench.producer_lateness",
     "bench.trigger_latency",
+    "bench.cluster_throughput",
 )
 
 if __name__ == "__main__":
