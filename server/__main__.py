@@ -45,6 +45,7 @@ def main() -> int:
             SchedulerSettings(
                 mesos_url=settings.mesos_url,
                 executor_command=settings.executor_command,
+                executor_uri=settings.executor_uri,
                 mesos_user=settings.mesos_user,
                 mesos_role=settings.mesos_role,
                 # Executors evaluate DAEMON crons in the scheduler's zone, on any agent.

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.base.zones import zone_named
 from server.domain.errors import ConfigurationError
+from server.scheduler.taskinfo import executor_file_name, fetched_executor_command
 
 DEVELOPMENT_PASSWORD = "pwd"
 # -P: the sandbox (the executor's working directory) never shadows our packages.
@@ -44,6 +45,9 @@ class Settings:
     mesos_user: str = field(default_factory=getpass.getuser)
     mesos_role: str | None = None
     executor_command: str = DEFAULT_EXECUTOR_COMMAND
+    #: Where agents fetch the executor zipapp from (``make executor``); the executor command
+    #: defaults to running it.
+    executor_uri: str | None = None
     timezone: str | None = None
 
     def __post_init__(self) -> None:
@@ -57,6 +61,8 @@ class Settings:
             raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
         if self.mesos_url is not None and not self.mesos_url.startswith(("http://", "https://", "zk://")):
             raise ConfigurationError("ELASTICJOB_MESOS_URL must be an http://, https:// or zk:// URL")
+        if self.executor_uri is not None:
+            _check_executor_uri(self.executor_uri)
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
@@ -93,6 +99,10 @@ class Settings:
         secret = env.get("ELASTICJOB_TOKEN_SECRET", "")
         if development and not secret:
             secret = secrets.token_urlsafe(32)
+        executor_uri = env.get("ELASTICJOB_EXECUTOR_URI") or None
+        if executor_uri is not None:
+            _check_executor_uri(executor_uri)
+        default_command = fetched_executor_command(executor_uri) if executor_uri else DEFAULT_EXECUTOR_COMMAND
         return cls(
             development=development,
             zk_servers=env.get("ELASTICJOB_ZK_SERVERS", "127.0.0.1:2181"),
@@ -107,13 +117,24 @@ class Settings:
             mesos_url=env.get("ELASTICJOB_MESOS_URL") or None,
             mesos_user=env.get("ELASTICJOB_MESOS_USER") or getpass.getuser(),
             mesos_role=env.get("ELASTICJOB_MESOS_ROLE") or None,
-            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or DEFAULT_EXECUTOR_COMMAND,
+            executor_command=env.get("ELASTICJOB_EXECUTOR_COMMAND") or default_command,
+            executor_uri=executor_uri,
             timezone=env.get("ELASTICJOB_TIMEZONE") or None,
         )
 
     def zone(self) -> tzinfo:
         """The scheduler's time zone: ELASTICJOB_TIMEZONE, else the machine's (with its DST rules)."""
         return zone_named(self.timezone)
+
+
+def _check_executor_uri(executor_uri: str) -> None:
+    try:
+        executor_file_name(executor_uri)
+    except ValueError:
+        raise ConfigurationError(
+            f"ELASTICJOB_EXECUTOR_URI {executor_uri!r} must name the executor file, "
+            "e.g. http://repo/elasticjob-executor.pyz"
+        ) from None
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -39,6 +39,7 @@ log = logging.getLogger("server.scheduler")
 class SchedulerSettings:
     mesos_url: str
     executor_command: str
+    executor_uri: str | None = None
     mesos_user: str = field(default_factory=getpass.getuser)
     mesos_role: str | None = None
     framework_name: str = "ElasticJob-Cloud"
@@ -55,6 +56,7 @@ class SchedulerSettings:
     def core_settings(self) -> CoreSettings:
         return CoreSettings(
             executor_command=self.executor_command,
+            executor_uri=self.executor_uri,
             zone=self.zone,
             executor_environment=dict(self.executor_environment),
             offer_hold_seconds=self.offer_hold_seconds,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.domain.errors import ConfigurationError
-from server.settings import Settings
+from server.settings import DEFAULT_EXECUTOR_COMMAND, Settings
 
 A_SECRET = "a-token-secret-of-32-characters!"
 PRODUCTION = {"ELASTICJOB_AUTH_PASSWORD": "s3cret-password", "ELASTICJOB_TOKEN_SECRET": A_SECRET}
@@ -224,3 +224,35 @@ def test_without_a_mesos_url_nothing_is_scheduled() -> None:
 def test_bad_scheduling_variables_are_refused_naming_them(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_environment({"ELASTICJOB_MODE": "development", variable: value})
+
+
+def test_an_executor_uri_makes_the_default_executor_command_run_the_fetched_zipapp() -> None:
+    settings = Settings.from_environment(
+        {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/elasticjob-executor.pyz"}
+    )
+    assert settings.executor_uri == "http://repo/elasticjob-executor.pyz"
+    assert settings.executor_command == "python3 elasticjob-executor.pyz"
+
+
+def test_an_explicit_executor_command_wins_over_the_one_an_executor_uri_implies() -> None:
+    settings = Settings.from_environment(
+        {
+            "ELASTICJOB_MODE": "development",
+            "ELASTICJOB_EXECUTOR_URI": "http://repo/elasticjob-executor.pyz",
+            "ELASTICJOB_EXECUTOR_COMMAND": "/opt/python3.12/bin/python3 elasticjob-executor.pyz",
+        }
+    )
+    assert settings.executor_command == "/opt/python3.12/bin/python3 elasticjob-executor.pyz"
+
+
+def test_without_an_executor_uri_nothing_is_fetched_for_the_executor() -> None:
+    settings = Settings.from_environment({"ELASTICJOB_MODE": "development"})
+    assert settings.executor_uri is None
+    assert settings.executor_command == DEFAULT_EXECUTOR_COMMAND
+
+
+def test_an_executor_uri_naming_no_file_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_EXECUTOR_URI"):
+        Settings.from_environment(
+            {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/"}
+        )
