@@ -51,8 +51,13 @@ def executor_file_name(executor_uri: str) -> str:
 
 
 def fetched_executor_command(executor_uri: str) -> str:
-    """The shell command that runs the executor zipapp fetched from ``executor_uri``."""
-    return f"python3 {shlex.quote(executor_file_name(executor_uri))}"
+    """The shell command that runs the executor zipapp fetched from ``executor_uri``.
+
+    ``-I -S``: the agent's ``PYTHON*`` variables and installed packages (site-packages, ``.pth``
+    hooks such as editable installs) stay out, so everything but the standard library comes from
+    the archive. The shards' processes still get the executor's whole environment."""
+    name = executor_file_name(executor_uri)
+    return f"python3 -I -S {shlex.quote(f'./{name}' if name.startswith('-') else name)}"
 
 
 def _executor_uri(executor_uri: str) -> dict[str, Any]:

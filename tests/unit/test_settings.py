@@ -231,7 +231,7 @@ def test_an_executor_uri_makes_the_default_executor_command_run_the_fetched_zipa
         {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/elasticjob-executor.pyz"}
     )
     assert settings.executor_uri == "http://repo/elasticjob-executor.pyz"
-    assert settings.executor_command == "python3 elasticjob-executor.pyz"
+    assert settings.executor_command == "python3 -I -S elasticjob-executor.pyz"
 
 
 def test_an_explicit_executor_command_wins_over_the_one_an_executor_uri_implies() -> None:

@@ -299,7 +299,7 @@ def test_an_executor_uri_is_fetched_after_the_app_cached_as_a_plain_file() -> No
             "output_file": "elasticjob-executor.pyz",
         },
     ]
-    assert executor["command"]["value"] == "python3 elasticjob-executor.pyz"
+    assert executor["command"]["value"] == "python3 -I -S elasticjob-executor.pyz"
     assert executor["command"]["shell"] is True
 
 
@@ -328,16 +328,21 @@ def test_launch_operations_give_every_executor_the_executor_uri() -> None:
 @pytest.mark.parametrize(
     ("uri", "name", "command"),
     [
-        (EXECUTOR_URI, "elasticjob-executor.pyz", "python3 elasticjob-executor.pyz"),
+        (EXECUTOR_URI, "elasticjob-executor.pyz", "python3 -I -S elasticjob-executor.pyz"),
         (
             "file:///opt/dist/elasticjob-executor.pyz",
             "elasticjob-executor.pyz",
-            "python3 elasticjob-executor.pyz",
+            "python3 -I -S elasticjob-executor.pyz",
         ),
-        ("/opt/dist/executor-0.1.pyz", "executor-0.1.pyz", "python3 executor-0.1.pyz"),
-        ("https://s3.test/b/executor.pyz?X-Amz-Signature=a/b&x=1", "executor.pyz", "python3 executor.pyz"),
-        ("http://repo.test/my%20executor.pyz", "my executor.pyz", "python3 'my executor.pyz'"),
-        ("http://repo.test/$(reboot).pyz", "$(reboot).pyz", "python3 '$(reboot).pyz'"),
+        ("/opt/dist/executor-0.1.pyz", "executor-0.1.pyz", "python3 -I -S executor-0.1.pyz"),
+        (
+            "https://s3.test/b/executor.pyz?X-Amz-Signature=a/b&x=1",
+            "executor.pyz",
+            "python3 -I -S executor.pyz",
+        ),
+        ("http://repo.test/my%20executor.pyz", "my executor.pyz", "python3 -I -S 'my executor.pyz'"),
+        ("http://repo.test/$(reboot).pyz", "$(reboot).pyz", "python3 -I -S '$(reboot).pyz'"),
+        ("http://repo.test/-c.pyz", "-c.pyz", "python3 -I -S ./-c.pyz"),  # a file, not an option
     ],
 )
 def test_the_executor_command_runs_the_fetched_file_with_python3(uri: str, name: str, command: str) -> None:
