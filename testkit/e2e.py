@@ -16,7 +16,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
@@ -32,6 +32,7 @@ from server.api.server import ApiServer, create_server
 from server.base.clock import SystemClock
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
+from server.scheduler.taskinfo import fetched_executor_command
 from server.settings import DEFAULT_EXECUTOR_COMMAND
 from testkit.harness import make_settings, unique_name
 
@@ -117,8 +118,17 @@ def eventually(
 class ClusterProcess:
     """``python -m server.cluster`` on free ports; its endpoints come from ``cluster.json``."""
 
-    def __init__(self, work_dir: Path, *, cpus: float = 8, mem: float = 16384, **flags: object) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        cpus: float = 8,
+        mem: float = 16384,
+        env: Mapping[str, str] | None = None,
+        **flags: object,
+    ) -> None:
         self.work_dir = work_dir
+        self.env = env
         self.argv = [
             sys.executable,
             "-m",
@@ -151,7 +161,9 @@ class ClusterProcess:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.work_dir / "cluster.json"
         endpoints.unlink(missing_ok=True)
-        self.process = ManagedProcess("cluster", self.argv, log_path=self.work_dir / "cluster.log")
+        self.process = ManagedProcess(
+            "cluster", self.argv, env=self.env, log_path=self.work_dir / "cluster.log"
+        )
         deadline = time.monotonic() + timeout
         while not endpoints.exists():
             if not self.process.alive or time.monotonic() > deadline:
@@ -268,12 +280,17 @@ def local_zone() -> tzinfo:
     return zone
 
 
-def start_scheduler(zookeeper: ZooKeeper, master_url: str) -> SchedulerService:
+def start_scheduler(
+    zookeeper: ZooKeeper, master_url: str, executor_uri: str | None = None
+) -> SchedulerService:
     service = SchedulerService(
         zookeeper,
         SchedulerSettings(
             mesos_url=master_url,
-            executor_command=DEFAULT_EXECUTOR_COMMAND,
+            executor_command=fetched_executor_command(executor_uri)
+            if executor_uri
+            else DEFAULT_EXECUTOR_COMMAND,
+            executor_uri=executor_uri,
             mesos_user=os.environ.get("USER", "root"),
             offer_hold_seconds=5.0,
             resync_seconds=5.0,
@@ -287,15 +304,24 @@ def start_scheduler(zookeeper: ZooKeeper, master_url: str) -> SchedulerService:
 
 
 @contextlib.contextmanager
-def running_system(zk_servers: str, work_dir: Path, **cluster_flags: object) -> Iterator[System]:
+def running_system(
+    zk_servers: str,
+    work_dir: Path,
+    *,
+    executor_uri: str | None = None,
+    cluster_env: Mapping[str, str] | None = None,
+    **cluster_flags: object,
+) -> Iterator[System]:
+    """``executor_uri``: the scheduler's ELASTICJOB_EXECUTOR_URI; ``cluster_env``: the embedded
+    cluster's environment, which its executors inherit (default: this process's)."""
     results = work_dir / "results"
     archive = build_app(work_dir / "apps", results)
-    cluster = ClusterProcess(work_dir / "cluster", **cluster_flags)
+    cluster = ClusterProcess(work_dir / "cluster", env=cluster_env, **cluster_flags)
     cluster.start()
     settings = make_settings(unique_name("e2e"), zk_servers, mesos_url=cluster.master_url)
     zookeeper = ZooKeeper(settings.zk_servers, namespace=settings.zk_namespace, timeout=5.0)
     zookeeper.start(wait=10)
-    scheduler = start_scheduler(zookeeper, cluster.master_url)
+    scheduler = start_scheduler(zookeeper, cluster.master_url, executor_uri)
     api = create_server(settings, zookeeper, job_events=scheduler)
     api.start()
     envoy = EnvoyProxy(work_dir / "envoy", grpc_port=api.port)
