@@ -117,7 +117,7 @@ def executor_info(
     """The app's ExecutorInfo on the offer's agent (``executor`` overrides the shared id).
 
     ``executor_uri``: where the agent's fetcher gets the executor from (cached, neither extracted
-    nor made executable), fetched after the app; ``executor_command`` is expected to run it."""
+    nor made executable), listed after the app's URI; ``executor_command`` is expected to run it."""
     archive = is_archive(app.app_url)
     variables = [{"name": "ELASTICJOB_APP_NAME", "value": app.app_name}]
     if not app.app_cache_enable:
