@@ -6,14 +6,17 @@ STAMP := $(VENV)/.installed
 SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PROTOS := $(wildcard proto/elasticjob/cloud/v1/*.proto)
 GEN_DIR ?= gen
+EXECUTOR_ZIPAPP ?= dist/elasticjob-executor.pyz
+LINTED := server tests bench testkit devstack tools
 
-.PHONY: help venv zookeeper deps gen gen-check lint test test-unit run bench clean
+.PHONY: help venv zookeeper deps gen gen-check lint test test-unit run bench executor clean
 
 help:
 	@echo "make run    - start ZooKeeper, the gRPC server and Envoy (REST on 127.0.0.1:8899) for development"
 	@echo "make test   - install what is missing and run lint, type checks and the whole test suite"
 	@echo "make gen    - regenerate gen/ from proto/"
 	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make executor - build $(EXECUTOR_ZIPAPP), the executor any Mesos agent runs with python3"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,8 +52,8 @@ gen-check: $(STAMP)
 	  || { echo "gen/ is stale: run 'make gen' and commit"; exit 1; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check server tests bench testkit devstack
-	$(VENV)/bin/ruff format --check server tests bench testkit devstack
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -66,5 +69,9 @@ run: deps
 bench: deps
 	$(PY) -m bench
 
+# The executor, its product modules and its pure-Python libraries in one file (see tools/build_executor.py).
+executor: $(STAMP)
+	$(PY) -m tools.build_executor $(EXECUTOR_ZIPAPP)
+
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var dist .pytest_cache .mypy_cache .ruff_cache

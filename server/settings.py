@@ -26,6 +26,7 @@ from server.base.zones import zone_named
 from server.domain.errors import ConfigurationError
 from server.scheduler.core import CoreSettings
 from server.scheduler.service import SchedulerSettings
+from server.scheduler.taskinfo import executor_file_name, fetched_executor_command
 
 DEVELOPMENT_PASSWORD = "pwd"
 DEFAULT_GRPC_ADDRESS = "127.0.0.1:50051"
@@ -50,6 +51,7 @@ _OPTIONAL_TEXT = {
     "mesos_user": "ELASTICJOB_MESOS_USER",
     "mesos_role": "ELASTICJOB_MESOS_ROLE",
     "executor_command": "ELASTICJOB_EXECUTOR_COMMAND",
+    "executor_uri": "ELASTICJOB_EXECUTOR_URI",
     "timezone": TIMEZONE_VARIABLE,
 }
 # ... and so do numbers.
@@ -78,6 +80,9 @@ class Settings:
     mesos_user: str = field(default_factory=getpass.getuser)
     mesos_role: str | None = None
     executor_command: str = DEFAULT_EXECUTOR_COMMAND
+    #: Where agents fetch the executor zipapp from (``make executor``); without an explicit
+    #: ``executor_command`` the executor is started by running the fetched file.
+    executor_uri: str | None = None
     timezone: str | None = None
 
     def __post_init__(self) -> None:
@@ -91,6 +96,8 @@ class Settings:
             raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
         if self.mesos_url is not None and not self.mesos_url.startswith(("http://", "https://", "zk://")):
             raise ConfigurationError("ELASTICJOB_MESOS_URL must be an http://, https:// or zk:// URL")
+        if self.executor_uri is not None:
+            _check_executor_uri(self.executor_uri)
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
@@ -131,6 +138,9 @@ class Settings:
                 values[name] = _number(variable, env[variable])
         if "token_ttl_seconds" in values:
             values["token_ttl_seconds"] = int(values["token_ttl_seconds"])
+        if values.get("executor_uri") and "executor_command" not in values:
+            _check_executor_uri(values["executor_uri"])
+            values["executor_command"] = fetched_executor_command(values["executor_uri"])
         if values["development"] and not values.get("token_secret"):
             values["token_secret"] = secrets.token_urlsafe(32)
         return cls(**values)
@@ -161,6 +171,7 @@ class Settings:
             mesos_role=self.mesos_role,
             core=CoreSettings(
                 executor_command=self.executor_command,
+                executor_uri=self.executor_uri,
                 zone=zone,
                 executor_environment={TIMEZONE_VARIABLE: name} if name else {},
             ),
@@ -172,6 +183,16 @@ def iana_name(zone: tzinfo) -> str | None:
     if isinstance(zone, ZoneInfo) and zone.key and zone.key != "localtime":
         return str(zone.key)
     return None
+
+
+def _check_executor_uri(executor_uri: str) -> None:
+    try:
+        executor_file_name(executor_uri)
+    except ValueError:
+        raise ConfigurationError(
+            f"ELASTICJOB_EXECUTOR_URI {executor_uri!r} must name the executor file, "
+            "e.g. http://repo/elasticjob-executor.pyz"
+        ) from None
 
 
 def _number(variable: str, raw: str) -> float:

@@ -105,8 +105,17 @@ def runs(results: Path, job_name: str, phase: str = "start") -> list[Run]:
 class ClusterProcess:
     """``python -m server.cluster`` on free ports; its endpoints come from ``cluster.json``."""
 
-    def __init__(self, work_dir: Path, *, cpus: float = 8, mem: float = 16384, **flags: object) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        cpus: float = 8,
+        mem: float = 16384,
+        env: Mapping[str, str] | None = None,
+        **flags: object,
+    ) -> None:
         self.work_dir = work_dir
+        self.env = env
         self.argv = [
             sys.executable,
             "-m",
@@ -139,7 +148,9 @@ class ClusterProcess:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         endpoints = self.work_dir / "cluster.json"
         endpoints.unlink(missing_ok=True)
-        self.process = ChildProcess("cluster", self.argv, log_path=self.work_dir / "cluster.log")
+        self.process = ChildProcess(
+            "cluster", self.argv, env=self.env, log_path=self.work_dir / "cluster.log"
+        )
         deadline = time.monotonic() + timeout
         while not endpoints.exists():
             if not self.process.alive or time.monotonic() > deadline:
@@ -282,13 +293,19 @@ def scheduler_settings(settings: Settings) -> SchedulerSettings:
 
 @contextlib.contextmanager
 def running_system(
-    zk_servers: str, work_dir: Path, *, settings: Mapping[str, object] | None = None, **cluster_flags: object
+    zk_servers: str,
+    work_dir: Path,
+    *,
+    settings: Mapping[str, object] | None = None,
+    cluster_env: Mapping[str, str] | None = None,
+    **cluster_flags: object,
 ) -> Iterator[System]:
     """Run the whole system in a fresh namespace; ``settings`` override the server's ``Settings``
-    fields, ``cluster_flags`` become flags of ``python -m server.cluster``."""
+    fields, ``cluster_env`` is the embedded cluster's environment, which its executors inherit
+    (default: this process's), ``cluster_flags`` become flags of ``python -m server.cluster``."""
     results = work_dir / "results"
     archive = build_app(work_dir / "apps", results)
-    cluster = ClusterProcess(work_dir / "cluster", **cluster_flags)
+    cluster = ClusterProcess(work_dir / "cluster", env=cluster_env, **cluster_flags)
     cluster.start()
     server_settings = make_settings(
         unique_name("e2e"),

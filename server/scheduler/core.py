@@ -110,6 +110,8 @@ class MesosCalls(Protocol):
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CoreSettings:
     executor_command: str
+    #: Fetched by the agents with every executor (the executor zipapp), when set.
+    executor_uri: str | None = None
     #: The zone cron expressions are read in.
     zone: tzinfo = UTC
     executor_environment: dict[str, str] = field(default_factory=dict)
@@ -1051,6 +1053,7 @@ class SchedulerCore:
                     self.framework_id,
                     self.settings.executor_command,
                     self.settings.executor_environment,
+                    executor_uri=self.settings.executor_uri,
                 )
             except Exception:  # built again when sent, and reported then
                 log.exception("building the LAUNCH operations for offer(s) %s failed", ", ".join(offer_ids))
@@ -1082,6 +1085,7 @@ class SchedulerCore:
                 self.framework_id,
                 self.settings.executor_command,
                 self.settings.executor_environment,
+                executor_uri=self.settings.executor_uri,
             )
         await self.mesos.accept(
             list(offer_ids), operations, refuse_seconds=self.settings.accept_refuse_seconds

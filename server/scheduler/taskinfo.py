@@ -3,8 +3,10 @@
 Every task runs under the app's executor (``app@-@agentId``), whose ``ExecutorInfo`` is the same for
 every task of that app on that agent (Mesos refuses a task whose ExecutorInfo differs from the
 running executor's). The executor fetches the app (``cache`` = appCacheEnable; archives extracted,
-a single script made executable). ``data`` is the JSON sharding context, which also carries the
-environment variables the executor sets for the shard.
+a single script made executable). With an executor URI the fetcher also brings the executor
+itself (a zipapp) into the sandbox, and the executor command runs it (:func:`fetched_executor_command`).
+``data`` is the JSON sharding context, which also carries the environment variables the executor
+sets for the shard.
 
 ``launch_operations`` builds each executor's ExecutorInfo, and parses each job's sharding item
 parameters, once for all the tasks of one ACCEPT.
@@ -13,9 +15,11 @@ parameters, once for all the tasks of one ACCEPT.
 from __future__ import annotations
 
 import base64
+import posixpath
+import shlex
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 
@@ -33,6 +37,38 @@ ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", "
 def is_archive(url: str) -> bool:
     path = urlsplit(url).path.lower()
     return path.endswith(ARCHIVE_SUFFIXES)
+
+
+def executor_file_name(executor_uri: str) -> str:
+    """The file ``executor_uri`` is fetched to in the sandbox: the last segment of its path.
+
+    Raises ValueError when the URI names no file (``http://host/``)."""
+    path = urlsplit(executor_uri).path if "://" in executor_uri else executor_uri
+    name = posixpath.basename(unquote(path))
+    if name in ("", ".", "..") or "\x00" in name:
+        raise ValueError(f"executor URI {executor_uri!r} names no file")
+    return name
+
+
+def fetched_executor_command(executor_uri: str) -> str:
+    """The shell command that runs the executor zipapp fetched from ``executor_uri``.
+
+    ``-I -S``: the agent's ``PYTHON*`` variables and installed packages (site-packages, ``.pth``
+    hooks such as editable installs) stay out, so everything but the standard library comes from
+    the archive. The shards' processes still get the executor's whole environment."""
+    name = executor_file_name(executor_uri)
+    return f"python3 -I -S {shlex.quote(f'./{name}' if name.startswith('-') else name)}"
+
+
+def _executor_uri(executor_uri: str) -> dict[str, Any]:
+    # output_file pins the name the command runs, whatever a fetcher makes of a query string.
+    return {
+        "value": executor_uri,
+        "cache": True,
+        "extract": False,
+        "executable": False,
+        "output_file": executor_file_name(executor_uri),
+    }
 
 
 def _scalar(name: str, value: float, offer: Offer) -> dict[str, Any]:
@@ -76,13 +112,27 @@ def executor_info(
     executor_command: str,
     extra_env: Mapping[str, str],
     executor: str | None = None,
+    executor_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The app's ExecutorInfo on the offer's agent (``executor`` overrides the shared id)."""
+    """The app's ExecutorInfo on the offer's agent (``executor`` overrides the shared id).
+
+    ``executor_uri``: where the agent's fetcher gets the executor from (cached, neither extracted
+    nor made executable), listed after the app's URI; ``executor_command`` is expected to run it."""
     archive = is_archive(app.app_url)
     variables = [{"name": "ELASTICJOB_APP_NAME", "value": app.app_name}]
     if not app.app_cache_enable:
         variables.append({"name": "ELASTICJOB_EXECUTOR_EXIT_WHEN_IDLE", "value": "true"})
     variables += [{"name": name, "value": value} for name, value in sorted(extra_env.items())]
+    uris: list[dict[str, Any]] = [
+        {
+            "value": app.app_url,
+            "cache": app.app_cache_enable,
+            "extract": archive,
+            "executable": not archive,
+        }
+    ]
+    if executor_uri is not None:
+        uris.append(_executor_uri(executor_uri))
     return {
         "executor_id": {"value": executor or executor_id(app.app_name, offer.agent_id)},
         "framework_id": {"value": framework_id},
@@ -91,14 +141,7 @@ def executor_info(
         "command": {
             "value": executor_command,
             "shell": True,
-            "uris": [
-                {
-                    "value": app.app_url,
-                    "cache": app.app_cache_enable,
-                    "extract": archive,
-                    "executable": not archive,
-                }
-            ],
+            "uris": uris,
             "environment": {"variables": variables},
         },
         "resources": [_scalar("cpus", app.cpu_count, offer), _scalar("mem", app.memory_mb, offer)],
@@ -114,12 +157,20 @@ def task_info(
     *,
     executor: dict[str, Any] | None = None,
     parameters: Mapping[int, str] | None = None,
+    executor_uri: str | None = None,
 ) -> dict[str, Any]:
     """The TaskInfo of one placement. ``executor``: its ExecutorInfo when already built (the same
-    for every task of the executor); ``parameters``: the job's parsed sharding item parameters."""
+    for every task of the executor); ``parameters``: the job's parsed sharding item parameters;
+    ``executor_uri``: as for :func:`executor_info`."""
     if executor is None:
         executor = executor_info(
-            placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
+            placement.app,
+            offer,
+            framework_id,
+            executor_command,
+            extra_env or {},
+            placement.executor_id,
+            executor_uri,
         )
     context = sharding_context(placement, parameters)
     document = context.to_json_document()
@@ -149,8 +200,10 @@ def launch_operations(
     framework_id: str,
     executor_command: str,
     extra_env: Mapping[str, str] | None = None,
+    *,
+    executor_uri: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One LAUNCH operation per shard, as the issue's wire format asks."""
+    """One LAUNCH operation per shard, each executor's ExecutorInfo built once."""
     executors: dict[str, dict[str, Any]] = {}
     parameters: dict[str, Mapping[int, str]] = {}
     operations: list[dict[str, Any]] = []
@@ -158,7 +211,13 @@ def launch_operations(
         executor = executors.get(placement.executor_id)
         if executor is None:
             executor = executors[placement.executor_id] = executor_info(
-                placement.app, offer, framework_id, executor_command, extra_env or {}, placement.executor_id
+                placement.app,
+                offer,
+                framework_id,
+                executor_command,
+                extra_env or {},
+                placement.executor_id,
+                executor_uri,
             )
         job_parameters = parameters.get(placement.job.job_name)
         if job_parameters is None:

@@ -350,3 +350,35 @@ def test_a_zone_without_an_iana_name_cannot_be_named() -> None:
     assert iana_name(ZoneInfo("Europe/Berlin")) == "Europe/Berlin"
     assert iana_name(read_from_a_file) is None
     assert iana_name(timezone(timedelta(hours=2))) is None
+
+
+def test_an_executor_uri_makes_the_default_executor_command_run_the_fetched_zipapp() -> None:
+    settings = Settings.from_environment(
+        {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/elasticjob-executor.pyz"}
+    )
+    assert settings.executor_uri == "http://repo/elasticjob-executor.pyz"
+    assert settings.executor_command == "python3 -I -S elasticjob-executor.pyz"
+
+
+def test_an_explicit_executor_command_wins_over_the_one_an_executor_uri_implies() -> None:
+    settings = Settings.from_environment(
+        {
+            "ELASTICJOB_MODE": "development",
+            "ELASTICJOB_EXECUTOR_URI": "http://repo/elasticjob-executor.pyz",
+            "ELASTICJOB_EXECUTOR_COMMAND": "/opt/python3.12/bin/python3 elasticjob-executor.pyz",
+        }
+    )
+    assert settings.executor_command == "/opt/python3.12/bin/python3 elasticjob-executor.pyz"
+
+
+def test_without_an_executor_uri_nothing_is_fetched_for_the_executor() -> None:
+    settings = Settings.from_environment({"ELASTICJOB_MODE": "development"})
+    assert settings.executor_uri is None
+    assert settings.executor_command == DEFAULT_EXECUTOR_COMMAND
+
+
+def test_an_executor_uri_naming_no_file_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_EXECUTOR_URI"):
+        Settings.from_environment(
+            {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/"}
+        )

@@ -13,11 +13,18 @@ from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobC
 from server.domain.task import ExecutionType, TaskId
 from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
-from server.scheduler.taskinfo import is_archive, launch_operations, task_info
+from server.scheduler.taskinfo import (
+    executor_file_name,
+    fetched_executor_command,
+    is_archive,
+    launch_operations,
+    task_info,
+)
 
 FRAMEWORK_ID = "f0e1d2c3-0000-0000-0000-000000000000-0000"
 AGENT = "a1b2c3d4-0000-0000-0000-000000000000-S3"
 COMMAND = "python -m server.executor"
+EXECUTOR_URI = "http://repo.test/executors/elasticjob-executor.pyz"
 ALLOCATION = {"role": "elasticjob"}
 
 
@@ -259,3 +266,91 @@ def test_launch_operations_give_every_task_of_an_executor_the_same_executor_info
     tasks = [op["launch"]["task_infos"][0] for op in operations]
 
     assert tasks == [build(p, extra_env={"K": "v"}) for p in placements]
+
+
+def test_without_an_executor_uri_only_the_app_is_fetched() -> None:
+    executor = build()["executor"]
+    assert executor["command"]["uris"] == [
+        {
+            "value": "http://repo.test/releases/app-1.0.tar.gz",
+            "cache": True,
+            "extract": True,
+            "executable": False,
+        }
+    ]
+    assert executor["command"]["value"] == COMMAND
+
+
+def test_an_executor_uri_is_fetched_after_the_app_cached_as_a_plain_file() -> None:
+    command = fetched_executor_command(EXECUTOR_URI)
+    executor = task_info(placement(), offer(), FRAMEWORK_ID, command, executor_uri=EXECUTOR_URI)["executor"]
+    assert executor["command"]["uris"] == [
+        {
+            "value": "http://repo.test/releases/app-1.0.tar.gz",
+            "cache": True,
+            "extract": True,
+            "executable": False,
+        },
+        {
+            "value": EXECUTOR_URI,
+            "cache": True,
+            "extract": False,
+            "executable": False,
+            "output_file": "elasticjob-executor.pyz",
+        },
+    ]
+    assert executor["command"]["value"] == "python3 -I -S elasticjob-executor.pyz"
+    assert executor["command"]["shell"] is True
+
+
+def test_the_executor_is_cached_even_when_the_app_is_not() -> None:
+    the_app = app("http://repo.test/bin/run.sh", app_cache_enable=False)
+    uris = task_info(placement(the_app=the_app), offer(), FRAMEWORK_ID, COMMAND, executor_uri=EXECUTOR_URI)[
+        "executor"
+    ]["command"]["uris"]
+    assert [(uri["value"], uri["cache"]) for uri in uris] == [
+        ("http://repo.test/bin/run.sh", False),
+        (EXECUTOR_URI, True),
+    ]
+
+
+def test_launch_operations_give_every_executor_the_executor_uri() -> None:
+    other_app = app(app_name="other_app")
+    placements = [placement(0), placement(1), placement(2, the_app=other_app)]
+    operations = launch_operations(placements, offer(), FRAMEWORK_ID, COMMAND, executor_uri=EXECUTOR_URI)
+    tasks = [op["launch"]["task_infos"][0] for op in operations]
+
+    assert tasks == [build(p, executor_uri=EXECUTOR_URI) for p in placements]
+    assert all(task["executor"]["command"]["uris"][-1]["value"] == EXECUTOR_URI for task in tasks)
+    assert len({task["executor"]["executor_id"]["value"] for task in tasks}) == 2
+
+
+@pytest.mark.parametrize(
+    ("uri", "name", "command"),
+    [
+        (EXECUTOR_URI, "elasticjob-executor.pyz", "python3 -I -S elasticjob-executor.pyz"),
+        (
+            "file:///opt/dist/elasticjob-executor.pyz",
+            "elasticjob-executor.pyz",
+            "python3 -I -S elasticjob-executor.pyz",
+        ),
+        ("/opt/dist/executor-0.1.pyz", "executor-0.1.pyz", "python3 -I -S executor-0.1.pyz"),
+        (
+            "https://s3.test/b/executor.pyz?X-Amz-Signature=a/b&x=1",
+            "executor.pyz",
+            "python3 -I -S executor.pyz",
+        ),
+        ("http://repo.test/my%20executor.pyz", "my executor.pyz", "python3 -I -S 'my executor.pyz'"),
+        ("http://repo.test/$(reboot).pyz", "$(reboot).pyz", "python3 -I -S '$(reboot).pyz'"),
+        ("http://repo.test/-c.pyz", "-c.pyz", "python3 -I -S ./-c.pyz"),  # a file, not an option
+    ],
+)
+def test_the_executor_command_runs_the_fetched_file_with_python3(uri: str, name: str, command: str) -> None:
+    assert executor_file_name(uri) == name
+    assert fetched_executor_command(uri) == command
+
+
+@pytest.mark.parametrize("uri", ["http://repo.test/", "http://repo.test", "file:///opt/dist/..", ""])
+def test_an_executor_uri_naming_no_file_is_refused(uri: str) -> None:
+    with pytest.raises(ValueError, match="names no file"):
+        executor_file_name(uri)

@@ -1,0 +1,1 @@
+"""Build tools of the project (outside the product package ``server``)."""
