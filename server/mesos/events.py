@@ -29,7 +29,7 @@ __all__ = [
     "launch_event",
     "master_info",
     "message_event",
-    "offer",
+    "offer_json",
     "offers_event",
     "rescind_event",
     "subscribed_event",
@@ -79,7 +79,7 @@ def subscribed_event(framework_id: str, heartbeat_interval: float, master: JsonO
     }
 
 
-def offer(
+def offer_json(
     *,
     offer_id: str,
     framework_id: str,

@@ -20,7 +20,7 @@ from server.cluster.master.allocator import Allocator, Candidate
 from server.cluster.master.records import Framework, Offer
 from server.cluster.resources import Resources
 from server.cluster.settings import MasterSettings
-from server.mesos.events import offer, offers_event, rescind_event
+from server.mesos.events import offer_json, offers_event, rescind_event
 
 __all__ = ["OfferBook"]
 
@@ -185,7 +185,7 @@ class OfferBook:
                 self._settings.offer_timeout, self._offer_timed_out, framework, offer_id
             )
         agent = self._agent
-        body = offer(
+        body = offer_json(
             offer_id=offer_id,
             framework_id=framework.framework_id,
             agent_id=agent.agent_id,
