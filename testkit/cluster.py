@@ -25,7 +25,6 @@ import getpass
 import json
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,13 +364,9 @@ class _TestExecutor:
         }
 
     async def update(self, task_id: str, state: str, message: str = "") -> None:
-        status = {
-            "task_id": {"value": task_id},
-            "state": state,
-            "source": "SOURCE_EXECUTOR",
-            "uuid": base64.b64encode(uuid.uuid4().bytes).decode("ascii"),
-            "message": message,
-        }
+        from server.mesos.status import task_status
+
+        status = task_status(task_id, state, source="SOURCE_EXECUTOR", message=message, reliable=True)
         response = await self.calls.post(self.url, json=self._call("UPDATE", update={"status": status}))
         response.raise_for_status()
         if state == "TASK_RUNNING":
