@@ -103,7 +103,7 @@ from server.mesos.events import (
 from server.mesos.launch import task_problem
 from server.mesos.states import TERMINAL_STATES
 from server.mesos.status import task_status
-from server.mesos.values import JsonObject, b64encode, id_value
+from server.mesos.values import JsonObject, b64encode, id_value, new_stream_id
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -683,7 +683,7 @@ class MesosMasterDouble:
         framework_info["id"] = {"value": framework_id}
         subscription = Subscription(
             framework_id=framework_id,
-            stream_id=str(uuid.uuid4()),
+            stream_id=new_stream_id(),
             framework_info=framework_info,
             outbox=asyncio.Queue(),
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +22,7 @@ from aiohttp import web
 
 from server.mesos.calls import APPLICATION_JSON, Refusal, decode_call, envelope_refusal
 from server.mesos.events import encode_event
-from server.mesos.values import JsonObject
+from server.mesos.values import JsonObject, new_stream_id
 
 __all__ = ["CallRefused", "EventStream", "read_call", "refusal_response", "serve_stream"]
 
@@ -74,7 +73,7 @@ class EventStream:
     runs once when the response is over, whichever side ended it.
     """
 
-    stream_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    stream_id: str = field(default_factory=new_stream_id)
     on_end: Callable[[EventStream], None] | None = None
     _outbox: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     _closing: bool = False

@@ -6,7 +6,7 @@ What ``include/mesos/v1/mesos.proto`` and the protobuf JSON mapping say about th
   ``{"value": "..."}`` with ``value`` required.
 * ``bytes`` fields (``TaskStatus.uuid``, ``data``) travel as standard base64 text.
 * ``DurationInfo`` is ``{"nanoseconds": n}``, an ``int64`` (which JSON may carry as a string).
-* A status update uuid is 16 random bytes.
+* A status update uuid is 16 random bytes; a ``Mesos-Stream-Id`` is a UUID in text form.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "is_base64",
     "is_id",
     "mesos_duration",
+    "new_stream_id",
     "new_uuid",
     "wait_status",
 ]
@@ -99,6 +100,11 @@ def is_base64(value: Any) -> bool:
 def new_uuid() -> str:
     """A fresh 16-byte status update uuid, base64 as JSON carries ``bytes``."""
     return b64encode(uuid.uuid4().bytes)
+
+
+def new_stream_id() -> str:
+    """A fresh ``Mesos-Stream-Id``: a UUID in its text form."""
+    return str(uuid.uuid4())
 
 
 def duration_seconds(value: Any) -> float | None:

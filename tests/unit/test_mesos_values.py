@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import math
+import uuid
 
 import pytest
 
@@ -20,6 +21,7 @@ from server.mesos.values import (
     is_base64,
     is_id,
     mesos_duration,
+    new_stream_id,
     new_uuid,
     wait_status,
 )
@@ -65,6 +67,12 @@ def test_a_status_uuid_is_sixteen_fresh_random_bytes() -> None:
     first, second = new_uuid(), new_uuid()
     assert first != second
     assert len(base64.b64decode(first, validate=True)) == 16
+
+
+def test_a_stream_id_is_a_fresh_uuid_in_text_form() -> None:
+    first = new_stream_id()
+    assert first != new_stream_id()
+    assert str(uuid.UUID(first)) == first
 
 
 def test_duration_info_is_nanoseconds_and_may_arrive_as_a_string() -> None:

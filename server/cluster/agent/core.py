@@ -97,8 +97,6 @@ class Agent:
         self.port = 0
         self.reaped_orphans: list[int] = []
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
     @property
     def endpoint(self) -> str:
         """``ip:port`` of the executor API (once the HTTP server is bound)."""
@@ -155,8 +153,6 @@ class Agent:
             "resources": self.resources.to_json(),
             "attributes": [],
         }
-
-    # -- calls from the master --------------------------------------------------------------------
 
     def launch_task(self, framework_info: JsonObject, task: JsonObject) -> None:
         """Run a task the master accepted (validated there)."""
@@ -263,15 +259,11 @@ class Agent:
     def pending_updates(self, framework_id: str, task_id: str) -> list[JsonObject]:
         return self._statuses.pending(framework_id, task_id)
 
-    # -- introspection ----------------------------------------------------------------------------
-
     def executors(self) -> list[ExecutorRun]:
         """Every executor run this agent remembers, live ones first."""
         live = [run for framework in self._frameworks.values() for run in framework.executors.values()]
         done = [run for framework in self._frameworks.values() for run in framework.completed_executors]
         return live + done
-
-    # -- executors' calls (see server.cluster.agent.http) -----------------------------------------
 
     def executor_run(self, framework_id: str, executor_id: str) -> tuple[AgentFramework, ExecutorRun] | str:
         """The framework and the custom executor run a call comes from, or why there is none."""
@@ -349,8 +341,6 @@ class Agent:
             self._runs.shutdown(run, message="Executor disconnected")
         else:
             logger.warning("executor %s disconnected; waiting for it to resubscribe", run.executor_id)
-
-    # -- executor runs ----------------------------------------------------------------------------
 
     def _framework(self, framework_info: JsonObject) -> AgentFramework:
         framework_id = str(framework_info["id"]["value"])

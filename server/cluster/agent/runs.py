@@ -80,8 +80,6 @@ class RunSupervisor:
         """Kill the run's process group now, in the background."""
         self._spawn(process.terminate(0), f"kill-executor-{run.executor_id}")
 
-    # -- command tasks ----------------------------------------------------------------------------
-
     async def run_command_task(self, framework: AgentFramework, run: ExecutorRun, task: AgentTask) -> None:
         command = task.info["command"]
         update = self._update
@@ -175,8 +173,6 @@ class RunSupervisor:
             f"Task exceeded its max completion time of {max_time:g} s",
             returncode,
         )
-
-    # -- custom executors -------------------------------------------------------------------------
 
     async def run_executor(self, framework: AgentFramework, run: ExecutorRun) -> None:
         returncode: int | None = None

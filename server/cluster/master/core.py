@@ -66,8 +66,6 @@ class Master:
         self.stopping = False
         agent.attach(self._tasks)
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
     def bind(self, host: str, port: int) -> None:
         self.host = host
         self.port = port
@@ -89,8 +87,6 @@ class Master:
             if framework.heartbeats is not None:
                 framework.heartbeats.cancel()
         logger.info("master %s stopped", self.master_id)
-
-    # -- introspection (for /state and tests) -----------------------------------------------------
 
     def frameworks(self) -> list[Framework]:
         return list(self._frameworks.values())
@@ -115,8 +111,6 @@ class Master:
 
     def master_info(self) -> JsonObject:
         return master_info(master_id=self.master_id, host=self.host, port=self.port, version=VERSION)
-
-    # -- subscriptions ----------------------------------------------------------------------------
 
     def subscribe(self, call: JsonObject) -> EventStream:
         """The event stream of a (validated) SUBSCRIBE call: the framework's new connection, or a
@@ -260,8 +254,6 @@ class Master:
         self.agent.shutdown_framework(framework.framework_id)
         self._completed.append(framework)
         self._offers.request_allocation()
-
-    # -- calls ------------------------------------------------------------------------------------
 
     def apply(self, framework: Framework, call: JsonObject) -> None:
         """Act on a validated call of a subscribed framework; raises :class:`CallRefused` for an

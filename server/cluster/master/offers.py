@@ -57,8 +57,6 @@ class OfferBook:
         if self._expiry_timer is not None:
             self._expiry_timer.cancel()
 
-    # -- what is where ----------------------------------------------------------------------
-
     def used_resources(self) -> Resources:
         used = Resources()
         for framework in self._frameworks.values():
@@ -76,8 +74,6 @@ class OfferBook:
 
     def suppressed_roles(self, framework_id: str) -> list[str]:
         return sorted(self._allocator.suppressed_roles(framework_id))
-
-    # -- what frameworks do with offers -------------------------------------------------------
 
     def take(self, framework: Framework, offer_ids: list[str]) -> tuple[list[Offer], str | None]:
         """Use the named offers (for an ACCEPT): they are no longer outstanding. Returns those that
@@ -130,8 +126,6 @@ class OfferBook:
     def forget(self, framework_id: str) -> None:
         """The framework was removed: drop its filters and suppressions."""
         self._allocator.remove_framework(framework_id)
-
-    # -- allocation ---------------------------------------------------------------------------
 
     def request_allocation(self) -> None:
         """Allocate soon (once, however often this is called before it runs)."""

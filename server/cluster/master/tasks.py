@@ -43,8 +43,6 @@ class TaskBook:
         self._offers = offers
         self._frameworks = frameworks
 
-    # -- calls ----------------------------------------------------------------------------------
-
     def accept(self, framework: Framework, accept: JsonObject) -> None:
         offers, problem = self._offers.take(framework, id_values(accept.get("offer_ids")))
         operations = [item for item in accept.get("operations") or [] if isinstance(item, dict)]
@@ -215,8 +213,6 @@ class TaskBook:
             message=message,
         )
         framework.send(update_event(status))
-
-    # -- MasterLink: what the agent tells the master --------------------------------------------
 
     def task_updated(self, framework_id: str, status: JsonObject) -> None:
         framework = self._frameworks.get(framework_id)
