@@ -89,9 +89,6 @@ class Refusal:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-# The envelope.
-
-
 def envelope_refusal(method: str, content_type: str | None) -> Refusal | None:
     """What the request line and ``Content-Type`` header alone refuse."""
     if method != "POST":
@@ -131,9 +128,6 @@ def _type_refusal(call: JsonObject, call_types: Collection[str]) -> Refusal | No
     if call_type == "UNKNOWN":
         return Refusal(501, "Received 'UNKNOWN' call")
     return None
-
-
-# The scheduler API.
 
 
 def scheduler_call_refusal(call: JsonObject) -> Refusal | None:
@@ -262,9 +256,6 @@ def framework_info_problem(info: JsonObject) -> str | None:
     elif "roles" in info:
         return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
     return None
-
-
-# The executor API.
 
 
 def executor_call_refusal(call: JsonObject) -> Refusal | None:

@@ -47,9 +47,6 @@ def encode_event(event: Mapping[str, Any]) -> bytes:
     return encode_record(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-# Scheduler API events.
-
-
 def master_info(*, master_id: str, host: str, port: int, version: str | None = None) -> JsonObject:
     """``MasterInfo`` of a master listening on ``host`` (an IPv4 address or a name) and ``port``.
 
@@ -161,9 +158,6 @@ def failure_event(
 def error_event(message: str) -> JsonObject:
     """``ERROR``: the master refuses the subscription (the stream ends after it)."""
     return {"type": "ERROR", "error": {"message": message}}
-
-
-# Executor API events.
 
 
 def executor_subscribed_event(
