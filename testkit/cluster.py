@@ -25,7 +25,6 @@ import getpass
 import json
 import os
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from server.cluster.cluster import ClusterSettings, EmbeddedCluster
+    from server.cluster.cluster import EmbeddedCluster
+    from server.cluster.settings import ClusterSettings
     from server.mesos.client import FrameworkInfo, MesosSchedulerClient
 
 JsonObject = dict[str, Any]
@@ -43,26 +43,33 @@ KIT_PATH = Path(__file__).resolve()
 
 
 def fast_settings(work_dir: Path, **overrides: Any) -> ClusterSettings:
-    """ClusterSettings for tests: free ports, small resources, short timers."""
-    from server.cluster.cluster import ClusterSettings
+    """ClusterSettings for tests: free ports, small resources, short timers. ``overrides`` name
+    fields of ClusterSettings, MasterSettings or AgentSettings."""
+    import dataclasses
 
+    from server.cluster.settings import AgentSettings, ClusterSettings, MasterSettings
+
+    master = MasterSettings(heartbeat_interval=0.5, offer_timeout=None, allocation_interval=0.05)
+    agent = AgentSettings(
+        update_retry_interval=0.3,
+        executor_registration_timeout=5.0,
+        executor_shutdown_grace_period=1.0,
+        default_kill_grace_period=1.0,
+    )
+    master_fields = {item.name for item in dataclasses.fields(MasterSettings)}
+    agent_fields = {item.name for item in dataclasses.fields(AgentSettings)}
+    master = dataclasses.replace(master, **{k: v for k, v in overrides.items() if k in master_fields})
+    agent = dataclasses.replace(agent, **{k: v for k, v in overrides.items() if k in agent_fields})
     values: dict[str, Any] = {
         "work_dir": work_dir,
         "port": 0,
         "agent_port": 0,
         "cpus": 2.0,
         "mem": 1024.0,
-        "heartbeat_interval": 0.5,
-        "offer_timeout": None,
-        "allocation_interval": 0.05,
-        "update_retry_interval": 0.3,
-        "executor_registration_timeout": 5.0,
-        "executor_shutdown_grace_period": 1.0,
-        "default_kill_grace_period": 1.0,
         "stop_grace_period": 1.0,
     }
-    values.update(overrides)
-    return ClusterSettings(**values)
+    values.update({k: v for k, v in overrides.items() if k not in master_fields | agent_fields})
+    return ClusterSettings(**values, master=master, agent=agent)
 
 
 def framework_info(name: str = "cluster-test", **overrides: Any) -> FrameworkInfo:
@@ -357,13 +364,9 @@ class _TestExecutor:
         }
 
     async def update(self, task_id: str, state: str, message: str = "") -> None:
-        status = {
-            "task_id": {"value": task_id},
-            "state": state,
-            "source": "SOURCE_EXECUTOR",
-            "uuid": base64.b64encode(uuid.uuid4().bytes).decode("ascii"),
-            "message": message,
-        }
+        from server.mesos.status import task_status
+
+        status = task_status(task_id, state, source="SOURCE_EXECUTOR", message=message, reliable=True)
         response = await self.calls.post(self.url, json=self._call("UPDATE", update={"status": status}))
         response.raise_for_status()
         if state == "TASK_RUNNING":

@@ -1,7 +1,10 @@
 """A Mesos master test double for the v1 scheduler HTTP API, written from the Mesos documentation.
 
 It serves ``POST /api/v1/scheduler`` on ``127.0.0.1`` (port 0, so tests never collide) with
-aiohttp, and is strict about the wire format the way the real master (``src/master/http.cpp``) is:
+aiohttp, and is strict about the wire format the way the real master (``src/master/http.cpp``) is.
+The call checks, the task checks and the events are the protocol kernel's (``server.mesos.calls``,
+``launch``, ``events``, ``status``), the ones the embedded cluster's master uses; what is the
+double's own is its recording, its fault injection, its chunking and the answers below:
 
 ====================================================  ======================================
 request                                               answer
@@ -41,8 +44,9 @@ Behaviour modelled on the master:
   for each task of each LAUNCH, ``TASK_LOST`` (``TASK_DROPPED`` if the framework is
   ``PARTITION_AWARE``) with ``REASON_INVALID_OFFERS``, ``SOURCE_MASTER`` and *no* uuid (the real
   master passes ``None`` as the uuid of these updates, so they must not be acknowledged).
-  A valid ACCEPT records a :class:`Launch` and marks its tasks ``TASK_STAGING``; a task with both
-  or neither of ``command`` and ``executor`` gets ``TASK_ERROR`` / ``REASON_TASK_INVALID``.
+  A valid ACCEPT records a :class:`Launch` and marks its tasks ``TASK_STAGING``; a task that
+  :func:`server.mesos.launch.task_problem` refuses (both or neither of ``command`` and ``executor``,
+  another agent than the offer's, ...) gets ``TASK_ERROR`` / ``REASON_TASK_INVALID``.
 * RECONCILE (``auto_reconcile``): an empty list answers the latest status of every non-terminal
   task; listed tasks get their latest status, unknown ones ``TASK_LOST`` (``TASK_UNKNOWN`` when
   partition-aware); all with ``REASON_RECONCILIATION`` and no uuid.
@@ -66,10 +70,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import itertools
-import json
 import random
 import time
 import uuid
@@ -77,11 +78,32 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from server.mesos.recordio import encode_record
+from server.mesos.calls import (
+    Refusal,
+    accepts_json,
+    decode_call,
+    envelope_refusal,
+    scheduler_call_refusal,
+)
+from server.mesos.events import (
+    HEARTBEAT,
+    encode_event,
+    error_event,
+    failure_event,
+    master_info,
+    message_event,
+    offer_json,
+    offers_event,
+    rescind_event,
+    subscribed_event,
+    update_event,
+)
+from server.mesos.launch import task_problem
 from server.mesos.states import TERMINAL_STATES
+from server.mesos.status import task_status
+from server.mesos.values import JsonObject, b64encode, id_value, new_stream_id
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -95,38 +117,11 @@ __all__ = [
     "whole_chunks",
 ]
 
-JsonObject = dict[str, Any]
-
 #: Splits the bytes of the events written in one go into HTTP chunks (one ``write`` each).
 Chunker = Callable[[bytes], Iterable[bytes]]
 
 DEFAULT_AGENT_ID = "agent-1"
 SCHEDULER_PATH = "/api/v1/scheduler"
-
-#: ``mesos.v1.scheduler.Call.Type`` names (UNKNOWN is answered 501, the others are known).
-CALL_TYPES = frozenset(
-    {
-        "UNKNOWN",
-        "SUBSCRIBE",
-        "TEARDOWN",
-        "ACCEPT",
-        "DECLINE",
-        "ACCEPT_INVERSE_OFFERS",
-        "DECLINE_INVERSE_OFFERS",
-        "REVIVE",
-        "KILL",
-        "SHUTDOWN",
-        "ACKNOWLEDGE",
-        "ACKNOWLEDGE_OPERATION_STATUS",
-        "RECONCILE",
-        "RECONCILE_OPERATIONS",
-        "MESSAGE",
-        "REQUEST",
-        "SUPPRESS",
-        "UPDATE_FRAMEWORK",
-    }
-)
-
 
 # -- chunkers -------------------------------------------------------------------------------------
 
@@ -182,7 +177,7 @@ class RecordedCall:
         """The top-level ``framework_id.value`` of the call."""
         if self.body is None:
             return None
-        return _value(self.body.get("framework_id"))
+        return id_value(self.body.get("framework_id"))
 
     @property
     def accepted(self) -> bool:
@@ -501,31 +496,24 @@ class MesosMasterDouble:
         resources = [_scalar("cpus", cpus, role), _scalar("mem", mem, role)]
         if disk is not None:
             resources.append(_scalar("disk", disk, role))
-        host = hostname or f"{agent_id}.example.test"
-        return {
-            "id": {"value": offer_id},
-            "framework_id": {"value": framework_id},
-            "agent_id": {"value": agent_id},
-            "hostname": host,
-            "url": {
-                "scheme": "http",
-                "address": {"hostname": host, "ip": "127.0.0.1", "port": 5051},
-                "path": "/slave(1)",
-            },
-            "resources": resources,
-            "attributes": [
-                {"name": name, "type": "TEXT", "text": {"value": value}}
-                for name, value in (attributes or {}).items()
-            ],
-            "executor_ids": [{"value": executor_id} for executor_id in executor_ids],
-            "allocation_info": {"role": role},
-        }
+        return offer_json(
+            offer_id=offer_id,
+            framework_id=framework_id,
+            agent_id=agent_id,
+            hostname=hostname or f"{agent_id}.example.test",
+            agent_ip="127.0.0.1",
+            agent_port=5051,
+            resources=resources,
+            attributes=attributes,
+            executor_ids=executor_ids,
+            allocation_role=role,
+        )
 
     async def send_offers(self, offers: Sequence[JsonObject]) -> list[JsonObject]:
         """Send an OFFERS event; the offers become valid for one ACCEPT or DECLINE."""
         for offer in offers:
             self.outstanding_offers[offer["id"]["value"]] = offer
-        await self.send_event({"type": "OFFERS", "offers": {"offers": list(offers)}})
+        await self.send_event(offers_event(offers))
         return list(offers)
 
     async def offer(self, **offer_fields: Any) -> JsonObject:
@@ -536,7 +524,7 @@ class MesosMasterDouble:
     async def rescind(self, offer_id: str) -> None:
         """Send RESCIND for an offer, which becomes invalid."""
         self.outstanding_offers.pop(offer_id, None)
-        await self.send_event({"type": "RESCIND", "rescind": {"offer_id": {"value": offer_id}}})
+        await self.send_event(rescind_event(offer_id))
 
     async def send_update(
         self,
@@ -567,38 +555,22 @@ class MesosMasterDouble:
             executor_id=executor_id,
             data=data,
         )
-        await self.send_event({"type": "UPDATE", "update": {"status": status}})
+        await self.send_event(update_event(status))
         return status
 
     async def send_message(self, agent_id: str, executor_id: str, data: bytes) -> None:
         """Send a MESSAGE event from an executor."""
-        await self.send_event(
-            {
-                "type": "MESSAGE",
-                "message": {
-                    "agent_id": {"value": agent_id},
-                    "executor_id": {"value": executor_id},
-                    "data": base64.b64encode(data).decode("ascii"),
-                },
-            }
-        )
+        await self.send_event(message_event(agent_id, executor_id, b64encode(data)))
 
     async def send_failure(
         self, *, agent_id: str | None = None, executor_id: str | None = None, status: int | None = None
     ) -> None:
         """Send a FAILURE event (agent removed, or executor terminated)."""
-        failure: JsonObject = {}
-        if agent_id is not None:
-            failure["agent_id"] = {"value": agent_id}
-        if executor_id is not None:
-            failure["executor_id"] = {"value": executor_id}
-        if status is not None:
-            failure["status"] = status
-        await self.send_event({"type": "FAILURE", "failure": failure})
+        await self.send_event(failure_event(agent_id=agent_id, executor_id=executor_id, status=status))
 
     async def send_error(self, message: str) -> None:
         """Send an ERROR event (the stream stays open; see :meth:`remove_framework`)."""
-        await self.send_event({"type": "ERROR", "error": {"message": message}})
+        await self.send_event(error_event(message))
 
     async def remove_framework(
         self, message: str = "Framework has been removed", *, timeout: float = 5.0
@@ -608,16 +580,14 @@ class MesosMasterDouble:
         subscription = self._require_active()
         self._removed_frameworks.add(subscription.framework_id)
         self._disconnect(subscription)
-        subscription.outbox.put_nowait(
-            _Outgoing(_encode_event({"type": "ERROR", "error": {"message": message}}))
-        )
+        subscription.outbox.put_nowait(_Outgoing(encode_event(error_event(message))))
         subscription.outbox.put_nowait(_EndStream(clean=True))
         async with asyncio.timeout(timeout):
             await subscription.ended.wait()
 
     async def send_event(self, event: JsonObject, *, timeout: float = 5.0) -> None:
         """Send any event on the live stream; returns once its bytes were written."""
-        await self.send_raw(_encode_event(event), timeout=timeout)
+        await self.send_raw(encode_event(event), timeout=timeout)
 
     async def send_raw(self, data: bytes, *, timeout: float = 5.0) -> None:
         """Write raw bytes on the live stream (to send malformed RecordIO, say)."""
@@ -644,17 +614,12 @@ class MesosMasterDouble:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived_at = time.monotonic()
-        raw = await request.read()
+        decoded = decode_call(await request.read())
         headers = {key.lower(): value for key, value in request.headers.items()}
-        body: JsonObject | None = None
-        call_type: str | None = None
-        with contextlib.suppress(ValueError):
-            parsed = orjson.loads(raw)  # fast: the double shares the scheduler's event loop in benchmarks
-            if isinstance(parsed, dict):
-                body = parsed
-                call_type = parsed.get("type") if isinstance(parsed.get("type"), str) else None
+        body = None if isinstance(decoded, Refusal) else decoded
+        call_type = body.get("type") if body is not None and isinstance(body.get("type"), str) else None
         try:
-            response = await self._dispatch(request, body, call_type)
+            response = await self._dispatch(request, decoded)
         except _Reject as rejection:
             self._record(call_type, body, headers, rejection.status, rejection.reason, arrived_at)
             return web.Response(status=rejection.status, text=rejection.reason, headers=rejection.headers)
@@ -664,44 +629,27 @@ class MesosMasterDouble:
         self._record(call_type, body, headers, 202, "", arrived_at)
         return web.Response(status=202)
 
-    async def _dispatch(
-        self, request: web.Request, body: JsonObject | None, call_type: str | None
-    ) -> Subscription | None:
+    async def _dispatch(self, request: web.Request, decoded: JsonObject | Refusal) -> Subscription | None:
         if self._redirect_location is not None:
             raise _Reject(307, "", {"Location": self._redirect_location})
         if self._no_leader:
             raise _Reject(503, "No leading master")
-        if request.method != "POST":
-            raise _Reject(
-                405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", {"Allow": "POST"}
-            )
-        content_type = request.headers.get("Content-Type")
-        if content_type is None:
-            raise _Reject(400, "Expecting 'Content-Type' to be present")
-        if content_type != "application/json":
-            raise _Reject(415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
-        if body is None:
-            raise _Reject(400, "Failed to parse body into JSON")
-        if call_type is None:
-            raise _Reject(400, "Failed to convert JSON into Call protobuf: missing 'type'")
-        if call_type not in CALL_TYPES:
-            raise _Reject(400, f"Failed to convert JSON into Call protobuf: unknown type {call_type!r}")
-        error = _validate_call(call_type, body)
-        if error is not None:
-            raise _Reject(400, f"Failed to validate scheduler::Call: {error}")
-        if call_type == "UNKNOWN":
-            raise _Reject(501, "Received 'UNKNOWN' call")
+        refusal = envelope_refusal(request.method, request.headers.get("Content-Type"))
+        if refusal is None:
+            refusal = decoded if isinstance(decoded, Refusal) else scheduler_call_refusal(decoded)
+        if refusal is not None:
+            raise _Reject(refusal.status, refusal.text, refusal.headers)
+        assert not isinstance(decoded, Refusal)
+        body = decoded
+        call_type = str(body["type"])
         if call_type == "SUBSCRIBE":
-            accept = request.headers.get("Accept", "*/*")
-            if not any(kind in accept for kind in ("application/json", "*/*", "application/*")):
-                raise _Reject(
-                    406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
-                )
+            if not accepts_json(request.headers.get("Accept")):
+                raise _Reject(406, "Expecting 'Accept' to allow 'application/json'")
             if "Mesos-Stream-Id" in request.headers:
                 raise _Reject(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
             self._inject_failure(call_type)
             return self._subscribe(body)
-        framework_id = _value(body.get("framework_id"))
+        framework_id = id_value(body.get("framework_id"))
         assert framework_id is not None  # validated above
         if framework_id not in self._known_frameworks or framework_id in self._removed_frameworks:
             raise _Reject(400, "Framework cannot be found")
@@ -729,52 +677,35 @@ class MesosMasterDouble:
 
     def _subscribe(self, body: JsonObject) -> Subscription:
         framework_info = dict(body["subscribe"]["framework_info"])
-        framework_id = _value(framework_info.get("id"))
+        framework_id = id_value(framework_info.get("id"))
         if framework_id is None:
             framework_id = f"{self.master_id}-{next(self._framework_counter):04d}"
         framework_info["id"] = {"value": framework_id}
         subscription = Subscription(
             framework_id=framework_id,
-            stream_id=str(uuid.uuid4()),
+            stream_id=new_stream_id(),
             framework_info=framework_info,
             outbox=asyncio.Queue(),
         )
         if framework_id in self._removed_frameworks:
-            subscription.outbox.put_nowait(
-                _Outgoing(
-                    _encode_event({"type": "ERROR", "error": {"message": "Framework has been removed"}})
-                )
-            )
+            subscription.outbox.put_nowait(_Outgoing(encode_event(error_event("Framework has been removed"))))
             subscription.outbox.put_nowait(_EndStream(clean=True))
             return subscription
         previous = self._active
         if previous is not None:
-            previous.outbox.put_nowait(
-                _Outgoing(_encode_event({"type": "ERROR", "error": {"message": "Framework failed over"}}))
-            )
+            previous.outbox.put_nowait(_Outgoing(encode_event(error_event("Framework failed over"))))
             previous.outbox.put_nowait(_EndStream(clean=True))
         self._known_frameworks.add(framework_id)
         self.framework_info = framework_info
         self._active = subscription
-        subscribed: JsonObject = {
-            "type": "SUBSCRIBED",
-            "subscribed": {
-                "framework_id": {"value": framework_id},
-                "heartbeat_interval_seconds": self.heartbeat_interval,
-                "master_info": {
-                    "id": self.master_id,
-                    "ip": 16777343,
-                    "port": self.port,
-                    "hostname": "127.0.0.1",
-                    "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": self.port},
-                },
-            },
-        }
-        subscription.outbox.put_nowait(_Outgoing(_encode_event(subscribed)))
+        subscribed = subscribed_event(
+            framework_id,
+            self.heartbeat_interval,
+            master_info(master_id=self.master_id, host="127.0.0.1", port=self.port),
+        )
+        subscription.outbox.put_nowait(_Outgoing(encode_event(subscribed)))
         for status in self.pending_updates.values():
-            subscription.outbox.put_nowait(
-                _Outgoing(_encode_event({"type": "UPDATE", "update": {"status": status}}))
-            )
+            subscription.outbox.put_nowait(_Outgoing(encode_event(update_event(status))))
         subscription.tasks.append(
             asyncio.create_task(self._heartbeat_loop(subscription), name="double-heartbeats")
         )
@@ -906,7 +837,7 @@ class MesosMasterDouble:
                         self._status(
                             task["task_id"]["value"],
                             lost_state,
-                            agent_id=_value(task.get("agent_id")),
+                            agent_id=id_value(task.get("agent_id")),
                             reliable=False,
                             reason="REASON_INVALID_OFFERS",
                             message=f"Task launched with invalid offers: {problem}",
@@ -914,19 +845,19 @@ class MesosMasterDouble:
                         ),
                     )
             return
-        offer_agent = offers[0]["agent_id"]["value"] if offers and offers[0] is not None else None
+        offer_agent = str(offers[0]["agent_id"]["value"]) if offers and offers[0] is not None else ""
         for operation in launch_operations:
             valid_tasks = []
             for task in operation.get("launch", {}).get("task_infos", []):
                 task_id = task["task_id"]["value"]
-                invalid = _task_problem(task, offer_agent)
+                invalid = task_problem(task, agent_id=offer_agent, framework_id=subscription.framework_id)
                 if invalid is not None:
                     self._push(
                         subscription,
                         self._status(
                             task_id,
                             "TASK_ERROR",
-                            agent_id=_value(task.get("agent_id")),
+                            agent_id=id_value(task.get("agent_id")),
                             reliable=False,
                             reason="REASON_TASK_INVALID",
                             message=f"Task uses invalid resources or fields: {invalid}",
@@ -956,17 +887,23 @@ class MesosMasterDouble:
                         self._status(
                             task_id,
                             unknown_state,
-                            agent_id=_value(entry.get("agent_id")),
+                            agent_id=id_value(entry.get("agent_id")),
                             reliable=False,
                             source="SOURCE_MASTER",
                             track=False,
                         )
                     )
         for status in statuses:
-            answer = {key: value for key, value in status.items() if key not in ("uuid", "data")}
-            answer["reason"] = "REASON_RECONCILIATION"
-            answer["source"] = "SOURCE_MASTER"
-            answer["message"] = "Reconciliation: latest task state"
+            answer = task_status(
+                status["task_id"]["value"],
+                status["state"],
+                source="SOURCE_MASTER",
+                agent_id=id_value(status.get("agent_id")),
+                executor_id=id_value(status.get("executor_id")),
+                reason="REASON_RECONCILIATION",
+                message="Reconciliation: latest task state",
+                timestamp=status["timestamp"],
+            )
             self._push(subscription, answer)
 
     def _kill(self, kill: JsonObject, subscription: Subscription) -> None:
@@ -976,7 +913,7 @@ class MesosMasterDouble:
             status = self._status(
                 task_id,
                 "TASK_KILLED",
-                agent_id=_value(known.get("agent_id")),
+                agent_id=id_value(known.get("agent_id")),
                 reliable=True,
                 source="SOURCE_EXECUTOR",
             )
@@ -984,7 +921,7 @@ class MesosMasterDouble:
             status = self._status(
                 task_id,
                 "TASK_LOST",
-                agent_id=_value(kill.get("agent_id")),
+                agent_id=id_value(kill.get("agent_id")),
                 reliable=False,
                 reason="REASON_RECONCILIATION",
                 message="Attempted to kill an unknown task",
@@ -994,9 +931,7 @@ class MesosMasterDouble:
         self._push(subscription, status)
 
     def _push(self, subscription: Subscription, status: JsonObject) -> None:
-        subscription.outbox.put_nowait(
-            _Outgoing(_encode_event({"type": "UPDATE", "update": {"status": status}}))
-        )
+        subscription.outbox.put_nowait(_Outgoing(encode_event(update_event(status))))
 
     def _status(
         self,
@@ -1012,24 +947,18 @@ class MesosMasterDouble:
         data: bytes | None = None,
         track: bool = True,
     ) -> JsonObject:
-        status: JsonObject = {
-            "task_id": {"value": task_id},
-            "state": state,
-            "source": source,
-            "timestamp": time.time(),
-        }
-        if agent_id is not None:
-            status["agent_id"] = {"value": agent_id}
-        if executor_id is not None:
-            status["executor_id"] = {"value": executor_id}
-        if reason is not None:
-            status["reason"] = reason
-        if message is not None:
-            status["message"] = message
-        if data is not None:
-            status["data"] = base64.b64encode(data).decode("ascii")
+        status = task_status(
+            task_id,
+            state,
+            source=source,
+            agent_id=agent_id,
+            executor_id=executor_id,
+            reason=reason,
+            message=message,
+            data=data,
+            reliable=reliable,
+        )
         if reliable:
-            status["uuid"] = base64.b64encode(uuid.uuid4().bytes).decode("ascii")
             self.pending_updates[status["uuid"]] = status
         if track:
             self.task_states[task_id] = status
@@ -1037,11 +966,11 @@ class MesosMasterDouble:
 
     def _agent_of(self, task_id: str) -> str:
         known = self.task_states.get(task_id)
-        agent = _value(known.get("agent_id")) if known else None
+        agent = id_value(known.get("agent_id")) if known else None
         if agent is None:
             for task in self.launched_tasks:
                 if task["task_id"]["value"] == task_id:
-                    agent = _value(task.get("agent_id"))
+                    agent = id_value(task.get("agent_id"))
         return agent or DEFAULT_AGENT_ID
 
     def _framework_role(self) -> str:
@@ -1056,7 +985,7 @@ class MesosMasterDouble:
     # -- background -----------------------------------------------------------------------------
 
     async def _heartbeat_loop(self, subscription: Subscription) -> None:
-        heartbeat = _encode_event({"type": "HEARTBEAT"})
+        heartbeat = encode_event(HEARTBEAT)
         while subscription.open:
             await asyncio.sleep(self.heartbeat_interval)
             if subscription.open and not self._heartbeats_paused:
@@ -1078,10 +1007,6 @@ class MesosMasterDouble:
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _encode_event(event: JsonObject) -> bytes:
-    return encode_record(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
 def _scalar(name: str, value: float, role: str) -> JsonObject:
     return {
         "name": name,
@@ -1092,12 +1017,6 @@ def _scalar(name: str, value: float, role: str) -> JsonObject:
     }
 
 
-def _value(id_object: Any) -> str | None:
-    if isinstance(id_object, dict) and isinstance(id_object.get("value"), str):
-        return str(id_object["value"])
-    return None
-
-
 async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     current = asyncio.current_task()
     pending = [task for task in tasks if task is not current and not task.done()]
@@ -1105,126 +1024,3 @@ async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
         task.cancel()
     if pending:
         await asyncio.wait(pending)
-
-
-def _is_id(value: Any) -> bool:
-    return _value(value) is not None
-
-
-def _is_b64(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        base64.b64decode(value, validate=True)
-    except ValueError:
-        return False
-    return True
-
-
-def _validate_call(call_type: str, body: JsonObject) -> str | None:
-    """What ``IsInitialized()`` and ``validation::scheduler::call::validate`` would refuse."""
-    if call_type == "SUBSCRIBE":
-        subscribe = body.get("subscribe")
-        if not isinstance(subscribe, dict):
-            return "Expecting 'subscribe' to be present"
-        info = subscribe.get("framework_info")
-        if not isinstance(info, dict):
-            return "Not initialized: subscribe.framework_info"
-        for required in ("user", "name"):
-            if not isinstance(info.get(required), str):
-                return f"Not initialized: subscribe.framework_info.{required}"
-        if "id" in info and not _is_id(info["id"]):
-            return "Not initialized: subscribe.framework_info.id.value"
-        if "framework_id" in body and not _is_id(body["framework_id"]):
-            return "Not initialized: framework_id.value"
-        if _value(info.get("id")) != _value(body.get("framework_id")):
-            return "'framework_id' differs from 'subscribe.framework_info.id'"
-        return None
-    if not _is_id(body.get("framework_id")):
-        return "Expecting 'framework_id' to be present"
-    payload_field = call_type.lower()
-    payload = body.get(payload_field)
-    needs_payload = ("ACCEPT", "DECLINE", "KILL", "SHUTDOWN", "ACKNOWLEDGE", "RECONCILE", "MESSAGE")
-    if call_type in needs_payload and not isinstance(payload, dict):
-        return f"Expecting '{payload_field}' to be present"
-    if call_type in ("ACCEPT", "DECLINE"):
-        assert isinstance(payload, dict)
-        offer_ids = payload.get("offer_ids", [])
-        if not isinstance(offer_ids, list) or not all(_is_id(offer_id) for offer_id in offer_ids):
-            return f"Not initialized: {payload_field}.offer_ids"
-    if call_type == "ACCEPT":
-        assert isinstance(payload, dict)
-        for operation in payload.get("operations", []):
-            if not isinstance(operation, dict) or not isinstance(operation.get("type"), str):
-                return "Not initialized: accept.operations.type"
-            if operation["type"] == "LAUNCH":
-                launch = operation.get("launch")
-                if not isinstance(launch, dict):
-                    return "Expecting 'launch' to be present in LAUNCH operation"
-                for task in launch.get("task_infos", []):
-                    problem = _task_info_problem(task)
-                    if problem is not None:
-                        return problem
-    elif call_type == "KILL":
-        assert isinstance(payload, dict)
-        if not _is_id(payload.get("task_id")) or ("agent_id" in payload and not _is_id(payload["agent_id"])):
-            return "Not initialized: kill.task_id"
-    elif call_type == "SHUTDOWN":
-        assert isinstance(payload, dict)
-        if not (_is_id(payload.get("executor_id")) and _is_id(payload.get("agent_id"))):
-            return "Not initialized: shutdown.executor_id, shutdown.agent_id"
-    elif call_type == "ACKNOWLEDGE":
-        assert isinstance(payload, dict)
-        if not (_is_id(payload.get("agent_id")) and _is_id(payload.get("task_id"))):
-            return "Not initialized: acknowledge.agent_id, acknowledge.task_id"
-        if not _is_b64(payload.get("uuid")):
-            return "Not initialized: acknowledge.uuid (base64 bytes)"
-    elif call_type == "RECONCILE":
-        assert isinstance(payload, dict)
-        tasks = payload.get("tasks", [])
-        if not isinstance(tasks, list):
-            return "reconcile.tasks must be a list"
-        for task in tasks:
-            if not isinstance(task, dict) or not _is_id(task.get("task_id")):
-                return "Not initialized: reconcile.tasks.task_id"
-            if "agent_id" in task and not _is_id(task["agent_id"]):
-                return "Not initialized: reconcile.tasks.agent_id.value"
-    elif call_type == "MESSAGE":
-        assert isinstance(payload, dict)
-        if not (_is_id(payload.get("agent_id")) and _is_id(payload.get("executor_id"))):
-            return "Not initialized: message.agent_id, message.executor_id"
-        if not _is_b64(payload.get("data")):
-            return "Not initialized: message.data (base64 bytes)"
-    elif call_type in ("REVIVE", "SUPPRESS") and payload is not None:
-        roles = payload.get("roles", []) if isinstance(payload, dict) else None
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            return f"{payload_field}.roles must be a list of strings"
-    return None
-
-
-def _task_info_problem(task: Any) -> str | None:
-    """Proto-required TaskInfo fields (a missing one fails JSON -> protobuf conversion)."""
-    if not isinstance(task, dict):
-        return "Not initialized: task_infos"
-    if not isinstance(task.get("name"), str):
-        return "Not initialized: task_infos.name"
-    for required in ("task_id", "agent_id"):
-        if not _is_id(task.get(required)):
-            return f"Not initialized: task_infos.{required}.value"
-    for resource in task.get("resources", []):
-        if (
-            not isinstance(resource, dict)
-            or not isinstance(resource.get("name"), str)
-            or "type" not in resource
-        ):
-            return "Not initialized: task_infos.resources.name/type"
-    return None
-
-
-def _task_problem(task: JsonObject, offer_agent: str | None) -> str | None:
-    """What master task validation refuses with TASK_ERROR (the call itself is accepted)."""
-    if ("command" in task) == ("executor" in task):
-        return "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
-    if _value(task.get("agent_id")) != offer_agent:
-        return f"Task uses agent {_value(task.get('agent_id'))} but the offer is on {offer_agent}"
-    return None

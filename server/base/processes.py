@@ -1,4 +1,4 @@
-"""Starting and stopping the agent's executors and command tasks as process groups.
+"""Process groups: starting them, stopping them whole, and reaping those a previous run left.
 
 Guarantees:
 
@@ -6,24 +6,23 @@ Guarantees:
   everything it forks stays in that group unless it deliberately leaves. Stopping acts on the
   whole group: SIGTERM, then SIGKILL once the grace period is over for anything still alive,
   including members the leader left behind when it exited.
-- The child's environment is exactly the mapping given; nothing is inherited from the agent.
+- The child's environment is exactly the mapping given; nothing is inherited from the parent.
   stdin is ``/dev/null``; stdout and stderr are appended to the given files.
 - Orphans, first line (Linux): the child gets the parent-death signal SIGKILL, so the leader dies
-  when the agent dies. Linux sends it when the *thread* that started the child exits, so start
-  processes from the agent's event-loop thread, which lives as long as the agent. It does not
+  when its parent dies. Linux sends it when the *thread* that started the child exits, so start
+  processes from a thread that lives as long as the parent (its event-loop thread). It does not
   reach the leader's own children.
-- Orphans, second line (Linux): a :class:`PidRegistry` file in the agent's work directory records
+- Orphans, second line (Linux): a :class:`PidRegistry` file (in the agent's work directory) records
   each group with the leader's start time (``/proc/<pid>/stat`` field 22) and the boot id. On the
-  next agent start, :meth:`PidRegistry.reap_orphans` kills the recorded groups that are still
+  next start, :meth:`PidRegistry.reap_orphans` kills the recorded groups that are still
   alive and provably ours, then clears the record. A pid whose start time differs from the
   recorded one belongs to someone else and is never signalled; records from another boot are
   dropped unread, since nothing from that boot can still run.
 
-Residual risk, stated honestly: when a recorded leader has already exited but members of its group
-remain, the members are recognised by "started no earlier than the recorded leader" and "still in
-the recorded group". A group number can only be reused after every member has gone, so a stranger
-in that group needs the pid to be recycled *and* the new owner to make itself a group leader with
-it and then exit; that case is not distinguishable and would be reaped.
+Residual risk: when a recorded leader has already exited but members of its group remain, they are
+recognised by "started no earlier than the recorded leader" and "still in the recorded group". A
+stranger would need the recycled pid, make itself a group leader with it, and exit; that case is
+not distinguishable and would be reaped.
 """
 
 from __future__ import annotations
@@ -80,15 +79,12 @@ _PRCTL = _load_prctl()
 
 
 def _die_with_parent(parent_pid: int) -> None:
-    """Runs in the child before exec: SIGKILL us when the agent goes, even if it already went."""
+    """Runs in the child before exec: SIGKILL us when the parent goes, even if it already went."""
     if _PRCTL is None:
         return
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent_pid:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-# --- /proc -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -178,12 +174,9 @@ def _boot_id() -> str | None:
         return None
 
 
-# --- the registry ------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class PidRecord:
-    """One process group the agent started: its id, and when its leader started (clock ticks
+    """One process group that was started: its id, and when its leader started (clock ticks
     since boot, ``/proc/<pid>/stat`` field 22), in which boot."""
 
     pgid: int
@@ -192,7 +185,7 @@ class PidRecord:
 
 
 class PidRegistry:
-    """The agent's record of the process groups it started, kept in one JSON file.
+    """The record of the process groups one parent started, kept in one JSON file.
 
     Every change rewrites the file atomically (temporary file, fsync, rename), so a crash leaves
     either the old or the new record. Records found in the file when the registry is opened are
@@ -335,9 +328,6 @@ def _signal_verified(members: Mapping[int, int], sig: signal.Signals) -> None:
                 os.kill(pid, sig)
 
 
-# --- running processes -------------------------------------------------------------------------------
-
-
 class ManagedProcess:
     """A started process and its process group."""
 
@@ -363,7 +353,7 @@ class ManagedProcess:
         """Wait for the leader to exit; return its status (``-N`` when killed by signal N).
 
         If the whole group is gone by then, the registry record is dropped; if members linger,
-        the record stays so a later :meth:`terminate` or the next agent's reap deals with them.
+        the record stays so a later :meth:`terminate` or the next run's reap deals with them.
         """
         returncode = await self._process.wait()
         if self._registry is not None and not _group_alive(self.pgid):
@@ -409,7 +399,7 @@ async def start_process(
     """Start ``command`` as the leader of a new session and process group.
 
     ``shell=True`` runs the string ``command`` with ``/bin/sh -c``; otherwise ``command`` is an
-    argv list, and a bare program name is looked up on the ``PATH`` of ``env`` (not the agent's).
+    argv list, and a bare program name is looked up on the ``PATH`` of ``env`` (not the parent's).
     The environment is exactly ``env``. stdout and stderr are appended to the two files (created
     if missing; they may be the same file). With ``pid_registry``, the group is recorded there.
     Raises :class:`ProcessStartError` if the process cannot be started.

@@ -2,18 +2,15 @@
 
 It speaks the Mesos v1 HTTP APIs, so the scheduler that drives a real Mesos cluster drives this
 one unchanged: the master serves the scheduler API (``POST /api/v1/scheduler``, default port 5050)
-and the agent serves the executor API (``POST /api/v1/executor``, default port 5051).
+and the agent serves the executor API (``POST /api/v1/executor``, default port 5051). The protocol
+facts (call checks, ids, statuses, events) come from the Mesos kernel in :mod:`server.mesos`.
 
-``cluster``    :class:`~server.cluster.cluster.EmbeddedCluster` and its settings: both servers in
-               one asyncio process (``python -m server.cluster`` runs it standalone).
+``cluster``    :class:`~server.cluster.cluster.EmbeddedCluster`: both servers in one asyncio
+               process (``python -m server.cluster`` runs it standalone).
+``settings``   :class:`~server.cluster.settings.ClusterSettings` with the master's and the agent's.
 ``master``     frameworks, offers, task validation, reconciliation, failover timeouts.
-``allocator``  offer filters, suppression, who gets the free resources.
-``agent``      executors and command tasks in sandboxes, the executor API.
-``updates``    reliable, ordered status update delivery (resent until acknowledged).
+``agent``      executors and command tasks in sandboxes, status updates, the executor API.
 ``state``      the ``GET /state`` document.
 ``resources``  fixed-point scalar resources.
-``wire``       call envelopes, RecordIO event streams, ids and statuses shared by both APIs.
-``fetcher``    puts ``CommandInfo.uris`` into sandboxes (cache, extraction, archive safety).
-``processes``  starts executors and command tasks in their own process groups and makes sure
-               none outlive the agent unnoticed.
+``wire``       reading calls from HTTP requests, and RecordIO event streams on HTTP responses.
 """

@@ -10,14 +10,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from server.cluster.cluster import ClusterSettings, EmbeddedCluster
+from server.cluster.cluster import EmbeddedCluster
+from server.cluster.settings import AgentSettings, ClusterSettings, MasterSettings
 
 log = logging.getLogger("server.cluster")
 
@@ -42,88 +46,93 @@ def _seconds_or_none(text: str) -> float | None:
     return value
 
 
+# (flag, settings object, field, type, help): the defaults are the settings' own.
+_FLAGS: tuple[tuple[str, type[Any], str, Callable[[str], Any], str], ...] = (
+    ("--host", ClusterSettings, "host", str, "address both APIs listen on"),
+    ("--port", ClusterSettings, "port", int, "master port, scheduler API (0: any)"),
+    ("--agent-port", ClusterSettings, "agent_port", int, "agent port, executor API (0: any)"),
+    ("--work-dir", ClusterSettings, "work_dir", Path, "sandboxes, fetch cache, pid records"),
+    ("--hostname", ClusterSettings, "hostname", str, "agent hostname in offers (default: --host)"),
+    ("--cpus", ClusterSettings, "cpus", float, "cpus to offer (default: this machine's CPU count)"),
+    ("--mem", ClusterSettings, "mem", float, "memory to offer in MB (default: this machine's total)"),
+    ("--disk", ClusterSettings, "disk", float, "disk to offer in MB (default: none offered)"),
+    ("--heartbeat-interval", MasterSettings, "heartbeat_interval", float, "seconds between HEARTBEAT events"),
+    (
+        "--offer-timeout",
+        MasterSettings,
+        "offer_timeout",
+        _seconds_or_none,
+        "rescind unused offers after this many seconds ('none': never)",
+    ),
+    (
+        "--failover-timeout-cap",
+        MasterSettings,
+        "failover_timeout_cap",
+        _cap_or_none,
+        "upper bound on frameworks' failover_timeout, in seconds ('none': no bound)",
+    ),
+    (
+        "--executor-registration-timeout",
+        AgentSettings,
+        "executor_registration_timeout",
+        float,
+        "seconds an executor has to subscribe",
+    ),
+    (
+        "--executor-shutdown-grace-period",
+        AgentSettings,
+        "executor_shutdown_grace_period",
+        float,
+        "seconds between SHUTDOWN and SIGKILL",
+    ),
+    (
+        "--update-retry-interval",
+        AgentSettings,
+        "update_retry_interval",
+        float,
+        "seconds between resends of an unacknowledged update",
+    ),
+)
+
+
+def _default(owner: type[Any], name: str) -> Any:
+    (declared,) = [item for item in dataclasses.fields(owner) if item.name == name]
+    return declared.default
+
+
 def parse_arguments(argv: list[str] | None = None) -> ClusterSettings:
+    """The cluster's settings from its command line (flags not given keep the settings' defaults);
+    also sets up logging."""
     parser = argparse.ArgumentParser(
         prog="python -m server.cluster",
         description="One Mesos-compatible master and agent on this machine (v1 scheduler and executor HTTP APIs).",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address both APIs listen on (default %(default)s)"
-    )
-    parser.add_argument(
-        "--port", type=int, default=5050, help="master port, scheduler API (default %(default)s; 0: any)"
-    )
-    parser.add_argument(
-        "--agent-port", type=int, default=5051, help="agent port, executor API (default %(default)s; 0: any)"
-    )
-    parser.add_argument(
-        "--work-dir", type=Path, default=Path("var/cluster"), help="sandboxes, fetch cache, pid records"
-    )
-    parser.add_argument("--hostname", default=None, help="agent hostname in offers (default: --host)")
-    parser.add_argument(
-        "--cpus", type=float, default=None, help="cpus to offer (default: this machine's CPU count)"
-    )
-    parser.add_argument(
-        "--mem", type=float, default=None, help="memory to offer in MB (default: this machine's total)"
-    )
-    parser.add_argument(
-        "--disk", type=float, default=None, help="disk to offer in MB (default: none offered)"
-    )
-    parser.add_argument(
-        "--heartbeat-interval", type=float, default=15.0, help="seconds between HEARTBEAT events"
-    )
-    parser.add_argument(
-        "--offer-timeout",
-        type=_seconds_or_none,
-        default=30.0,
-        help="rescind unused offers after this many seconds ('none': never)",
-    )
-    parser.add_argument(
-        "--failover-timeout-cap",
-        type=_cap_or_none,
-        default=None,
-        help="upper bound on frameworks' failover_timeout, in seconds (default: none)",
-    )
-    parser.add_argument(
-        "--executor-registration-timeout",
-        type=float,
-        default=60.0,
-        help="seconds an executor has to subscribe",
-    )
-    parser.add_argument(
-        "--executor-shutdown-grace-period",
-        type=float,
-        default=5.0,
-        help="seconds between SHUTDOWN and SIGKILL",
-    )
-    parser.add_argument(
-        "--update-retry-interval",
-        type=float,
-        default=10.0,
-        help="seconds between resends of an unacknowledged update",
-    )
+    for flag, owner, name, kind, text in _FLAGS:
+        default = _default(owner, name)
+        shown = "" if default is None else f" (default {default})"
+        parser.add_argument(
+            flag,
+            dest=f"{owner.__name__}.{name}",
+            metavar=name.upper(),
+            type=kind,
+            default=argparse.SUPPRESS,
+            help=text + shown,
+        )
     parser.add_argument("--log-level", default="INFO", help="logging level (default %(default)s)")
-    arguments = parser.parse_args(argv)
+    arguments = vars(parser.parse_args(argv))
     logging.basicConfig(
-        level=arguments.log_level.upper(),
+        level=arguments.pop("log_level").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    given: dict[str, dict[str, Any]] = {}
+    for key, value in arguments.items():
+        owner_name, name = key.split(".")
+        given.setdefault(owner_name, {})[name] = value
     return ClusterSettings(
-        work_dir=arguments.work_dir,
-        host=arguments.host,
-        port=arguments.port,
-        agent_port=arguments.agent_port,
-        hostname=arguments.hostname,
-        cpus=arguments.cpus,
-        mem=arguments.mem,
-        disk=arguments.disk,
-        heartbeat_interval=arguments.heartbeat_interval,
-        offer_timeout=arguments.offer_timeout,
-        failover_timeout_cap=arguments.failover_timeout_cap,
-        executor_registration_timeout=arguments.executor_registration_timeout,
-        executor_shutdown_grace_period=arguments.executor_shutdown_grace_period,
-        update_retry_interval=arguments.update_retry_interval,
+        **given.get(ClusterSettings.__name__, {}),
+        master=MasterSettings(**given.get(MasterSettings.__name__, {})),
+        agent=AgentSettings(**given.get(AgentSettings.__name__, {})),
     )
 
 

@@ -20,87 +20,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
-from server.cluster.agent import EXECUTOR_API_PATH, Agent, AgentSettings
-from server.cluster.master import SCHEDULER_API_PATH, Master, MasterSettings
-from server.cluster.resources import Resources
+from server.cluster.agent.core import Agent
+from server.cluster.agent.http import EXECUTOR_API_PATH, ExecutorApi
+from server.cluster.master.core import Master
+from server.cluster.master.http import SCHEDULER_API_PATH, SchedulerApi
+from server.cluster.settings import ClusterSettings
 from server.cluster.state import cluster_state
-from server.cluster.wire import JsonObject
+from server.mesos.values import JsonObject
 
-__all__ = ["ClusterSettings", "EmbeddedCluster", "machine_resources"]
+__all__ = ["EmbeddedCluster"]
 
 logger = logging.getLogger("server.cluster")
-
-
-def machine_resources() -> tuple[float, float]:
-    """(cpus, mem in MB) of this machine: its CPU count and its total memory."""
-    cpus = float(os.cpu_count() or 1)
-    try:
-        mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        mem_bytes = 1024 * 1024 * 1024
-    return cpus, float(mem_bytes // (1024 * 1024))
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ClusterSettings:
-    """Everything the embedded cluster can be told (durations in seconds, memory in MB).
-
-    ``cpus`` / ``mem`` default to the machine's (CPU count, total memory). Port 0 picks a free
-    port. See :class:`~server.cluster.master.MasterSettings` and
-    :class:`~server.cluster.agent.AgentSettings` for what the durations govern.
-    """
-
-    work_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 5050
-    agent_port: int = 5051
-    hostname: str | None = None
-    cpus: float | None = None
-    mem: float | None = None
-    disk: float | None = None
-    heartbeat_interval: float = 15.0
-    offer_timeout: float | None = 30.0
-    allocation_interval: float = 1.0
-    failover_timeout_cap: float | None = None
-    update_retry_interval: float = 10.0
-    executor_registration_timeout: float = 60.0
-    executor_shutdown_grace_period: float = 5.0
-    default_kill_grace_period: float = 3.0
-    executor_heartbeat_interval: float = 30.0
-    #: On stop, executors and tasks get at most this long between SIGTERM and SIGKILL.
-    stop_grace_period: float = 3.0
-    #: Base environment of executors and tasks; ``None`` inherits this process's.
-    environment: Mapping[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "work_dir", Path(self.work_dir))
-        for name in ("port", "agent_port"):
-            if not 0 <= getattr(self, name) <= 65535:
-                raise ValueError(f"ClusterSettings.{name} must be a TCP port (0 for any free one)")
-        for name in ("cpus", "mem", "disk"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise ValueError(f"ClusterSettings.{name} must not be negative")
-        if self.stop_grace_period < 0:
-            raise ValueError("ClusterSettings.stop_grace_period must not be negative")
-
-    def resources(self) -> Resources:
-        cpus, mem = machine_resources()
-        quantities = {
-            "cpus": cpus if self.cpus is None else self.cpus,
-            "mem": mem if self.mem is None else self.mem,
-        }
-        if self.disk is not None:
-            quantities["disk"] = self.disk
-        return Resources.from_quantities(quantities)
 
 
 class EmbeddedCluster:
@@ -110,29 +44,13 @@ class EmbeddedCluster:
         self.settings = settings
         master_id = str(uuid.uuid4())
         self.agent = Agent(
-            AgentSettings(
-                work_dir=settings.work_dir.resolve(),
-                agent_id=f"{master_id}-S0",
-                hostname=settings.hostname or settings.host,
-                resources=settings.resources(),
-                executor_registration_timeout=settings.executor_registration_timeout,
-                executor_shutdown_grace_period=settings.executor_shutdown_grace_period,
-                default_kill_grace_period=settings.default_kill_grace_period,
-                update_retry_interval=settings.update_retry_interval,
-                executor_heartbeat_interval=settings.executor_heartbeat_interval,
-                environment=settings.environment,
-            )
+            settings.agent,
+            agent_id=f"{master_id}-S0",
+            hostname=settings.agent_hostname,
+            resources=settings.resources(),
+            work_dir=settings.work_dir.resolve(),
         )
-        self.master = Master(
-            MasterSettings(
-                heartbeat_interval=settings.heartbeat_interval,
-                offer_timeout=settings.offer_timeout,
-                allocation_interval=settings.allocation_interval,
-                failover_timeout_cap=settings.failover_timeout_cap,
-            ),
-            self.agent,
-            master_id=master_id,
-        )
+        self.master = Master(settings.master, self.agent, master_id=master_id)
         self._runners: list[web.AppRunner] = []
         self._started = False
         self._stopped = False
@@ -148,7 +66,7 @@ class EmbeddedCluster:
 
     @property
     def agent_id(self) -> str:
-        return self.agent.settings.agent_id
+        return self.agent.agent_id
 
     def state(self) -> JsonObject:
         """The ``/state`` document."""
@@ -173,8 +91,8 @@ class EmbeddedCluster:
             "embedded cluster up: master %s, agent %s (%s), work dir %s",
             self.master_url,
             self.agent_url,
-            self.agent.settings.resources,
-            self.agent.settings.work_dir,
+            self.agent.resources,
+            self.agent.work_dir,
         )
 
     async def stop(self) -> None:
@@ -206,18 +124,20 @@ class EmbeddedCluster:
         return int(runner.addresses[0][1])
 
     def _master_app(self) -> web.Application:
+        api = SchedulerApi(self.master)
         app = web.Application()
-        app.router.add_route("*", SCHEDULER_API_PATH, self.master.handle_scheduler_api)
-        app.router.add_route("*", "/master" + SCHEDULER_API_PATH, self.master.handle_scheduler_api)
+        app.router.add_route("*", SCHEDULER_API_PATH, api.handle)
+        app.router.add_route("*", "/master" + SCHEDULER_API_PATH, api.handle)
         app.router.add_get("/state", self._state)
         app.router.add_get("/master/state", self._state)
         app.router.add_get("/health", _health)
         return app
 
     def _agent_app(self) -> web.Application:
+        api = ExecutorApi(self.agent)
         app = web.Application()
-        app.router.add_route("*", EXECUTOR_API_PATH, self.agent.handle_executor_api)
-        app.router.add_route("*", "/slave(1)" + EXECUTOR_API_PATH, self.agent.handle_executor_api)
+        app.router.add_route("*", EXECUTOR_API_PATH, api.handle)
+        app.router.add_route("*", "/slave(1)" + EXECUTOR_API_PATH, api.handle)
         app.router.add_get("/state", self._state)
         app.router.add_get("/health", _health)
         return app

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.cluster.agent import Agent, ExecutorRun, ExecutorState
-from server.cluster.master import Framework, Master, MasterTask
-from server.cluster.wire import JsonObject
+from server.cluster.agent.core import Agent
+from server.cluster.agent.records import ExecutorRun, ExecutorState
+from server.cluster.master.core import VERSION, Master
+from server.cluster.master.records import Framework, MasterTask
+from server.mesos.values import JsonObject
 
 __all__ = ["cluster_state"]
 
@@ -96,24 +98,23 @@ def cluster_state(master: Master, agent: Agent) -> JsonObject:
             ],
         }
 
-    settings = agent.settings
     return {
         "master": {
             "id": master.master_id,
             "hostname": master.host,
             "port": master.port,
             "scheduler_api": f"http://{master.host}:{master.port}/api/v1/scheduler",
-            "version": master.master_info()["version"],
+            "version": VERSION,
             "start_time": master.started_at,
         },
         "agents": [
             {
-                "id": settings.agent_id,
-                "hostname": settings.hostname,
+                "id": agent.agent_id,
+                "hostname": agent.hostname,
                 "port": agent.port,
                 "executor_api": f"http://{agent.endpoint}/api/v1/executor",
-                "work_dir": str(settings.work_dir),
-                "resources": settings.resources.quantities(),
+                "work_dir": str(agent.work_dir),
+                "resources": agent.resources.quantities(),
                 "used_resources": master.used_resources().quantities(),
                 "offered_resources": master.offered_resources().quantities(),
                 "available_resources": master.available_resources().quantities(),

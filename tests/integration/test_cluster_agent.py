@@ -69,7 +69,7 @@ async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(clus
         (done,) = cluster.state()["frameworks"][0]["completed_tasks"]
         assert done["state"] == "TASK_FINISHED" and done["unacknowledged_updates"] == 0
         sandbox = Path(done["sandbox"])
-        assert sandbox.parent == cluster.agent.settings.work_dir / "sandboxes" / client.framework_id / "hello"
+        assert sandbox.parent == cluster.agent.work_dir / "sandboxes" / client.framework_id / "hello"
         assert (sandbox / "stdout").read_text() == "hello\n"
         assert (sandbox / "stderr").read_text() == "hello\n"
 

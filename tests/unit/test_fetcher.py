@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from server.cluster.fetcher import Fetcher, FetchError, UriSpec
+from server.cluster.agent.fetcher import Fetcher, FetchError, UriSpec
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -24,8 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from server.cluster.wire import JsonObject
 from server.mesos.states import TERMINAL_STATES
+from server.mesos.values import JsonObject
 
 __all__ = ["AddOutcome", "PendingUpdate", "StatusUpdateManager"]
 
