@@ -405,9 +405,6 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0, interval: 
         await asyncio.sleep(interval)
 
 
-# -- time -------------------------------------------------------------------------------------------
-
-
 # -- the real executor ----------------------------------------------------------------------------
 
 
