@@ -36,12 +36,12 @@ import contextlib
 import enum
 import json
 import logging
-import time
 from typing import Any, Protocol
 
 import httpx
 
 from server.base.backoff import Backoff
+from server.executor.sender import UpdateSender, describe
 from server.executor.settings import ExecutorSettings
 from server.executor.updates import JsonObject, StatusUpdate, UpdateLedger, new_status
 from server.mesos.errors import MesosError, ProtocolError, SubscriptionLost
@@ -55,8 +55,6 @@ log = logging.getLogger("server.executor.agent")
 _INITIAL_BACKOFF = 0.05
 #: Jitter of the subscription backoff: each delay is between half and all of its ceiling.
 _BACKOFF_JITTER = 0.5
-#: Wait before retrying an UPDATE that failed on the network while the stream is still up.
-_UPDATE_RETRY_DELAY = 0.5
 
 
 class ConnectionEnd(enum.Enum):
@@ -124,11 +122,10 @@ class AgentConnection:
             transport=transport,
             task_name="executor-agent-stream-reader",
         )
+        self._sender = UpdateSender(self.ledger, url=settings.executor_url, encode=self._update_call)
         self._included: set[str] = set()
         self._lost_at = 0.0
         self._attempt = 0
-        self._outbox: asyncio.Queue[StatusUpdate] | None = None
-        self._sender: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
         self._settled.set()
         self._call_http: httpx.AsyncClient | None = None
@@ -137,8 +134,6 @@ class AgentConnection:
     def state(self) -> SubscriptionState:
         return self._subscription.state
 
-    # -- sending ------------------------------------------------------------------------------------
-
     def send_update(self, task_id: str, state: str, message: str | None = None) -> StatusUpdate:
         """Record a status update and send it as soon as the agent can take it."""
         status = new_status(
@@ -146,8 +141,7 @@ class AgentConnection:
         )
         update = self.ledger.add(status)
         self._settled.clear()
-        if self._outbox is not None:
-            self._outbox.put_nowait(update)
+        self._sender.put(update)
         log.info("task %s: %s%s", task_id, state, f" ({message})" if message else "")
         return update
 
@@ -160,8 +154,6 @@ class AgentConnection:
     def close(self) -> None:
         """Stop: :meth:`run` ends the stream and returns :attr:`ConnectionEnd.CLOSED`."""
         self._subscription.request_close()
-
-    # -- the subscription ---------------------------------------------------------------------------
 
     async def run(self) -> ConnectionEnd:
         """Subscribe and dispatch events until :meth:`close` or the agent is lost. Call once."""
@@ -179,7 +171,7 @@ class AgentConnection:
         except MesosError:
             return ConnectionEnd.AGENT_LOST
         finally:
-            self._stop_sender()
+            self._sender.stop()
             await self._call_http.aclose()
         return ConnectionEnd.CLOSED
 
@@ -190,7 +182,7 @@ class AgentConnection:
 
     async def _on_event(self, event: JsonObject) -> bool:
         kind = event["type"]
-        if self._outbox is None:  # the first event of this stream
+        if not self._sender.running:  # the first event of this stream
             if kind != "SUBSCRIBED":
                 raise ProtocolError(f"first event is {kind!r}, not SUBSCRIBED")
             self._subscribed()
@@ -200,11 +192,11 @@ class AgentConnection:
         return True
 
     async def _on_stream_end(self) -> None:
-        self._stop_sender()
+        self._sender.stop()
 
     async def _on_lost(self, subscribed: bool, error: MesosError) -> float | None:
         level = logging.WARNING if subscribed else logging.INFO
-        log.log(level, "subscription to %s ended: %s", self._settings.agent_endpoint, _describe(error))
+        log.log(level, "subscription to %s ended: %s", self._settings.agent_endpoint, describe(error))
         now = asyncio.get_running_loop().time()
         if subscribed:
             self._lost_at, self._attempt = now, 0
@@ -224,22 +216,14 @@ class AgentConnection:
         return delay
 
     def _subscribed(self) -> None:
-        self._outbox = asyncio.Queue()
-        for update in self.ledger.unacknowledged_updates():
-            if update.uuid not in self._included:
-                self._outbox.put_nowait(update)
-        self._sender = asyncio.create_task(self._send_updates(self._outbox))
+        assert self._call_http is not None
+        backlog = [u for u in self.ledger.unacknowledged_updates() if u.uuid not in self._included]
+        self._sender.start(self._call_http, backlog)
         log.info(
             "subscribed to the agent at %s (%d unacknowledged updates resent)",
             self._settings.agent_endpoint,
             len(self._included),
         )
-
-    def _stop_sender(self) -> None:
-        self._outbox = None
-        if self._sender is not None:
-            self._sender.cancel()
-            self._sender = None
 
     def _dispatch_safely(self, event: JsonObject) -> None:
         try:
@@ -279,8 +263,6 @@ class AgentConnection:
         else:
             log.warning("ignoring an event of unknown type %r", kind)
 
-    # -- calls ---------------------------------------------------------------------------------------
-
     def _call(self, kind: str, **fields: Any) -> JsonObject:
         body: JsonObject = {
             "type": kind,
@@ -290,50 +272,10 @@ class AgentConnection:
         body.update({name.lower(): value for name, value in fields.items()})
         return body
 
-    async def _send_updates(self, outbox: asyncio.Queue[StatusUpdate]) -> None:
-        """Post queued updates one at a time, in order, for as long as this subscription lives."""
-        assert self._call_http is not None
-        while True:
-            update = await outbox.get()
-            while self.ledger.is_pending(update.uuid):
-                started = time.monotonic()
-                try:
-                    response = await self._call_http.post(
-                        self._settings.executor_url,
-                        content=json.dumps(self._call("UPDATE", update={"status": update.status})),
-                    )
-                except httpx.HTTPError as exc:
-                    log.warning(
-                        "UPDATE %s of task %s failed: %s; retrying",
-                        update.state,
-                        update.task_id,
-                        _describe(exc),
-                    )
-                else:
-                    if response.status_code == 202:
-                        break
-                    text = response.text.strip()[:300]
-                    if 400 <= response.status_code < 500:
-                        log.error(
-                            "agent refused UPDATE %s of task %s with HTTP %d: %s",
-                            update.state,
-                            update.task_id,
-                            response.status_code,
-                            text,
-                        )
-                        break
-                    log.warning("UPDATE answered HTTP %d: %s; retrying", response.status_code, text)
-                await asyncio.sleep(max(0.0, _UPDATE_RETRY_DELAY - (time.monotonic() - started)))
+    def _update_call(self, update: StatusUpdate) -> str:
+        return json.dumps(self._call("UPDATE", update={"status": update.status}))
 
 
 def _error_message(event: JsonObject) -> str:
     error = event.get("error")
     return str(error.get("message", "")) if isinstance(error, dict) else ""
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    cause = exc.__cause__ or exc.__context__
-    if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text} ({cause})"
-    return text

@@ -262,18 +262,12 @@ class SubscriptionLoop:
         if self._queue is not None:
             self._queue.put_nowait(_CLOSE)
 
-    async def wait_closed(self) -> None:
-        """Wait until :meth:`run` has returned (at once if it never ran and was closed)."""
-        await self._closed.wait()
-
     async def close(self) -> None:
         """Stop: drop the stream and wait until :meth:`run` has returned. Called from inside
         ``run()`` (from a hook) it only requests the stop. Idempotent."""
         self.request_close()
         if asyncio.current_task() is not self._run_task:
             await self._closed.wait()
-
-    # -- one stream -----------------------------------------------------------------------------
 
     async def _session(self, http: httpx.AsyncClient) -> tuple[bool, MesosError | None]:
         """One attempt: returns whether it reached SUBSCRIBED, and the error that ended it

@@ -112,8 +112,6 @@ class MesosSchedulerClient(SchedulerCalls):
         self._reconcile_task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
-    # -- introspection --------------------------------------------------------------------------
-
     @property
     def state(self) -> ClientState:
         """The lifecycle state."""
@@ -139,8 +137,6 @@ class MesosSchedulerClient(SchedulerCalls):
     def framework(self) -> FrameworkInfo:
         """The FrameworkInfo this client subscribes with."""
         return self._framework
-
-    # -- lifecycle ------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Subscribe and process events until :meth:`close`, an ERROR event, or :meth:`teardown`.
@@ -184,8 +180,6 @@ class MesosSchedulerClient(SchedulerCalls):
         await self._send_call("TEARDOWN")
         logger.warning("framework %s torn down", self._framework_id)
         await self.close()
-
-    # -- the subscription's hooks ---------------------------------------------------------------
 
     async def _subscribe_request(self) -> SubscribeRequest:
         try:
@@ -254,8 +248,6 @@ class MesosSchedulerClient(SchedulerCalls):
         self._attempt += 1
         logger.info("resubscribing in %.2f s (framework %s)", delay, self._framework_id or "new")
         return delay
-
-    # -- reconciliation -------------------------------------------------------------------------
 
     async def _reconcile_loop(self) -> None:
         """After SUBSCRIBED: explicit then implicit reconciliation, then again periodically."""
