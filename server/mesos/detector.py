@@ -1,29 +1,26 @@
-"""Finding the leading Mesos master.
+"""Finding the leading Mesos master: the master URL forms and the election group's data (no IO).
 
 Two forms of master address are understood:
 
 ``http://host:port`` / ``https://host:port`` (a trailing ``/api/v1/scheduler`` is tolerated)
-    Used as is. If that master is not the leader it answers SUBSCRIBE with ``307 Temporary
-    Redirect`` and a scheme-relative ``Location: //leader:port/api/v1/scheduler``; the client
-    follows it with :func:`resolve_location`. A bare ``host:port`` means ``http://host:port``.
+    Used as is (:func:`detect_http_leader`). If that master is not the leader it answers SUBSCRIBE
+    with ``307 Temporary Redirect`` and a scheme-relative ``Location``, which the subscription
+    loop follows. A bare ``host:port`` means ``http://host:port``.
 
 ``zk://[user:password@]host1:2181,host2:2181/mesos``
     Leader election through ZooKeeper. Each master holds an ephemeral sequential child of the path
     named ``json.info_<sequence>`` whose data is the master's ``MasterInfo`` as JSON; the lowest
-    sequence is the leader. Other children (``info_<seq>`` in binary protobuf from old masters,
-    ``log_replicas``) are ignored. See :func:`leader_from_children`.
-
-Detection is done afresh on every (re)subscription: nothing is cached, so a session lost to
-ZooKeeper or a master failover between two calls costs nothing but one more lookup.
+    sequence is the leader (:func:`leader_from_children`). Reading ZooKeeper is the registry's
+    work: ``server.registry.mesos_master.detect_leader`` is the :data:`LeaderDetector` for these
+    URLs (and for the http forms).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,33 +28,32 @@ from server.mesos.errors import NoLeader
 
 __all__ = [
     "SCHEDULER_API_PATH",
-    "detect_leader",
+    "LeaderDetector",
+    "detect_http_leader",
+    "is_election_child",
     "leader_from_children",
     "master_url_from_info",
     "normalize_master_url",
-    "resolve_location",
 ]
 
 #: Path of the scheduler endpoint on a master.
 SCHEDULER_API_PATH = "/api/v1/scheduler"
 
+#: Finds the leading master: the master URL as configured -> its base URL ``scheme://host:port``.
+#: Raises :class:`~server.mesos.errors.NoLeader` when there is none, ``ValueError`` for a URL it
+#: cannot use. Called before every (re)subscription; nothing is cached.
+LeaderDetector = Callable[[str], Awaitable[str]]
+
 _ELECTION_CHILD = re.compile(r"^json\.info_(\d+)$")
 
 
-async def detect_leader(url: str, *, zk_timeout: float = 10.0) -> str:
-    """Return the base URL (``http://host:port``) of the leading master named by ``url``.
+async def detect_http_leader(url: str) -> str:
+    """The :data:`LeaderDetector` of ``http(s)://`` URLs: the URL normalised, no IO.
 
-    For ``http(s)://`` URLs no IO is done: the URL is normalised and returned, and redirects are
-    followed later by the client. For ``zk://`` URLs ZooKeeper is read once (in a worker thread,
-    because kazoo is synchronous) within ``zk_timeout`` seconds.
-
-    Raises :class:`NoLeader` when no leader can be found (unreachable ZooKeeper, no election
-    children, unreadable MasterInfo) and ``ValueError`` for a URL of an unknown form.
+    Raises ``ValueError`` for a ``zk://`` URL (that needs ZooKeeper) or a URL of an unknown form.
     """
     if url.startswith("zk://"):
-        hosts, path, auth = _split_zk_url(url)
-        children = await asyncio.to_thread(_read_election_children, hosts, path, auth, zk_timeout)
-        return leader_from_children(children)
+        raise ValueError(f"{url!r} names a ZooKeeper election group: it needs a ZooKeeper detector")
     return normalize_master_url(url)
 
 
@@ -76,37 +72,17 @@ def normalize_master_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def resolve_location(current_endpoint: str, location: str) -> str:
-    """Return the scheduler endpoint URL a ``307`` response points to.
-
-    Masters answer with a scheme-relative ``Location: //host:port/api/v1/scheduler``; older ones
-    sent ``//host:port`` or a bare ``host:port``. The scheme of the request that was redirected is
-    kept, and the scheduler path is appended when the location has none.
-    """
-    scheme = urlsplit(current_endpoint).scheme or "http"
-    target = location.strip()
-    if not target:
-        raise ValueError("empty Location header")
-    if target.startswith("//"):
-        target = f"{scheme}:{target}"
-    elif "://" not in target:
-        if target.startswith("/"):
-            current = urlsplit(current_endpoint)
-            target = f"{current.scheme}://{current.netloc}{target}"
-        else:
-            target = f"{scheme}://{target}"
-    parts = urlsplit(target)
-    path = parts.path.rstrip("/")
-    if not path.endswith(SCHEDULER_API_PATH):
-        path += SCHEDULER_API_PATH
-    return f"{parts.scheme}://{parts.netloc}{path}"
+def is_election_child(name: str) -> bool:
+    """Whether a child of the election path takes part: ``json.info_<sequence>``."""
+    return _ELECTION_CHILD.match(name) is not None
 
 
 def leader_from_children(children: Mapping[str, bytes], *, scheme: str = "http") -> str:
     """Pick the leader among the children of a Mesos election path and return its base URL.
 
-    ``children`` maps child names to their data. Only ``json.info_<sequence>`` children take part;
-    the lowest sequence number wins. Raises :class:`NoLeader` if there is none or if the leader's
+    ``children`` maps child names to their data. Only ``json.info_<sequence>`` children take part
+    (``info_<seq>`` in binary protobuf from old masters and ``log_replicas`` are ignored); the
+    lowest sequence number wins. Raises :class:`NoLeader` if there is none or if the leader's
     MasterInfo cannot be read.
     """
     candidates: list[tuple[int, str]] = []
@@ -147,54 +123,3 @@ def master_url_from_info(info: Mapping[str, Any], *, scheme: str = "http") -> st
     except ValueError:
         pass  # a hostname, used as is
     return f"{scheme}://{host}:{port}"
-
-
-def _split_zk_url(url: str) -> tuple[str, str, str | None]:
-    """Split ``zk://[user:pass@]hosts/path`` into (hosts, path, digest credentials)."""
-    rest = url[len("zk://") :]
-    auth: str | None = None
-    slash = rest.find("/")
-    authority, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
-    if "@" in authority:
-        auth, authority = authority.rsplit("@", 1)
-    path = path.rstrip("/")
-    if not authority or not path:
-        raise ValueError(f"not a ZooKeeper master URL: {url!r} (expected zk://host:port[,host:port]/path)")
-    return authority, path, auth
-
-
-def _read_election_children(hosts: str, path: str, auth: str | None, timeout: float) -> dict[str, bytes]:
-    """Read the data of every ``json.info_*`` child of ``path`` (blocking; run in a thread)."""
-    # Imported here so that the module (and the http:// path) does not need kazoo at import time.
-    from kazoo.client import KazooClient
-    from kazoo.exceptions import KazooException, NoNodeError
-    from kazoo.handlers.threading import KazooTimeoutError
-
-    zk = KazooClient(
-        hosts=hosts,
-        timeout=timeout,
-        auth_data=[("digest", auth)] if auth else None,
-        read_only=True,
-    )
-    try:
-        zk.start(timeout=timeout)
-        names = zk.get_children(path)
-        children: dict[str, bytes] = {}
-        for name in names:
-            if not _ELECTION_CHILD.match(name):
-                continue
-            try:
-                data, _ = zk.get(f"{path}/{name}")
-            except NoNodeError:
-                continue  # that master just left the election; the others still count
-            children[name] = data
-        return children
-    except NoNodeError as exc:
-        raise NoLeader(f"ZooKeeper path {path} does not exist on {hosts}") from exc
-    except (KazooTimeoutError, KazooException) as exc:
-        raise NoLeader(f"cannot read Mesos leader from ZooKeeper {hosts}{path}: {exc!r}") from exc
-    finally:
-        try:
-            zk.stop()
-        finally:
-            zk.close()

@@ -27,6 +27,7 @@ from server.base.clock import Clock
 from server.domain.job import JobConfig
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.framework import FrameworkIdStore
+from server.registry.mesos_master import detect_leader
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import CoreSettings, SchedulerCore
 
@@ -194,6 +195,7 @@ class SchedulerService:
                     reconcile_interval=self.settings.reconcile_interval_seconds,
                     backoff=self.settings.backoff,
                     heartbeat_misses=self.settings.heartbeat_misses,
+                    detect=detect_leader,
                 )
                 events.client = client
                 self._client = client

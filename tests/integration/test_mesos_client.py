@@ -2,7 +2,8 @@
 calls on their own connections, acknowledgements, reconciliation, and survival of lost streams.
 
 Also: the double's own strictness (so later scheduler tests can trust it) and the leader
-detector's pure parts (ZooKeeper child selection, redirect locations)."""
+detector's pure parts (election child selection, master URLs, redirect locations); the ZooKeeper
+lookup itself is tested in test_mesos_master_detection.py."""
 
 from __future__ import annotations
 
@@ -27,13 +28,9 @@ from server.mesos.client import (
     JsonObject,
     MesosSchedulerClient,
 )
-from server.mesos.detector import (
-    detect_leader,
-    leader_from_children,
-    normalize_master_url,
-    resolve_location,
-)
+from server.mesos.detector import detect_http_leader, leader_from_children, normalize_master_url
 from server.mesos.errors import CallRejected, MesosError, NoLeader, SubscriptionLost
+from server.mesos.subscription import resolve_location
 from testkit.mesos_double import (
     Chunker,
     MesosMasterDouble,
@@ -598,14 +595,6 @@ async def test_master_that_never_answers_subscribe_is_given_up_on_and_retried(
     assert handler.events == []
 
 
-async def test_backoff_grows_exponentially_up_to_the_cap() -> None:
-    backoff = Backoff(initial=0.5, maximum=15.0, jitter=0.0)
-    assert [backoff.delay(n) for n in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
-    assert backoff.delay(10_000) == 15.0
-    jittered = Backoff(initial=1.0, maximum=1.0, jitter=0.2)
-    assert all(0.8 <= jittered.delay(3) <= 1.0 for _ in range(50))
-
-
 # -- redirects and errors -------------------------------------------------------------------------
 
 
@@ -896,14 +885,10 @@ def test_zookeeper_without_a_readable_leader_raises_no_leader(children: dict[str
         leader_from_children(children)
 
 
-async def test_unreachable_zookeeper_raises_no_leader() -> None:
-    with pytest.raises(NoLeader) as caught:
-        await detect_leader("zk://127.0.0.1:9/mesos", zk_timeout=0.5)
-    assert caught.value.__cause__ is not None
-
-
 async def test_http_master_url_is_used_as_is() -> None:
-    assert await detect_leader("http://master:5050/") == "http://master:5050"
+    assert await detect_http_leader("http://master:5050/") == "http://master:5050"
+    with pytest.raises(ValueError):
+        await detect_http_leader("zk://zk:2181/mesos")
     assert normalize_master_url("master:5050") == "http://master:5050"
     assert normalize_master_url("https://m:5050/api/v1/scheduler") == "https://m:5050"
     with pytest.raises(ValueError):
