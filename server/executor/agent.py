@@ -43,8 +43,9 @@ import httpx
 from server.base.backoff import Backoff
 from server.executor.sender import UpdateSender, describe
 from server.executor.settings import ExecutorSettings
-from server.executor.updates import JsonObject, StatusUpdate, UpdateLedger, new_status
+from server.executor.updates import JsonObject, StatusUpdate, UpdateLedger
 from server.mesos.errors import MesosError, ProtocolError, SubscriptionLost
+from server.mesos.status import task_status
 from server.mesos.subscription import SubscribeRequest, SubscriptionLoop, SubscriptionState
 
 __all__ = ["AgentConnection", "AgentEventHandler", "ConnectionEnd"]
@@ -136,8 +137,13 @@ class AgentConnection:
 
     def send_update(self, task_id: str, state: str, message: str | None = None) -> StatusUpdate:
         """Record a status update and send it as soon as the agent can take it."""
-        status = new_status(
-            task_id=task_id, state=state, executor_id=self._settings.executor_id, message=message
+        status = task_status(
+            task_id,
+            state,
+            source="SOURCE_EXECUTOR",
+            executor_id=self._settings.executor_id,
+            message=message or None,
+            reliable=True,
         )
         update = self.ledger.add(status)
         self._settled.clear()

@@ -21,6 +21,7 @@ from typing import Any
 from server.base.cron import CronExpression, InvalidCronExpression
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobExecutionType
 from server.domain.task import ShardingContext
+from server.mesos.values import duration_seconds
 
 __all__ = ["DEFAULT_KILL_GRACE_PERIOD", "InvalidTask", "LaunchedShard", "decode_task", "grace_period"]
 
@@ -58,17 +59,8 @@ class LaunchedShard:
 
 def grace_period(kill_policy: Any, default: float) -> float:
     """Seconds in a Mesos ``KillPolicy`` JSON (``grace_period.nanoseconds``), else ``default``."""
-    if not isinstance(kill_policy, dict):
-        return default
-    period = kill_policy.get("grace_period")
-    if not isinstance(period, dict):
-        return default
-    nanoseconds = period.get("nanoseconds")
-    if isinstance(nanoseconds, str) and nanoseconds.lstrip("-").isdigit():
-        nanoseconds = int(nanoseconds)  # protobuf JSON writes int64 as a string
-    if not isinstance(nanoseconds, int) or isinstance(nanoseconds, bool) or nanoseconds < 0:
-        return default
-    return nanoseconds / 1e9
+    seconds = duration_seconds(kill_policy.get("grace_period")) if isinstance(kill_policy, dict) else None
+    return default if seconds is None else seconds
 
 
 def _field(document: Mapping[str, Any], name: str, kind: type, default: Any = None) -> Any:

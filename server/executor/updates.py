@@ -11,38 +11,13 @@ dies loses it, and the agent then reports its tasks lost), safe to query at any 
 
 from __future__ import annotations
 
-import base64
-import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StatusUpdate", "UpdateLedger", "new_status"]
+__all__ = ["StatusUpdate", "UpdateLedger"]
 
 JsonObject = dict[str, Any]
-
-
-def new_status(
-    *,
-    task_id: str,
-    state: str,
-    executor_id: str,
-    message: str | None = None,
-    clock: Callable[[], float] = time.time,
-) -> JsonObject:
-    """A ``mesos.v1.TaskStatus`` from the executor, with a fresh uuid (base64 of 16 bytes)."""
-    status: JsonObject = {
-        "task_id": {"value": task_id},
-        "state": state,
-        "source": "SOURCE_EXECUTOR",
-        "executor_id": {"value": executor_id},
-        "uuid": base64.b64encode(uuid.uuid4().bytes).decode("ascii"),
-        "timestamp": clock(),
-    }
-    if message:
-        status["message"] = message
-    return status
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import base64
 
-from server.executor.updates import UpdateLedger, new_status
+from server.executor.updates import UpdateLedger
+from server.mesos.status import task_status
 
 
 def status(task_id: str, state: str, message: str | None = None) -> dict[str, object]:
-    return new_status(
-        task_id=task_id, state=state, executor_id="app@-@agent", message=message, clock=lambda: 12.5
+    """A status as the executor makes it (``ExecutorConnection.send_update``)."""
+    return task_status(
+        task_id,
+        state,
+        source="SOURCE_EXECUTOR",
+        executor_id="app@-@agent",
+        message=message,
+        reliable=True,
+        timestamp=12.5,
     )
 
 

@@ -9,7 +9,6 @@ raises :class:`~server.mesos.errors.SubscriptionLost` at once; nothing is queued
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import orjson
 
 from server.mesos.errors import CallRejected, SubscriptionLost, TransportError
 from server.mesos.subscription import JsonObject
+from server.mesos.values import b64encode, id_object
 
 __all__ = ["CallTarget", "SchedulerCalls"]
 
@@ -86,7 +86,7 @@ class SchedulerCalls:
         when ``None``). An offer id can be used in one ACCEPT only.
         """
         accept: JsonObject = {
-            "offer_ids": [_id(offer_id) for offer_id in offer_ids],
+            "offer_ids": [id_object(offer_id) for offer_id in offer_ids],
             "operations": [dict(operation) for operation in operations],
         }
         if refuse_seconds is not None:
@@ -95,7 +95,7 @@ class SchedulerCalls:
 
     async def decline(self, offer_ids: Sequence[str], refuse_seconds: float | None = None) -> None:
         """DECLINE offers; the master will not re-offer those resources for ``refuse_seconds``."""
-        decline: JsonObject = {"offer_ids": [_id(offer_id) for offer_id in offer_ids]}
+        decline: JsonObject = {"offer_ids": [id_object(offer_id) for offer_id in offer_ids]}
         if refuse_seconds is not None:
             decline["filters"] = {"refuse_seconds": refuse_seconds}
         await self._send_call("DECLINE", "decline", decline)
@@ -110,15 +110,15 @@ class SchedulerCalls:
 
     async def kill(self, task_id: str, agent_id: str | None = None) -> None:
         """KILL a task. Unknown tasks get a TASK_LOST update from the master."""
-        kill: JsonObject = {"task_id": _id(task_id)}
+        kill: JsonObject = {"task_id": id_object(task_id)}
         if agent_id is not None:
-            kill["agent_id"] = _id(agent_id)
+            kill["agent_id"] = id_object(agent_id)
         await self._send_call("KILL", "kill", kill)
 
     async def shutdown(self, executor_id: str, agent_id: str) -> None:
         """SHUTDOWN a custom executor (it kills its tasks and exits)."""
         await self._send_call(
-            "SHUTDOWN", "shutdown", {"executor_id": _id(executor_id), "agent_id": _id(agent_id)}
+            "SHUTDOWN", "shutdown", {"executor_id": id_object(executor_id), "agent_id": id_object(agent_id)}
         )
 
     async def acknowledge(self, agent_id: str, task_id: str, uuid: str) -> None:
@@ -130,16 +130,16 @@ class SchedulerCalls:
         await self._send_call(
             "ACKNOWLEDGE",
             "acknowledge",
-            {"agent_id": _id(agent_id), "task_id": _id(task_id), "uuid": uuid},
+            {"agent_id": id_object(agent_id), "task_id": id_object(task_id), "uuid": uuid},
         )
 
     async def reconcile(self, tasks: Sequence[tuple[str, str | None]]) -> None:
         """RECONCILE ``(task_id, agent_id or None)`` pairs; an empty list asks for every task."""
         entries: list[JsonObject] = []
         for task_id, agent_id in tasks:
-            entry: JsonObject = {"task_id": _id(task_id)}
+            entry: JsonObject = {"task_id": id_object(task_id)}
             if agent_id is not None:
-                entry["agent_id"] = _id(agent_id)
+                entry["agent_id"] = id_object(agent_id)
             entries.append(entry)
         await self._send_call("RECONCILE", "reconcile", {"tasks": entries})
 
@@ -149,9 +149,9 @@ class SchedulerCalls:
             "MESSAGE",
             "message",
             {
-                "agent_id": _id(agent_id),
-                "executor_id": _id(executor_id),
-                "data": base64.b64encode(data).decode("ascii"),
+                "agent_id": id_object(agent_id),
+                "executor_id": id_object(executor_id),
+                "data": b64encode(data),
             },
         )
 
@@ -173,7 +173,3 @@ class SchedulerCalls:
         if response.status_code != 202:
             raise CallRejected(call_type, response.status_code, response.text)
         logger.debug("%s accepted by %s", call_type, target.endpoint)
-
-
-def _id(value: str) -> JsonObject:
-    return {"value": value}

@@ -10,13 +10,13 @@ event that lacks the fields the protos require raises
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from server.mesos.errors import MesosError, ProtocolError
 from server.mesos.subscription import JsonObject, heartbeat_interval
+from server.mesos.values import b64decode, id_value
 
 __all__ = ["EventDispatcher", "SchedulerEventHandler", "call_handler", "decode_subscribed"]
 
@@ -114,8 +114,8 @@ class EventDispatcher:
             await call_handler(
                 "on_failure",
                 handler.on_failure(
-                    _optional_id_value(failure.get("agent_id")),
-                    _optional_id_value(failure.get("executor_id")),
+                    id_value(failure.get("agent_id")),
+                    id_value(failure.get("executor_id")),
                     status if isinstance(status, int) else None,
                 ),
             )
@@ -139,8 +139,8 @@ class EventDispatcher:
         uuid = status.get("uuid")
         if not uuid:
             return  # not reliably delivered: must not be acknowledged
-        task_id = _optional_id_value(status.get("task_id"))
-        agent_id = _optional_id_value(status.get("agent_id"))
+        task_id = id_value(status.get("task_id"))
+        agent_id = id_value(status.get("agent_id"))
         if not handled:
             logger.warning("update %s of task %s not acknowledged; Mesos will resend it", uuid, task_id)
             return
@@ -171,19 +171,14 @@ def _field(event: JsonObject, name: str) -> JsonObject:
 
 
 def _id_value(value: Any, where: str) -> str:
-    if isinstance(value, dict) and isinstance(value.get("value"), str):
-        return str(value["value"])
-    raise ProtocolError(f"expected {{'value': ...}} at {where}, got {value!r}")
-
-
-def _optional_id_value(value: Any) -> str | None:
-    if isinstance(value, dict) and isinstance(value.get("value"), str):
-        return str(value["value"])
-    return None
+    found = id_value(value)
+    if found is None:
+        raise ProtocolError(f"expected {{'value': ...}} at {where}, got {value!r}")
+    return found
 
 
 def _b64decode(value: Any, where: str) -> bytes:
     try:
-        return base64.b64decode(str(value), validate=True)
+        return b64decode(str(value))
     except ValueError as exc:
         raise ProtocolError(f"{where} is not base64") from exc
