@@ -308,16 +308,6 @@ def offer_resources(offer: JsonObject) -> dict[str, float]:
     return {r["name"]: r["scalar"]["value"] for r in offer["resources"]}
 
 
-async def poll_until(predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``predicate`` every 20 ms until it holds (for state no event announces)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
-
-
 def group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is in process group ``pgid``."""
     for entry in Path("/proc").iterdir():
@@ -409,26 +399,25 @@ class _TestExecutor:
         return True
 
     async def run(self) -> int:
-        from server.mesos.recordio import RecordIOParser
+        """Subscribe once and act on events until SHUTDOWN or the end of the stream."""
+        from server.mesos.errors import MesosError, SubscriptionLost
+        from server.mesos.subscription import SubscribeRequest, SubscriptionLoop
 
         (self.sandbox / "executor-env.json").write_text(json.dumps(dict(os.environ), indent=1))
         subscribe = self._call(
             "SUBSCRIBE", subscribe={"unacknowledged_tasks": [], "unacknowledged_updates": []}
         )
-        parser = RecordIOParser()
-        async with (
-            self.calls,
-            httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None)) as stream_client,
-            stream_client.stream(
-                "POST", self.url, json=subscribe, headers={"Accept": "application/json"}
-            ) as response,
-        ):
-            response.raise_for_status()
-            async for chunk in response.aiter_bytes():
-                parser.feed(chunk)
-                while (record := parser.next_record()) is not None:
-                    if not await self.handle(json.loads(record)):
-                        return 0
+
+        async def request() -> SubscribeRequest:
+            return SubscribeRequest(endpoint=self.url, body=json.dumps(subscribe).encode())
+
+        async def give_up(_subscribed: bool, _error: MesosError) -> float | None:
+            return None  # a test executor whose agent went away exits
+
+        loop = SubscriptionLoop(subscribe=request, on_event=self.handle, on_lost=give_up)
+        async with self.calls:
+            with contextlib.suppress(SubscriptionLost):  # the agent ended the stream: exit
+                await loop.run()
         return 0
 
 

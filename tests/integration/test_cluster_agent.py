@@ -21,11 +21,11 @@ from testkit.cluster import (
     executor_task,
     group_alive,
     launch,
-    poll_until,
     running_cluster,
     subscribed,
     wait_gone,
 )
+from testkit.polling import until
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(clus
         assert finished["source"] == "SOURCE_EXECUTOR"
         assert finished["agent_id"]["value"] == cluster.agent_id
         assert finished["executor_id"]["value"] == "hello"
-        await poll_until(
+        await until(
             lambda: cluster.state()["frameworks"][0]["tasks"] == [], what="acknowledged terminal update"
         )
         (done,) = cluster.state()["frameworks"][0]["completed_tasks"]
@@ -169,7 +169,7 @@ async def test_missing_uri_fails_the_task_without_starting_it(
             assert failed["source"] == "SOURCE_AGENT"
             assert missing in failed["message"]
             assert scheduler.states_of(task_id) == ["TASK_FAILED"]
-        await poll_until(
+        await until(
             lambda: len(cluster.state()["frameworks"][0]["completed_tasks"]) == 2, what="acknowledged"
         )
         for task in cluster.state()["frameworks"][0]["completed_tasks"]:
@@ -219,7 +219,7 @@ async def test_custom_executor_is_started_once_and_reused_by_its_tasks(cluster: 
         assert environment["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "1secs"
         assert environment["MESOS_RECOVERY_TIMEOUT"] == "15mins"
         acknowledged = sandbox / "acknowledged.txt"
-        await poll_until(
+        await until(
             lambda: acknowledged.is_file() and len(acknowledged.read_text().split()) == 8,
             what="ACKNOWLEDGED for each of the four UPDATE calls",
         )
@@ -308,8 +308,8 @@ async def test_executor_that_never_subscribes_is_killed_and_its_task_failed(tmp_
         offer = await scheduler.next_offer(after=0)
         silent = executor_info("silent", command={"value": "exec sleep 30", "shell": True})
         await client.accept([offer["id"]["value"]], launch(executor_task(offer, "waiting", silent)))
-        await poll_until(lambda: bool(cluster.state()["frameworks"][0]["executors"]), what="executor start")
-        await poll_until(lambda: _executor(cluster, "silent")["pid"] is not None, what="executor pid")
+        await until(lambda: bool(cluster.state()["frameworks"][0]["executors"]), what="executor start")
+        await until(lambda: _executor(cluster, "silent")["pid"] is not None, what="executor pid")
         pgid = _executor(cluster, "silent")["pid"]
         failed = await scheduler.wait_for_state("waiting", "TASK_FAILED", timeout=3.0)
         assert failed["reason"] == "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
@@ -325,7 +325,7 @@ async def test_executor_api_refuses_unknown_and_unsubscribed_callers(tmp_path: P
         offer = await scheduler.next_offer(after=0)
         silent = executor_info("mute", command={"value": "exec sleep 30", "shell": True})
         await client.accept([offer["id"]["value"]], launch(executor_task(offer, "parked", silent)))
-        await poll_until(lambda: bool(cluster.state()["frameworks"][0]["executors"]), what="executor start")
+        await until(lambda: bool(cluster.state()["frameworks"][0]["executors"]), what="executor start")
         endpoint = cluster.agent_url + "/api/v1/executor"
 
         def call(

@@ -20,11 +20,11 @@ from testkit.cluster import (
     group_alive,
     launch,
     offer_resources,
-    poll_until,
     running_cluster,
     subscribed,
     wait_gone,
 )
+from testkit.polling import until
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -220,7 +220,7 @@ async def test_unacknowledged_update_is_resent_until_acknowledged(cluster: Embed
         assert reliable == ["TASK_STARTING", "TASK_RUNNING", "TASK_RUNNING", "TASK_FINISHED"]
         running = [u for u in scheduler.updates if u["state"] == "TASK_RUNNING"]
         assert running[0]["uuid"] == running[1]["uuid"], "the same update is resent"
-        await poll_until(lambda: _task_state(cluster, "once")["unacknowledged_updates"] == 0)
+        await until(lambda: _task_state(cluster, "once")["unacknowledged_updates"] == 0)
         assert cluster.state()["frameworks"][0]["tasks"] == []
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from testkit.cluster import command_task, group_alive, launch, poll_until, subscribed, wait_gone
+from testkit.cluster import command_task, group_alive, launch, subscribed, wait_gone
+from testkit.polling import until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,13 +49,13 @@ async def _endpoints(work_dir: Path, process: subprocess.Popen[bytes]) -> dict[s
         except (OSError, ValueError, KeyError):
             return False
 
-    await poll_until(lambda: written() or process.poll() is not None, timeout=10.0, what="cluster.json")
+    await until(lambda: written() or process.poll() is not None, timeout=10.0, what="cluster.json")
     assert process.poll() is None, "the cluster process exited"
     return dict(json.loads(endpoints.read_text()))
 
 
 async def _wait_exit(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
-    await poll_until(lambda: process.poll() is not None, timeout=timeout, what="process exit")
+    await until(lambda: process.poll() is not None, timeout=timeout, what="process exit")
     return int(process.returncode)
 
 
@@ -72,7 +73,7 @@ async def test_restart_after_sigkill_reaps_the_orphans_and_sigterm_stops_cleanly
             await client.accept([offer["id"]["value"]], launch(task))
             await scheduler.wait_for_state("survivor", "TASK_RUNNING")
             sandbox = next(work_dir.glob("sandboxes/*/survivor/*"))
-            await poll_until(lambda: (sandbox / "child.pid").is_file(), what="child.pid")
+            await until(lambda: (sandbox / "child.pid").is_file(), what="child.pid")
             child = int((sandbox / "child.pid").read_text())
             pgid = os.getpgid(child)
             first.send_signal(signal.SIGKILL)
