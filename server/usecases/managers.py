@@ -62,12 +62,12 @@ class AppManager:
     def modify(self, app_name: str, changes: Mapping[str, Any]) -> AppConfig:
         """Change only the given attributes; retried when a concurrent change wins the race."""
         for _ in range(_CAS_ATTEMPTS):
-            stored, version = self._apps.get(app_name)
-            changed = stored.with_changes(changes)
-            if changed == stored:
-                return stored
+            stored = self._apps.get(app_name)
+            changed = stored.app.with_changes(changes)
+            if changed == stored.app:
+                return stored.app
             try:
-                self._apps.replace(changed, version)
+                self._apps.replace(changed, stored.version)
             except Conflict:
                 continue
             log.info("modified app %s: %s", app_name, ", ".join(sorted(changes)))
@@ -97,11 +97,11 @@ class JobManager:
     def update(self, job: JobConfig) -> JobConfig:
         """Replace the configuration; keys another tool stored (3.0's Lite keys) are kept."""
         for _ in range(_CAS_ATTEMPTS):
-            document, version = self._jobs.get_document(job.job_name)
-            stored_extra = JobConfig.from_document(document).extra
+            stored = self._jobs.get_document(job.job_name)
+            stored_extra = JobConfig.from_document(stored.document).extra
             updated = replace(job, extra=stored_extra)
             try:
-                self._jobs.replace(updated, version)
+                self._jobs.replace(updated, stored.version)
             except Conflict:
                 continue
             log.info("updated job %s", job.job_name)
