@@ -61,7 +61,7 @@ from server.registry.paths import RegistryPaths
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.settings import CoreSettings
-from server.usecases.managers import AppManager
+from server.usecases.apps import AppManager
 from testkit.harness import unique_name, zookeeper_server
 from testkit.scheduling import EXECUTOR_COMMAND, UTC, SchedulerRig, scheduler_rig
 

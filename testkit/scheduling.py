@@ -33,7 +33,8 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SchedulerCore
 from server.scheduler.mesos_events import MesosEvents
 from server.scheduler.settings import CoreSettings
-from server.usecases.managers import AppManager, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 from testkit.clock import ManualClock
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble, RecordedCall

@@ -23,7 +23,8 @@ from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.settings import Settings
-from server.usecases.managers import AppManager, JobEvents, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobEvents, JobManager
 
 log = logging.getLogger("server.api")
 

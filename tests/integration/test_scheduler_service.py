@@ -18,7 +18,8 @@ from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
-from server.usecases.managers import AppManager, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 from testkit.cluster import poll_until
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble

@@ -20,7 +20,7 @@ from server.registry.apps import AppRepository
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler import launch as launch_module
-from server.usecases.managers import AppManager
+from server.usecases.apps import AppManager
 from testkit.harness import unique_name
 from testkit.scheduling import SchedulerRig, launched_tasks, scheduler_rig, shards
 
