@@ -26,7 +26,7 @@ from kazoo.exceptions import RolledBackError
 from server.domain.task import ShardRef, TaskId
 from server.registry.failover import FailoverQueue
 from server.registry.jobs import JobRepository
-from server.registry.ready import ReadyCount, ReadyQueue
+from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
@@ -110,11 +110,12 @@ class StateTransactions:
         task_ids: Iterable[TaskId],
         parents: ParentNodes,
         *,
-        taken_from: ReadyCount | ShardRef,
+        taken_from: tuple[int, int | None] | ShardRef,
     ) -> TransactionOps:
         """Operations recording a launch of ``job_name``'s ``task_ids``: the job's node still there,
         a running node per task, and the run taken off its queue: ``taken_from`` is the READY run's
-        count before the launch (its node version None: no node yet), or the FAILOVER shard.
+        ``(runs, node version)`` before the launch (version None: no node yet), or the FAILOVER
+        shard.
         ``parents`` is updated to what the operations leave, so later launches built with it see
         them (several shards of one job may launch at once)."""
         ops = self._zk.transaction_ops()
@@ -133,7 +134,8 @@ class StateTransactions:
             waiting.discard(str(taken_from))
             self._failover.delete_ops(ops, taken_from, last_of_job=not waiting)
         else:
-            self._ready.set_ops(ops, job_name, taken_from.runs - 1, taken_from.version)
+            runs, version = taken_from
+            self._ready.set_ops(ops, job_name, runs - 1, version)
         return ops
 
     def end_ops(
@@ -159,9 +161,10 @@ class StateTransactions:
             self._ready.set_ops(ops, shard.job_name, 1, None)
         return ops
 
-    def ready_ops(self, changes: Mapping[str, ReadyCount]) -> list[ReadyBatch]:
-        """Operations making each job's ready node hold its count (``ReadyQueue.set_ops``), in
-        transactions within the budget."""
+    def ready_ops(self, changes: Mapping[str, tuple[int, int | None]]) -> list[ReadyBatch]:
+        """Operations making each job's ready node hold its count (``changes``: job -> ``(runs,
+        node version)``, version None: create it; ``ReadyQueue.set_ops``), in transactions
+        within the budget."""
         batches: list[ReadyBatch] = []
         budget = self.budget
         for name, (count, version) in changes.items():

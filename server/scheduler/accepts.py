@@ -46,13 +46,13 @@ class Accepts:
 
     async def prepare(
         self,
-        placements: Iterable[Placement],
+        placements: Iterable[list[Placement]],
         recorded: Mapping[tuple[str, ...], list[Placement]],
         completed: list[tuple[str, ...]],
     ) -> dict[tuple[str, ...], list[dict[str, Any]]]:
         """The LAUNCH operations of the ACCEPTs of the agents in ``completed`` (those with no task
-        in a later transaction) should the transaction of ``placements`` commit: their recorded
-        tasks and those placements. Built one agent at a time, the loop getting a turn in between:
+        in a later transaction) should the transaction of ``placements`` (its units' placements)
+        commit: their recorded tasks and those placements. Built one agent at a time, the loop getting a turn in between:
         ZooKeeper's client thread then gets the interpreter at once when the commit's answer
         comes, instead of waiting out a whole switch interval."""
         state = self._state
@@ -61,9 +61,10 @@ class Accepts:
         by_agent: dict[tuple[str, ...], list[Placement]] = {
             ids: list(recorded.get(ids, ())) for ids in completed
         }
-        for placement in placements:
-            if placement.offer_ids in by_agent:
-                by_agent[placement.offer_ids].append(placement)
+        for unit_placements in placements:
+            for placement in unit_placements:
+                if placement.offer_ids in by_agent:
+                    by_agent[placement.offer_ids].append(placement)
         prepared: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for offer_ids, agent_placements in by_agent.items():
             offer = state.offers.get(offer_ids[0])

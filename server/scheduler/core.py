@@ -31,7 +31,7 @@ from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
 from server.registry.jobs import JobRepository
-from server.registry.ready import ReadyCount, ReadyQueue
+from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
 from server.registry.state_transactions import StateTransactions
 from server.registry.zookeeper import ZooKeeper
@@ -46,7 +46,7 @@ from server.scheduler.offers import Offer, OfferPool
 from server.scheduler.ready_runs import ReadyRuns
 from server.scheduler.registry_sync import RegistrySync
 from server.scheduler.settings import CoreSettings
-from server.scheduler.state import MesosCalls, SchedulerState, TrackedTask
+from server.scheduler.state import MesosCalls, ReadyEntry, SchedulerState, TrackedTask
 from server.scheduler.task_updates import StatusUpdate, TaskUpdates
 from server.scheduler.timers import CronTimers
 
@@ -156,7 +156,7 @@ class SchedulerCore:
         return self._state.disabled_apps
 
     @property
-    def ready(self) -> dict[str, ReadyCount]:
+    def ready(self) -> dict[str, ReadyEntry]:
         return self._state.ready
 
     @property

@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from server.registry.ready import ReadyCount
 from server.scheduler.launch import Launcher
 from server.scheduler.ready_runs import ReadyRuns
-from server.scheduler.state import SchedulerState
+from server.scheduler.state import ReadyEntry, SchedulerState
 from server.scheduler.timers import Fire
 
 log = logging.getLogger("server.scheduler")
@@ -65,13 +64,13 @@ class FireRecorder:
         state = self._state
         if state.mesos is None or state.framework_id is None or not len(state.offers):
             return names
-        fired: dict[str, ReadyCount] = {}
+        fired: dict[str, ReadyEntry] = {}
         for name in names:
             job = state.jobs[name]
             count, version = state.ready.get(name, (0, None))
             wanted = count + 1 if job.misfire else max(count, 1)
             if wanted != count:
-                fired[name] = ReadyCount(wanted, version)
+                fired[name] = (wanted, version)
         if not fired:
             return names
         result = self._launcher.match(fired)

@@ -23,32 +23,31 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from server.domain.task import ExecutionType, ShardRef
+from server.domain.task import ExecutionType, ShardRef, TaskId
 from server.registry.failover import FailoverQueue
 from server.registry.jobs import JobRepository, UnreadableJob
-from server.registry.ready import ReadyCount
-from server.registry.state_transactions import ParentNodes, StateTransactions
+from server.registry.state_transactions import StateTransactions
 from server.registry.transaction_ops import TRANSACTION_LIMIT, TransactionOps
 from server.scheduler.accepts import Accepts, PendingAccept
 from server.scheduler.matching import MatchResult, Placement, match
 from server.scheduler.ready_runs import ReadyRuns
-from server.scheduler.state import TRANSACTION_ATTEMPTS, SchedulerState, TrackedTask
+from server.scheduler.state import TRANSACTION_ATTEMPTS, ReadyEntry, SchedulerState, TrackedTask
 
 log = logging.getLogger("server.scheduler")
-
-_NO_READY_ENTRY = ReadyCount(0, None)
 
 
 @dataclass(slots=True)
 class LaunchUnit:
     """What one transaction records whole: a READY run with all its shards (``shard`` None) or
-    one FAILOVER shard. ``ready_entry``: a READY run's count before the launch (its version None:
-    no node yet, the run comes from a fire not written); ``ops``: its operations."""
+    one FAILOVER shard. ``task_ids``: the placements' task ids; ``ready_entry``: a READY run's
+    count before the launch (its version None: no node yet, the run comes from a fire not
+    written); ``ops``: its operations."""
 
     job_name: str
     placements: list[Placement]
+    task_ids: list[TaskId]
     shard: ShardRef | None = None
-    ready_entry: ReadyCount = _NO_READY_ENTRY
+    ready_entry: ReadyEntry = (0, None)
     ops: TransactionOps | None = None
 
 
@@ -91,12 +90,12 @@ class Launcher:
             # Their queues or parent nodes are not as memory says, or the job is gone: re-read.
             await self.reread_after_race(lost)
 
-    def match(self, fired: Mapping[str, ReadyCount] | None = None) -> MatchResult:
+    def match(self, fired: Mapping[str, ReadyEntry] | None = None) -> MatchResult:
         """Match the queues (and ``fired``: jobs with a fire not yet written, and the ready entry it
         makes) to the offers on hand."""
         state = self._state
         failover = [s for s in state.failover if state.launchable(s.job_name)]
-        entries: dict[str, ReadyCount] = dict(state.ready)
+        entries: dict[str, ReadyEntry] = dict(state.ready)
         entries.update(fired or {})
         ready = [name for name, (count, _) in entries.items() if count > 0 and state.launchable(name)]
         busy = {shard.job_name for shard in state.running}
@@ -105,7 +104,7 @@ class Launcher:
     async def record_and_accept(
         self,
         result: MatchResult,
-        fired: Mapping[str, ReadyCount] | None = None,
+        fired: Mapping[str, ReadyEntry] | None = None,
         launched: Callable[[list[str]], None] | None = None,
     ) -> dict[str, LaunchUnit]:
         """Record the placements in transactions within the budget, committed one after another,
@@ -114,7 +113,7 @@ class Launcher:
         fires not written (their runs are recorded by their launch); ``launched`` hears the jobs
         whose READY run a transaction recorded. Returns the units of the jobs whose transaction
         lost a race, by job: their work stays queued."""
-        entries: dict[str, ReadyCount] = dict(self._state.ready)
+        entries: dict[str, ReadyEntry] = dict(self._state.ready)
         entries.update(fired or {})
         chunks = self._launch_chunks(_launch_units(result, entries))
         last_chunk: dict[tuple[str, ...], int] = {}
@@ -136,9 +135,7 @@ class Launcher:
                 completed = [ids for ids, at in last_chunk.items() if at == index]
                 await asyncio.sleep(0)  # let the transactions be sent first
                 prepared = (
-                    await self._accepts.prepare(
-                        (placement for unit in chunk for placement in unit.placements), recorded, completed
-                    )
+                    await self._accepts.prepare([unit.placements for unit in chunk], recorded, completed)
                     if failure is None
                     else {}
                 )
@@ -177,8 +174,14 @@ class Launcher:
         budget = self._transactions.budget
         chunks: list[list[LaunchUnit]] = []
         size = 0
+        launch_ops = self._transactions.launch_ops
         for unit in units:
-            ops = unit.ops = self._unit_ops(unit, parents)
+            ops = unit.ops = launch_ops(
+                unit.job_name,
+                unit.task_ids,
+                parents,
+                taken_from=unit.ready_entry if unit.shard is None else unit.shard,
+            )
             if ops.size > TRANSACTION_LIMIT:
                 self._state.unrecordable.add(unit.job_name)
                 log.error(
@@ -199,15 +202,6 @@ class Launcher:
                 size = ops.size
         return chunks
 
-    def _unit_ops(self, unit: LaunchUnit, parents: ParentNodes) -> TransactionOps:
-        """Operations recording ``unit``: its running nodes, and its run taken off its queue."""
-        return self._transactions.launch_ops(
-            unit.job_name,
-            [placement.task_id for placement in unit.placements],
-            parents,
-            taken_from=unit.ready_entry if unit.shard is None else unit.shard,
-        )
-
     async def _commit_units(self, units: list[LaunchUnit]) -> bool:
         """Commit one transaction of units; when it fails and the parent nodes in ZooKeeper are not
         as memory says, once more with what is there. Returns whether it committed."""
@@ -219,7 +213,12 @@ class Launcher:
         if stored != self._state.parents(involved):
             parents = stored.copy()
             for unit in units:
-                unit.ops = self._unit_ops(unit, parents)
+                unit.ops = self._transactions.launch_ops(
+                    unit.job_name,
+                    unit.task_ids,
+                    parents,
+                    taken_from=unit.ready_entry if unit.shard is None else unit.shard,
+                )
             result = await self._transactions.commit([u.ops for u in units if u.ops])
             if result.committed:
                 return True
@@ -241,7 +240,7 @@ class Launcher:
             if unit.shard is None:
                 count, version = unit.ready_entry
                 if count - 1 > 0:
-                    ready[job_name] = ReadyCount(count - 1, 0 if version is None else version + 1)
+                    ready[job_name] = (count - 1, 0 if version is None else version + 1)
                 else:
                     ready.pop(job_name, None)
             else:
@@ -276,7 +275,7 @@ class Launcher:
             return True
 
 
-def _launch_units(result: MatchResult, ready: Mapping[str, ReadyCount]) -> list[LaunchUnit]:
+def _launch_units(result: MatchResult, ready: Mapping[str, ReadyEntry]) -> list[LaunchUnit]:
     """The placements as units, in placement order: each FAILOVER shard, each READY run whole
     (with the ready entry it comes from)."""
     units: list[LaunchUnit] = []
@@ -284,13 +283,14 @@ def _launch_units(result: MatchResult, ready: Mapping[str, ReadyCount]) -> list[
     for placement in result.placements:
         task_id = placement.task_id
         if task_id.execution_type is ExecutionType.FAILOVER:
-            units.append(LaunchUnit(task_id.job_name, [placement], task_id.shard))
+            units.append(LaunchUnit(task_id.job_name, [placement], [task_id], task_id.shard))
             continue
         run = runs.get(task_id.job_name)
         if run is None:
             run = runs[task_id.job_name] = LaunchUnit(
-                task_id.job_name, [], ready_entry=ready[task_id.job_name]
+                task_id.job_name, [], [], ready_entry=ready[task_id.job_name]
             )
             units.append(run)
         run.placements.append(placement)
+        run.task_ids.append(task_id)
     return units

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from server.registry.ready import ReadyCount, ReadyQueue
+from server.registry.ready import ReadyQueue
 from server.registry.state_transactions import StateTransactions
-from server.scheduler.state import TRANSACTION_ATTEMPTS, SchedulerState
+from server.scheduler.state import TRANSACTION_ATTEMPTS, ReadyEntry, SchedulerState
 
 log = logging.getLogger("server.scheduler")
 
@@ -29,7 +29,7 @@ class ReadyRuns:
         state = self._state
         pending = list(names)
         for _ in range(TRANSACTION_ATTEMPTS):
-            changes: dict[str, ReadyCount] = {}
+            changes: dict[str, ReadyEntry] = {}
             for name in pending:
                 job = state.jobs.get(name)
                 if job is None:
@@ -37,7 +37,7 @@ class ReadyRuns:
                 count, version = state.ready.get(name, (0, None))
                 wanted = count + 1 if (job.misfire and not job.is_daemon) else max(count, 1)
                 if wanted != count:
-                    changes[name] = ReadyCount(wanted, version)
+                    changes[name] = (wanted, version)
             if recorded is not None:
                 recorded([name for name in pending if name not in changes])
             if not changes:
@@ -52,7 +52,7 @@ class ReadyRuns:
                 for name in batch_names:
                     count, version = changes[name]
                     state.touch(name)
-                    state.ready[name] = ReadyCount(count, 0 if version is None else version + 1)
+                    state.ready[name] = (count, 0 if version is None else version + 1)
                 if recorded is not None:
                     recorded(batch_names)
                 state.wake.set()  # work waits: the next step asks for offers

@@ -29,7 +29,7 @@ from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
 from server.scheduler.offer_policy import OfferPolicy
 from server.scheduler.ready_runs import ReadyRuns
-from server.scheduler.state import SchedulerState, Touched, TrackedTask
+from server.scheduler.state import ReadyEntry, SchedulerState, Touched, TrackedTask
 from server.scheduler.timers import CronTimers
 
 log = logging.getLogger("server.scheduler")
@@ -173,7 +173,9 @@ class RegistrySync:
         before = dict(state.jobs)
         was_enabled = {name for name, job in before.items() if state.enabled(job)}
         present = self.merge(stored, touched)
-        ready = {name: entry for name, entry in stored.ready.items() if name not in touched.jobs}
+        ready: dict[str, ReadyEntry] = {
+            name: entry for name, entry in stored.ready.items() if name not in touched.jobs
+        }
         ready.update((name, entry) for name, entry in state.ready.items() if name in touched.jobs)
         state.ready = ready
         failover = {s: t for s, t in stored.failover.items() if s.job_name not in touched.jobs}

@@ -17,11 +17,14 @@ from server.base.cron import CronExpression
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import ShardRef, TaskId
-from server.registry.ready import ReadyCount
 from server.registry.state_transactions import ParentNodes
 from server.scheduler.offers import OfferPool
 from server.scheduler.settings import CoreSettings
 from server.scheduler.timers import CronTimers
+
+ReadyEntry = tuple[int, int | None]
+"""A job's ready count as memory holds it: (runs waiting, its node's data version; None: no node
+yet). A plain tuple: one is made per fire."""
 
 TRANSACTION_ATTEMPTS = 5
 """How often a change is tried when its transaction loses a race (its queues re-read in between)."""
@@ -69,7 +72,7 @@ class SchedulerState:
         self.disabled_jobs: set[str] = set()
         self.disabled_apps: set[str] = set()
         self.timers = CronTimers()
-        self.ready: dict[str, ReadyCount] = {}
+        self.ready: dict[str, ReadyEntry] = {}
         self.failover: dict[ShardRef, str] = {}  # shard -> failed task id (insertion = queue order)
         self.running: dict[ShardRef, TrackedTask] = {}
         self.orphans: dict[str, TrackedTask] = {}  # tasks being killed whose job is gone

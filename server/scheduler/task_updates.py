@@ -24,7 +24,6 @@ from typing import Any
 
 from server.domain.task import TaskId, TaskIdError
 from server.mesos.states import ACTIVE_STATES, FAILURE_STATES, STARTED_STATES, UNCERTAIN_STATES
-from server.registry.ready import ReadyCount
 from server.registry.running import RunningTasks
 from server.registry.state_transactions import StateTransactions
 from server.scheduler.kills import Kills
@@ -160,7 +159,7 @@ class TaskUpdates:
         if requeue_failover:
             state.failover[shard] = str(task.task_id)
         if requeue_ready:
-            state.ready[shard.job_name] = ReadyCount(1, 0)
+            state.ready[shard.job_name] = (1, 0)
         if not any(s.job_name == shard.job_name for s in state.running):
             state.killing_jobs.discard(shard.job_name)
         outcome = "queued for failover" if requeue_failover else "requeued" if requeue_ready else "done"
