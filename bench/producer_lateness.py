@@ -8,7 +8,7 @@ seconds divisible by 5). A ``SchedulerCore`` with the real clock (``SystemClock`
 
 Lateness of a fire = wall time minus its scheduled time, for every fire scheduled inside the
 window (one last ``tick()`` after the window processes any still held back), taken twice: when the
-producer hands the fire to ``_record_fires`` ("popped") and when that call returns, i.e. the
+producer hands the fire to ``core.fires.record`` ("popped") and when that call returns, i.e. the
 ready-queue transaction committed ("recorded"). Fires the core coalesced (missed while it was
 held up) are counted against what the crons schedule in the window. Only the timer structure
 differs between the two producers:
@@ -16,7 +16,7 @@ differs between the two producers:
 * heap: the core as it is (``CronTimers``, a heap of next fire times; wakes at the next deadline);
 * polling (baseline, same run, same jobs, same duration): every 100 ms, every job's next fire
   after the previous poll is computed with the same cron engine and the due ones fire (the
-  O(n)-per-tick design the issue forbids). It runs in the same core, so fires are recorded the
+  O(n)-per-tick design ruled out). It runs in the same core, so fires are recorded the
   same way, with the same ZooKeeper writes (or, with ``--no-writes``, neither writes).
 
 The ready queue is emptied and the jobs reloaded before each run; fires that came due while the
@@ -57,7 +57,10 @@ from server.base.clock import SystemClock
 from server.base.cron import CronExpression
 from server.domain.job import JobConfig, JobExecutionType
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import CoreSettings, SchedulerCore
+from server.scheduler.core import SchedulerCore
+from server.scheduler.registry_sync import StoredState
+from server.scheduler.settings import CoreSettings
+from server.scheduler.state import Touched
 from server.scheduler.timers import Fire
 from testkit.harness import unique_name, zookeeper_server
 
@@ -68,8 +71,8 @@ ZONE = ZoneInfo("UTC")
 @dataclass(frozen=True, slots=True)
 class Sample:
     scheduled: float  # epoch seconds
-    popped: float  # handed to _record_fires
-    recorded: float  # _record_fires returned (ready-queue transaction committed)
+    popped: float  # handed to core.fires.record
+    recorded: float  # core.fires.record returned (ready-queue transaction committed)
 
 
 class ObservedCore(SchedulerCore):
@@ -81,23 +84,27 @@ class ObservedCore(SchedulerCore):
         self.samples: list[Sample] = []
         self.resyncs: list[float] = []  # seconds each resync() took
         self.resyncs_locked: list[float] = []  # seconds of each resync() spent holding the lock
+        self._record_fires = self.fires.record
+        self._apply_resync = self.sync.apply
+        self.fires.record = self._observed_record  # type: ignore[method-assign]
+        self.sync.apply = self._observed_apply  # type: ignore[method-assign]
 
     async def resync(self) -> None:
         started = time.monotonic()
         await super().resync()
         self.resyncs.append(time.monotonic() - started)
 
-    async def _apply_resync(self, *args: Any, **kwargs: Any) -> None:
+    async def _observed_apply(self, stored: StoredState, touched: Touched) -> None:
         started = time.monotonic()
-        await super()._apply_resync(*args, **kwargs)
+        await self._apply_resync(stored, touched)
         self.resyncs_locked.append(time.monotonic() - started)
 
-    async def _record_fires(self, fires: list[Fire]) -> None:
+    async def _observed_record(self, fires: list[Fire]) -> None:
         popped = time.time()
         if self.write:
-            await super()._record_fires(fires)
+            await self._record_fires(fires)
         else:
-            self._unrecorded_fires = []  # handed over, nothing to write
+            self.fires.unrecorded = []  # handed over, nothing to write
         recorded = time.time()
         self.samples.extend(Sample(fire.scheduled_at.timestamp(), popped, recorded) for fire in fires)
 

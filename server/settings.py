@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.base.zones import zone_named
 from server.domain.errors import ConfigurationError
-from server.scheduler.core import CoreSettings
 from server.scheduler.service import SchedulerSettings
+from server.scheduler.settings import CoreSettings
 from server.scheduler.taskinfo import executor_file_name, fetched_executor_command
 
 DEVELOPMENT_PASSWORD = "pwd"

@@ -23,7 +23,8 @@ from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
-from server.usecases.managers import AppManager, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 
 __all__ = ["Server", "build", "build_scheduler"]
 

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kazoo.client import KazooClient
+
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
@@ -28,15 +30,28 @@ from server.registry.framework import FrameworkIdStore
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import CoreSettings, SchedulerCore
-from server.scheduler.service import _MesosEvents
-from server.usecases.managers import AppManager, JobManager
+from server.scheduler.core import SchedulerCore
+from server.scheduler.mesos_events import MesosEvents
+from server.scheduler.settings import CoreSettings
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 from testkit.clock import ManualClock
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble, RecordedCall
 
 UTC = ZoneInfo("UTC")
 EXECUTOR_COMMAND = "python -m server.executor"
+
+
+def expire_session(zookeeper: ZooKeeper) -> None:
+    """End the client's ZooKeeper session as the server does when it times out (kazoo's test
+    harness does the same): a second connection with the same session id and password closes it.
+    The client then sees the session LOST and opens a new one."""
+    session_id, password = zookeeper.client.client_id
+    other = KazooClient(hosts=zookeeper.servers, client_id=(session_id, password))
+    other.start(timeout=10)
+    other.stop()
+    other.close()
 
 
 def launched_tasks(accept: RecordedCall) -> list[dict[str, Any]]:
@@ -59,7 +74,7 @@ def shards(tasks: Sequence[dict[str, Any]]) -> list[str]:
     return sorted("@-@".join(task["task_id"]["value"].split("@-@")[:3]) for task in tasks)
 
 
-class ObservedEvents(_MesosEvents):
+class ObservedEvents(MesosEvents):
     """The service's event adapter, counting what the core has finished handling, so tests wait
     for the scheduler's reaction to an event instead of sleeping."""
 

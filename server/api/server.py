@@ -20,7 +20,8 @@ from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.tokens import Credentials, TokenSigner
 from server.domain.errors import ConfigurationError
-from server.usecases.managers import AppManager, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 
 log = logging.getLogger("server.api")
 

@@ -8,7 +8,8 @@ from google.protobuf import empty_pb2
 
 from server.api import convert
 from server.api.tokens import Credentials, TokenSigner
-from server.usecases.managers import AppManager, JobManager
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
@@ -23,12 +24,21 @@ class UnreadableApp(ElasticJobError):
     """An app node whose value is not an app configuration."""
 
 
+class StoredApp(NamedTuple):
+    """One app as read: its configuration, its node's data version (what ``replace`` compares) and
+    modification zxid (what tells a later read whether the node changed)."""
+
+    app: AppConfig
+    version: int
+    zxid: int
+
+
 @dataclass(frozen=True, slots=True)
 class StoredApps:
     """One read of every app node: each node's modification zxid, the configurations of the nodes
-    changed since the versions the read was given, and the changed ones that did not decode."""
+    changed since the zxids the read was given, and the changed ones that did not decode."""
 
-    versions: dict[str, int]
+    zxids: dict[str, int]
     apps: dict[str, AppConfig]
     unreadable: dict[str, str]
 
@@ -38,24 +48,23 @@ class AppRepository:
         self._zk = zookeeper
         self._paths = zookeeper.paths
 
-    def get(self, app_name: str) -> tuple[AppConfig, int]:
-        """The app and its node version; AppNotFound when absent."""
+    def get(self, app_name: str) -> StoredApp:
+        """The app; AppNotFound when absent."""
         path = self._paths.app(app_name)
         try:
             data, stat = self._zk.call(lambda c: c.get_async(path))
         except NoNodeError:
             raise AppNotFound(app_name) from None
-        return AppConfig.from_document(codec.decode(data, path)), stat.version
+        return StoredApp(AppConfig.from_document(codec.decode(data, path)), stat.version, stat.mzxid)
 
-    async def aget(self, app_name: str) -> tuple[AppConfig, int] | None:
-        """The app and its node's modification zxid; None when absent, UnreadableApp when the node
-        does not hold an app."""
+    async def aget(self, app_name: str) -> StoredApp | None:
+        """The app; None when absent, UnreadableApp when the node does not hold an app."""
         path = self._paths.app(app_name)
         try:
             data, stat = await self._zk.acall(lambda c: c.get_async(path))
         except NoNodeError:
             return None
-        return _decode_app(data, path), stat.mzxid
+        return StoredApp(_decode_app(data, path), stat.version, stat.mzxid)
 
     async def aread_all(self, known: Mapping[str, int]) -> StoredApps:
         """Every app node, read concurrently; only nodes whose zxid differs from ``known`` decoded."""
@@ -67,7 +76,7 @@ class AppRepository:
                 apps[name] = _decode_app(data, self._paths.app(name))
             except UnreadableApp as exc:
                 unreadable[name] = str(exc)
-        return StoredApps(nodes.versions, apps, unreadable)
+        return StoredApps(nodes.zxids, apps, unreadable)
 
     def create(self, app: AppConfig) -> None:
         path = self._paths.app(app.app_name)

@@ -1,13 +1,13 @@
 """The failover queue: ``/state/failover/{job}/{job@-@item}`` holds the task id of a shard that
-failed or was lost and must run again. Persistent: a queued re-run survives restarts and is
-launched by whichever scheduler leads next, before any READY run."""
+failed or was lost and must run again. Persistent: a queued re-run survives a lost session and
+restarts, and is launched by whichever scheduler leads next, before any READY run."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from server.domain.task import ShardRef
+from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 
 
@@ -37,14 +37,20 @@ class FailoverQueue:
             if node is not None
         }
 
+    async def children(self, job_names: Sequence[str]) -> dict[str, set[str]]:
+        """The node names (``job@-@item``) under each of ``job_names`` that has a node, read
+        concurrently."""
+        found = await self._zk.achildren_many([self._paths.failover_job(name) for name in job_names])
+        return {name: set(names) for name, names in zip(job_names, found, strict=True) if names is not None}
+
     def create_ops(
-        self, transaction: Any, shard: ShardRef, failed_task_id: str, *, job_node_exists: bool
+        self, transaction: TransactionOps, shard: ShardRef, failed_task_id: str, *, job_node_exists: bool
     ) -> None:
         if not job_node_exists:
             transaction.create(self._paths.failover_job(shard.job_name), b"")
         transaction.create(self._paths.failover_shard(shard.job_name, str(shard)), failed_task_id.encode())
 
-    def delete_ops(self, transaction: Any, shard: ShardRef, *, last_of_job: bool) -> None:
+    def delete_ops(self, transaction: TransactionOps, shard: ShardRef, *, last_of_job: bool) -> None:
         transaction.delete(self._paths.failover_shard(shard.job_name, str(shard)))
         if last_of_job:
             transaction.delete(self._paths.failover_job(shard.job_name))

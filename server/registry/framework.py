@@ -1,6 +1,7 @@
 """The Mesos framework id: ``/ha/framework_id``. Written when the master first subscribes us and
 read by every later (re)subscription, so a new leader takes over the same framework and its
-tasks instead of registering a new one."""
+tasks instead of registering a new one. Persistent: it survives a lost session and restarts; it
+is cleared only when the master says the framework was removed."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ job deletes its config and its state nodes (ready, running, failover, disabled) 
 transaction, so a crash never leaves half a job behind.
 
 The scheduler reads the nodes asynchronously: ``aget`` one job, ``aread_all`` every job at once
-(concurrently, decoding only the nodes modified since the versions it is given).
+(concurrently, decoding only the nodes modified since the zxids it is given).
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError, RolledBackError
 
 from server.domain.errors import AppNotFound, Conflict, ElasticJobError, JobAlreadyExists, JobNotFound
 from server.domain.job import JobConfig
 from server.registry import codec
+from server.registry.paths import RegistryPaths
+from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 
 _ANY_VERSION = -1
@@ -31,13 +33,29 @@ class UnreadableJob(ElasticJobError):
     """A job node whose value is not a job configuration."""
 
 
+class JobDocument(NamedTuple):
+    """A job node's raw document and data version (what ``replace`` compares)."""
+
+    document: dict[str, Any]
+    version: int
+
+
+class StoredJob(NamedTuple):
+    """One job as read: its configuration, its node's data version and modification zxid (what
+    tells a later read whether the node changed)."""
+
+    job: JobConfig
+    version: int
+    zxid: int
+
+
 @dataclass(frozen=True, slots=True)
 class StoredJobs:
-    """One read of every job node. ``versions``: each node's modification zxid (its name is a job
-    present in ZooKeeper); ``jobs``: the configurations of the nodes that changed since the versions
+    """One read of every job node. ``zxids``: each node's modification zxid (its name is a job
+    present in ZooKeeper); ``jobs``: the configurations of the nodes that changed since the zxids
     the read was given; ``unreadable``: changed nodes that did not decode, with the reason."""
 
-    versions: dict[str, int]
+    zxids: dict[str, int]
     jobs: dict[str, JobConfig]
     unreadable: dict[str, str]
 
@@ -47,28 +65,26 @@ class JobRepository:
         self._zk = zookeeper
         self._paths = zookeeper.paths
 
-    def get_document(self, job_name: str) -> tuple[dict[str, Any], int]:
-        """The raw stored document and node version; JobNotFound when absent."""
+    def get_document(self, job_name: str) -> JobDocument:
+        """The raw stored document; JobNotFound when absent."""
         path = self._paths.job(job_name)
         try:
             data, stat = self._zk.call(lambda c: c.get_async(path))
         except NoNodeError:
             raise JobNotFound(job_name) from None
-        return codec.decode(data, path), stat.version
+        return JobDocument(codec.decode(data, path), stat.version)
 
     def get(self, job_name: str) -> JobConfig:
-        document, _ = self.get_document(job_name)
-        return JobConfig.from_document(document)
+        return JobConfig.from_document(self.get_document(job_name).document)
 
-    async def aget(self, job_name: str) -> tuple[JobConfig, int] | None:
-        """The job and its node's modification zxid; None when absent, UnreadableJob when the node
-        does not hold a job."""
+    async def aget(self, job_name: str) -> StoredJob | None:
+        """The job; None when absent, UnreadableJob when the node does not hold a job."""
         path = self._paths.job(job_name)
         try:
             data, stat = await self._zk.acall(lambda c: c.get_async(path))
         except NoNodeError:
             return None
-        return _decode_job(data, path), stat.mzxid
+        return StoredJob(_decode_job(data, path), stat.version, stat.mzxid)
 
     async def aread_all(self, known: Mapping[str, int]) -> StoredJobs:
         """Every job node, read concurrently; only nodes whose zxid differs from ``known`` are
@@ -83,14 +99,14 @@ class JobRepository:
                 jobs[name] = _decode_job(data, self._paths.job(name))
             except UnreadableJob as exc:
                 unreadable[name] = str(exc)
-        return StoredJobs(nodes.versions, jobs, unreadable)
+        return StoredJobs(nodes.zxids, jobs, unreadable)
 
     def create(self, job: JobConfig) -> None:
         """Create the job if its app exists: one transaction (check app, create job)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
         data = codec.encode(job.to_document())
 
-        def build(transaction: Any) -> None:
+        def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
             transaction.create(job_path, data)
 
@@ -106,7 +122,7 @@ class JobRepository:
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
         data = codec.encode(job.to_document())
 
-        def build(transaction: Any) -> None:
+        def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
             transaction.set_data(job_path, data, version)
 
@@ -129,7 +145,7 @@ class JobRepository:
             *self._subtree(self._paths.disabled_job(job_name)),
         ]
 
-        def build(transaction: Any) -> None:
+        def build(transaction: TransactionOps) -> None:
             for path in owned:
                 transaction.delete(path)
             transaction.delete(config_path)
@@ -141,6 +157,10 @@ class JobRepository:
             raise Conflict(f"job '{job_name}' state changed while it was being removed")
         _raise_first_error(results)
 
+    def check_ops(self, transaction: TransactionOps, job_name: str) -> None:
+        """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile)."""
+        transaction.check(self._paths.job(job_name), _ANY_VERSION)
+
     def _subtree(self, root: str) -> list[str]:
         """Paths under and including ``root``, children before parents; empty if ``root`` is absent."""
         try:
@@ -149,7 +169,7 @@ class JobRepository:
             return []
         paths: list[str] = []
         for child in children:
-            paths.extend(self._subtree(f"{root}/{child}"))
+            paths.extend(self._subtree(RegistryPaths.child(root, child)))
         paths.append(root)
         return paths
 
@@ -163,5 +183,5 @@ def _decode_job(data: bytes, path: str) -> JobConfig:
 
 def _raise_first_error(results: list[Any]) -> None:
     for result in results:
-        if isinstance(result, Exception) and result.__class__.__name__ != "RolledBackError":
+        if isinstance(result, Exception) and not isinstance(result, RolledBackError):
             raise result

@@ -1,4 +1,5 @@
-"""The one module that builds ZooKeeper paths, in ElasticJob-Cloud 3.0's layout under a namespace."""
+"""ZooKeeper paths in ElasticJob-Cloud 3.0's layout under a namespace; the registry builds every
+path it uses here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ class RegistryPaths:
     """Absolute paths under ``/{namespace}``."""
 
     namespace: str = "elasticjob-cloud"
+
+    @staticmethod
+    def child(parent: str, name: str) -> str:
+        """The path of the child ``name`` of ``parent``."""
+        return f"{parent}/{name}"
 
     @property
     def root(self) -> str:

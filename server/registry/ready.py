@@ -2,20 +2,31 @@
 
 Survives a lost session and a scheduler restart: the nodes are persistent, so queued runs are
 launched by whichever scheduler leads next. Values are decimal counts as ElasticJob-Cloud 3.0
-writes them. ``add`` is a compare-and-set loop, so two producers never lose an increment.
+writes them. ``add`` is a compare-and-set loop, so two producers never lose an increment. The
+scheduler reads counts with their node versions (``aget``, ``aget_many``, ``aload``) and changes
+them in its own transactions (``set_ops``), which fail when a version moved meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import NamedTuple
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from server.domain.errors import Conflict
+from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 
 _ATTEMPTS = 20
+
+
+class ReadyCount(NamedTuple):
+    """How many runs of a job wait, and the data version of its node (for compare-and-set); version
+    None: the job has no node (yet)."""
+
+    runs: int
+    version: int | None
 
 
 class ReadyQueue:
@@ -58,31 +69,30 @@ class ReadyQueue:
             return 0
         return _count(data)
 
-    # the scheduler's side: versions read with the counts, changes as transaction operations -----
-    async def aget(self, job_name: str) -> tuple[int, int] | None:
-        """``(count, version)`` of the job's node, or None when nothing waits."""
+    async def aget(self, job_name: str) -> ReadyCount | None:
+        """The job's count and node version, or None when nothing waits."""
         path = self._paths.ready_job(job_name)
         try:
             data, stat = await self._zk.acall(lambda c: c.get_async(path))
         except NoNodeError:
             return None
-        return _count(data), stat.version
+        return ReadyCount(_count(data), stat.version)
 
-    async def aload(self) -> dict[str, tuple[int, int]]:
-        """Every waiting job's ``(count, version)``, the nodes read concurrently."""
+    async def aload(self) -> dict[str, ReadyCount]:
+        """Every waiting job's count, the nodes read concurrently."""
         return await self.aget_many(await self._zk.achildren(self._paths.ready))
 
-    async def aget_many(self, names: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """``(count, version)`` of each of ``names`` that has a node, read concurrently."""
+    async def aget_many(self, names: Sequence[str]) -> dict[str, ReadyCount]:
+        """The count of each of ``names`` that has a node, read concurrently."""
         nodes = await self._zk.aget_many([self._paths.ready_job(name) for name in names])
         return {
-            name: (_count(data), stat.version)
+            name: ReadyCount(_count(data), stat.version)
             for name, node in zip(names, nodes, strict=True)
             if node is not None
             for data, stat in (node,)
         }
 
-    def set_ops(self, transaction: Any, job_name: str, count: int, version: int | None) -> None:
+    def set_ops(self, transaction: TransactionOps, job_name: str, count: int, version: int | None) -> None:
         """Make the node hold ``count`` (create it when ``version`` is None; delete it at 0)."""
         path = self._paths.ready_job(job_name)
         if version is None:

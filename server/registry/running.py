@@ -9,9 +9,12 @@ Persistent nodes: they survive a lost session and a scheduler restart.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+
+from kazoo.exceptions import NoNodeError
 
 from server.domain.task import ShardRef, TaskId, TaskIdError
+from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 
 
@@ -22,7 +25,14 @@ class RunningTasks:
 
     async def load(self) -> dict[ShardRef, TaskId]:
         """Every recorded running task (unreadable nodes are skipped), the nodes read concurrently."""
-        paths = await _leaf_paths(self._zk, self._paths.running)
+        jobs = await self._zk.achildren(self._paths.running)
+        children = await self._zk.achildren_many([self._paths.running_job(job) for job in jobs])
+        paths = [
+            self._paths.running_task(job, child)
+            for job, names in zip(jobs, children, strict=True)
+            if names is not None
+            for child in names
+        ]
         tasks: dict[ShardRef, TaskId] = {}
         for node in await self._zk.aget_many(paths):
             if node is None:
@@ -34,27 +44,28 @@ class RunningTasks:
             tasks[task_id.shard] = task_id
         return tasks
 
-    # transaction operations ------------------------------------------------------------------
-    def create_ops(self, transaction: Any, task_id: TaskId, *, job_node_exists: bool) -> None:
+    async def exists(self, shard: ShardRef) -> bool:
+        """Whether a task of ``shard`` is recorded."""
+        path = self._paths.running_task(shard.job_name, str(shard))
+        try:
+            return await self._zk.acall(lambda c: c.exists_async(path)) is not None
+        except NoNodeError:
+            return False
+
+    async def children(self, job_names: Sequence[str]) -> dict[str, set[str]]:
+        """The node names (``job@-@item``) under each of ``job_names`` that has a node, read
+        concurrently."""
+        found = await self._zk.achildren_many([self._paths.running_job(name) for name in job_names])
+        return {name: set(names) for name, names in zip(job_names, found, strict=True) if names is not None}
+
+    def create_ops(self, transaction: TransactionOps, task_id: TaskId, *, job_node_exists: bool) -> None:
         if not job_node_exists:
             transaction.create(self._paths.running_job(task_id.job_name), b"")
         transaction.create(
             self._paths.running_task(task_id.job_name, str(task_id.shard)), str(task_id).encode()
         )
 
-    def delete_ops(self, transaction: Any, shard: ShardRef, *, last_of_job: bool) -> None:
+    def delete_ops(self, transaction: TransactionOps, shard: ShardRef, *, last_of_job: bool) -> None:
         transaction.delete(self._paths.running_task(shard.job_name, str(shard)))
         if last_of_job:
             transaction.delete(self._paths.running_job(shard.job_name))
-
-
-async def _leaf_paths(zookeeper: ZooKeeper, root: str) -> list[str]:
-    """Paths of the grandchildren of ``root`` (``root/{job}/{child}``), listed concurrently."""
-    jobs = await zookeeper.achildren(root)
-    children = await zookeeper.achildren_many([f"{root}/{job}" for job in jobs])
-    return [
-        f"{root}/{job}/{child}"
-        for job, names in zip(jobs, children, strict=True)
-        if names is not None
-        for child in names
-    ]

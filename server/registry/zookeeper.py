@@ -7,11 +7,8 @@ Guarantees:
 - The client reconnects forever in the background; after a lost (expired) session kazoo opens a new
   one, and the next call works again. Listeners hear every state change (health reporting uses it).
 - With a digest (``user:password``) every node we create carries a digest ACL for that user.
-- A transaction is sent as one request, and ZooKeeper drops the connection of a client whose request
-  exceeds its ``jute.maxbuffer`` (1 MiB by default) instead of answering: retrying such a
-  transaction fails the same way forever. ``TransactionOps`` therefore sizes its operations as they
-  are serialized, so callers split large changes into transactions of at most
-  ``transaction_budget`` bytes (half the limit) and never commit more than ``TRANSACTION_LIMIT``.
+- A transaction is committed as one request; one larger than ``TRANSACTION_LIMIT`` is refused
+  unsent (``TransactionTooLarge``; see ``server.registry.transaction_ops``).
 - Bulk reads (``aget_many``, ``achildren_many``) keep up to ``READ_BATCH`` requests in flight on the
   one connection; they fail as a whole (``RegistryUnavailable``) when the connection does. Large
   batches are issued from a worker thread: each kazoo request wakes kazoo's connection thread, and
@@ -32,12 +29,17 @@ from typing import Any, TypeVar
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError, SessionExpiredError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.protocol.serialization import CheckVersion, Create, Delete, SetData
 from kazoo.protocol.states import ZnodeStat
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
 from server.domain.errors import RegistryUnavailable
 from server.registry.paths import RegistryPaths
+from server.registry.transaction_ops import (
+    TRANSACTION_BUDGET,
+    TRANSACTION_LIMIT,
+    TransactionOps,
+    TransactionTooLarge,
+)
 
 log = logging.getLogger("server.registry")
 
@@ -45,68 +47,9 @@ T = TypeVar("T")
 StateListener = Callable[[str], None]
 _UNAVAILABLE = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError)
 
-TRANSACTION_LIMIT = 1024 * 1024 - 64 * 1024
-"""The most one transaction may carry (serialized operations): ZooKeeper's default request limit
-(``jute.maxbuffer``, 1 MiB) less room for the request's framing, with a margin."""
-TRANSACTION_BUDGET = 512 * 1024
-"""What callers put in one transaction when they can split their changes: half the limit."""
 READ_BATCH = 500
 """Requests a bulk read keeps in flight at once."""
 _ISSUE_INLINE = 20  # a bulk read issues more requests than this from a worker thread
-_MULTI_HEADER = 9  # type, done flag, error code before each operation of a transaction
-_INT = 4  # the length prefix of a string or buffer, a version, a count or flags
-
-
-def _string_size(text: str) -> int:
-    return _INT + (len(text) if text.isascii() else len(text.encode("utf-8")))
-
-
-class TransactionOps:
-    """The operations of one transaction, with their size as serialized for ZooKeeper.
-
-    Offers the builder methods of kazoo's ``TransactionRequest`` (``create``, ``set_data``,
-    ``delete``, ``check``), so repositories' ``*_ops`` functions fill either. Paths must be the
-    absolute, normalised paths ``RegistryPaths`` builds: they are not normalised again (kazoo's
-    per-operation path handling was a measurable part of committing thousands of operations)."""
-
-    __slots__ = ("_acl", "_acl_size", "_root", "operations", "size")
-
-    def __init__(self, acl: Sequence[Any], chroot: str = "") -> None:
-        self._acl = list(acl)
-        self._acl_size = _INT + sum(
-            _INT + _string_size(entry.id.scheme) + _string_size(entry.id.id) for entry in self._acl
-        )
-        self._root = chroot
-        self.operations: list[Any] = []
-        self.size = 0
-
-    def __len__(self) -> int:
-        return len(self.operations)
-
-    def create(self, path: str, value: bytes = b"") -> None:
-        path = self._root + path
-        self.operations.append(Create(path, value, self._acl, 0))
-        self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + self._acl_size + _INT
-
-    def set_data(self, path: str, value: bytes, version: int = -1) -> None:
-        path = self._root + path
-        self.operations.append(SetData(path, value, version))
-        self.size += _MULTI_HEADER + _string_size(path) + _INT + len(value) + _INT
-
-    def delete(self, path: str, version: int = -1) -> None:
-        path = self._root + path
-        self.operations.append(Delete(path, version))
-        self.size += _MULTI_HEADER + _string_size(path) + _INT
-
-    def check(self, path: str, version: int) -> None:
-        path = self._root + path
-        self.operations.append(CheckVersion(path, version))
-        self.size += _MULTI_HEADER + _string_size(path) + _INT
-
-    def extend(self, other: TransactionOps) -> None:
-        """Append another builder's operations (built for the same connection)."""
-        self.operations.extend(other.operations)
-        self.size += other.size
 
 
 class ZooKeeper:
@@ -143,7 +86,6 @@ class ZooKeeper:
         self._lock = threading.Lock()
         self.client.add_listener(self._on_state)
 
-    # lifecycle -------------------------------------------------------------------------------
     def start(self, wait: float | None = None) -> bool:
         """Start connecting in the background; with ``wait``, block up to that many seconds for the
         first connection. Returns whether the client is connected."""
@@ -177,7 +119,6 @@ class ZooKeeper:
             except Exception:  # a listener's bug must not break kazoo's event thread
                 log.exception("ZooKeeper state listener failed")
 
-    # operations ------------------------------------------------------------------------------
     def call(self, operation: Callable[[KazooClient], Any]) -> Any:
         """Run one kazoo async operation (``lambda c: c.get_async(path)``) with the bounded wait."""
         self._require_connection()
@@ -210,7 +151,6 @@ class ZooKeeper:
         transaction.operations.extend(ops.operations)
         return transaction.commit_async()
 
-    # asyncio variants: the scheduler's event loop never blocks on ZooKeeper ---------------------
     async def acall(self, operation: Callable[[KazooClient], Any]) -> Any:
         """``call`` for asyncio: kazoo's completion is handed to the loop, bounded by ``timeout``."""
         self._require_connection()
@@ -249,17 +189,17 @@ class ZooKeeper:
         zxid differs from ``known[name]`` (children are read concurrently; data is transferred for
         all, decoded by the caller only where it changed)."""
         names = await self.achildren(parent)
-        nodes = await self.aget_many([f"{parent}/{name}" for name in names])
-        versions: dict[str, int] = {}
+        nodes = await self.aget_many([RegistryPaths.child(parent, name) for name in names])
+        zxids: dict[str, int] = {}
         changed: dict[str, bytes] = {}
         for name, node in zip(names, nodes, strict=True):
             if node is None:
                 continue  # deleted since the children were listed
             data, stat = node
-            versions[name] = stat.mzxid
+            zxids[name] = stat.mzxid
             if known.get(name) != stat.mzxid:
                 changed[name] = bytes(data)
-        return ChangedChildren(versions, changed)
+        return ChangedChildren(zxids, changed)
 
     async def amany(self, operations: Sequence[Callable[[KazooClient], Any]]) -> list[Any]:
         """Run kazoo async operations concurrently, ``READ_BATCH`` in flight at a time. Each result is
@@ -371,12 +311,8 @@ class ZooKeeper:
 class ChangedChildren:
     """What ``achanged_children`` read: every child's modification zxid, the changed ones' data."""
 
-    versions: dict[str, int]
+    zxids: dict[str, int]
     changed: dict[str, bytes]
-
-
-class TransactionTooLarge(ValueError):
-    """A transaction bigger than ZooKeeper accepts in one request: it is not sent."""
 
 
 def _get(path: str, client: KazooClient) -> Any:

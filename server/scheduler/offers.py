@@ -1,6 +1,6 @@
 """Resource offers as the scheduler sees them, and the pool of offers it currently holds.
 
-Offers are held only briefly (see ``SchedulerCore``): long enough to launch work that is due now
+Offers are held only briefly (see ``offer_policy``): long enough to launch work that is due now
 or within the hold window, never indefinitely; rescinded offers are forgotten at once.
 """
 

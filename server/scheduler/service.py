@@ -4,7 +4,9 @@ Every server process may run one; ZooKeeper's election (``/ha/election``) picks 
 only the leader schedules. The leader reads all state from ZooKeeper, subscribes to Mesos with the
 stored framework id (``/ha/framework_id``) and reconciles, so a successor takes over the running
 tasks instead of starting them again. Losing the ZooKeeper session (and so the leadership) stops
-the leader's scheduling at once; it then queues for the election again.
+the leader's scheduling as soon as its client learns of it (see ``server.registry.election``); it
+then queues for the election again. A successor's subscription fails the framework over to it, so
+the master no longer takes the old leader's calls.
 
 API events (``JobEvents``) are handed to the leader's event loop; a process that is not leading
 ignores them, and the leader sees the change on its periodic resync.
@@ -21,15 +23,16 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from kazoo.client import KazooState
-
 from server.base.clock import Clock
 from server.domain.job import JobConfig
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
+from server.registry.election import LeaderElection
 from server.registry.framework import FrameworkIdStore
 from server.registry.mesos_master import detect_leader
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import CoreSettings, SchedulerCore
+from server.scheduler.core import SchedulerCore
+from server.scheduler.mesos_events import MesosEvents
+from server.scheduler.settings import CoreSettings
 
 log = logging.getLogger("server.scheduler")
 
@@ -49,49 +52,6 @@ class SchedulerSettings:
     heartbeat_misses: float = 5.0
 
 
-class _MesosEvents:
-    """Adapts the Mesos client's handler protocol onto the core."""
-
-    def __init__(self, core: SchedulerCore, store: FrameworkIdStore) -> None:
-        self.core = core
-        self.store = store
-        self.client: MesosSchedulerClient | None = None
-        self.removed = False
-
-    async def on_subscribed(self, framework_id: str, heartbeat_interval: float) -> None:
-        await self.store.put(framework_id)
-        assert self.client is not None
-        await self.core.subscribed(self.client, framework_id)  # type: ignore[arg-type]
-        log.info("subscribed to Mesos as framework %s (heartbeat %.0fs)", framework_id, heartbeat_interval)
-
-    async def on_offers(self, offers: list[dict[str, Any]]) -> None:
-        await self.core.offers_received(offers)
-
-    async def on_rescind(self, offer_id: str) -> None:
-        await self.core.offer_rescinded(offer_id)
-
-    async def on_update(self, status: dict[str, Any]) -> None:
-        await self.core.status_update(status)
-
-    async def on_message(self, agent_id: str, executor_id: str, data: bytes) -> None:
-        log.info(
-            "message from executor %s on %s: %s", executor_id, agent_id, data[:200].decode(errors="replace")
-        )
-
-    async def on_failure(self, agent_id: str | None, executor_id: str | None, status: int | None) -> None:
-        log.warning("Mesos reports failure: agent %s executor %s status %s", agent_id, executor_id, status)
-
-    async def on_error(self, message: str) -> None:
-        log.error("Mesos master sent ERROR: %s", message)
-        self.removed = "removed" in message.lower()
-
-    async def on_disconnected(self) -> None:
-        await self.core.disconnected()
-
-    async def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
-        return self.core.tasks_to_reconcile()
-
-
 class SchedulerService:
     """Runs the election and, while leading, the core and the Mesos client."""
 
@@ -104,7 +64,7 @@ class SchedulerService:
         identifier: str | None = None,
         client_factory: Callable[..., MesosSchedulerClient] = MesosSchedulerClient,
     ) -> None:
-        self._zk = zookeeper
+        self.zookeeper = zookeeper
         self.settings = settings
         self._clock = clock
         self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
@@ -116,10 +76,9 @@ class SchedulerService:
         self._client: MesosSchedulerClient | None = None
         self.core: SchedulerCore | None = None
         self.leading = threading.Event()
-        self._election = zookeeper.client.Election(zookeeper.paths.election, self._identifier)
-        zookeeper.add_state_listener(self._on_zk_state)
+        self._election = LeaderElection(zookeeper, self._identifier)
+        self._election.add_loss_listener(self._on_session_lost)
 
-    # -------------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._thread = threading.Thread(target=self._campaign, name="scheduler", daemon=True)
         self._thread.start()
@@ -131,11 +90,10 @@ class SchedulerService:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _on_zk_state(self, state: str) -> None:
-        if state == KazooState.LOST:
-            log.warning("ZooKeeper session lost: giving up leadership")
-            self._session_lost.set()
-            self._interrupt_leadership()
+    def _on_session_lost(self) -> None:
+        log.warning("ZooKeeper session lost: giving up leadership")
+        self._session_lost.set()
+        self._interrupt_leadership()
 
     def _interrupt_leadership(self) -> None:
         """Make the leader's loop wind down: closing the client ends ``client.run()``."""
@@ -146,7 +104,7 @@ class SchedulerService:
 
     def _campaign(self) -> None:
         while not self._stopping.is_set():
-            if not self._zk.connected:
+            if not self._election.connected:
                 self._stopping.wait(0.5)
                 continue
             self._session_lost.clear()
@@ -175,13 +133,13 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         if self._stopping.is_set() or self._session_lost.is_set():
             return
-        core = SchedulerCore(self._zk, self.settings.core, clock=self._clock)
+        core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
         await core.load()
         self.core = core
-        store = FrameworkIdStore(self._zk)
+        store = FrameworkIdStore(self.zookeeper)
         try:
             while not self._stopping.is_set() and not self._session_lost.is_set():
-                events = _MesosEvents(core, store)
+                events = MesosEvents(core, store)
                 client = self._client_factory(
                     self.settings.mesos_url,
                     FrameworkInfo(
@@ -216,14 +174,13 @@ class SchedulerService:
                     await store.clear()
                 else:
                     await asyncio.sleep(1.0)
-                core = SchedulerCore(self._zk, self.settings.core, clock=self._clock)
+                core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
                 await core.load()
                 self.core = core
         finally:
             self._loop = None
             self._client = None
 
-    # -------------------------------------------------------------------- JobEvents (any thread)
     def _submit(self, make: Callable[[SchedulerCore], Coroutine[Any, Any, None]]) -> None:
         loop, core = self._loop, self.core
         if loop is None or core is None:

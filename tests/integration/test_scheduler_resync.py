@@ -18,7 +18,7 @@ from server.domain.job import JobConfig
 from server.registry import codec
 from server.registry import jobs as jobs_module
 from server.registry.jobs import StoredJobs
-from server.scheduler.core import CoreSettings
+from server.scheduler.settings import CoreSettings
 from testkit.harness import unique_name
 from testkit.scheduling import EXECUTOR_COMMAND, SchedulerRig, scheduler_rig, shards
 
@@ -27,7 +27,7 @@ from testkit.scheduling import EXECUTOR_COMMAND, SchedulerRig, scheduler_rig, sh
 async def resync_held_after_reading(rig: SchedulerRig) -> AsyncIterator[asyncio.Task[None]]:
     """Start a resync that reads the job nodes and then waits, before applying anything, until the
     block ends; yields its task once the read is done."""
-    repository = rig.core._jobs_repo
+    repository = rig.core.repositories.jobs
     read = repository.aread_all
     done_reading, release = asyncio.Event(), asyncio.Event()
 
@@ -133,7 +133,7 @@ async def test_the_loop_keeps_firing_while_the_periodic_resync_reads(zk_server: 
     async with scheduler_rig(zk_server.connect_string, settings=settings) as rig:
         app = await rig.publish_app()
         job = await rig.register_job(app, misfire=True)  # every 5 s; no offers: fires are queued
-        repository = rig.core._jobs_repo
+        repository = rig.core.repositories.jobs
         read = repository.aread_all
         reading, release = asyncio.Event(), asyncio.Event()
 

@@ -17,11 +17,14 @@ from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
-from server.scheduler.core import CoreSettings
 from server.scheduler.service import SchedulerService, SchedulerSettings
-from server.usecases.managers import AppManager, JobManager
+from server.scheduler.settings import CoreSettings
+from server.usecases.apps import AppManager
+from server.usecases.jobs import JobManager
 from testkit.harness import unique_name
 from testkit.mesos_double import MesosMasterDouble
+from testkit.polling import until
+from testkit.scheduling import expire_session
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def start_service(zk_servers: str, namespace: str, master: MesosMasterDouble, na
 
 
 def stop_service(service: SchedulerService) -> None:
-    zookeeper = service._zk
+    zookeeper = service.zookeeper
     service.stop()
     zookeeper.stop()
 
@@ -79,6 +82,42 @@ async def test_only_the_leader_subscribes_and_a_successor_resubscribes_as_the_sa
             await asyncio.to_thread(stop_service, first)
 
 
+async def test_a_leader_that_loses_its_session_stops_and_queues_again_behind_its_successor(
+    zk_server: ZooKeeperServer, master: MesosMasterDouble
+) -> None:
+    namespace = unique_name("lost")
+    first = await asyncio.to_thread(start_service, zk_server.connect_string, namespace, master, "first")
+    second = None
+    try:
+        await master.wait_for_subscription(1, timeout=10)
+        framework_id = master.framework_id
+        second = await asyncio.to_thread(start_service, zk_server.connect_string, namespace, master, "second")
+        await asyncio.sleep(0.5)
+        assert not second.leading.is_set()
+
+        await asyncio.to_thread(expire_session, first.zookeeper)
+
+        # The successor may lead before the old leader's client learns that its session is gone
+        # (ZooKeeper cannot tell a partitioned client); the master's failover of the framework to
+        # the successor fences the old leader's calls meanwhile. Once it learns, it stops.
+        subscription = await master.wait_for_subscription(2, timeout=15)
+        assert subscription.framework_id == framework_id
+        assert second.leading.is_set()
+        await until(lambda: not first.leading.is_set(), timeout=15, what="the old leader to stop")
+        await asyncio.sleep(0.5)
+        assert len(master.subscriptions) == 2  # it does not lead again while the successor does
+
+        await asyncio.to_thread(stop_service, second)
+        second = None
+        subscription = await master.wait_for_subscription(3, timeout=15)  # ... and queued again
+        assert subscription.framework_id == framework_id
+        assert first.leading.is_set()
+    finally:
+        if second is not None:
+            await asyncio.to_thread(stop_service, second)
+        await asyncio.to_thread(stop_service, first)
+
+
 async def test_api_events_reach_the_leader_and_a_trigger_launches(
     zk_server: ZooKeeperServer, master: MesosMasterDouble
 ) -> None:
@@ -87,7 +126,7 @@ async def test_api_events_reach_the_leader_and_a_trigger_launches(
     try:
         await master.wait_for_subscription(1, timeout=10)
         await master.wait_until(lambda: service.core is not None and service.core.framework_id is not None)
-        zookeeper = service._zk
+        zookeeper = service.zookeeper
         apps = AppManager(AppRepository(zookeeper))
         jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), service)
         app = AppConfig(

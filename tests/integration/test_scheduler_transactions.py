@@ -17,9 +17,10 @@ from server.domain.errors import RegistryUnavailable
 from server.domain.job import JobConfig, JobExecutionType
 from server.registry import codec
 from server.registry.apps import AppRepository
-from server.registry.zookeeper import TransactionOps, ZooKeeper
-from server.scheduler import core as core_module
-from server.usecases.managers import AppManager
+from server.registry.transaction_ops import TransactionOps
+from server.registry.zookeeper import ZooKeeper
+from server.scheduler import launch as launch_module
+from server.usecases.apps import AppManager
 from testkit.harness import unique_name
 from testkit.scheduling import SchedulerRig, launched_tasks, scheduler_rig, shards
 
@@ -234,7 +235,7 @@ async def test_fires_over_several_transactions_are_each_recorded_once_even_when_
 async def test_a_ready_run_too_large_for_any_transaction_is_not_launched_and_stays_queued(
     zk_server: ZooKeeperServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(core_module, "TRANSACTION_LIMIT", 3000)  # a run of 20 shards needs more
+    monkeypatch.setattr(launch_module, "TRANSACTION_LIMIT", 3000)  # a run of 20 shards needs more
     async with scheduler_rig(zk_server.connect_string) as rig:
         app = await rig.publish_app()
         big = await rig.register_job(app, sharding_total_count=20)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kazoo.protocol.serialization import Transaction
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
 
-from server.registry.zookeeper import TransactionOps
+from server.registry.transaction_ops import TransactionOps
 
 END_OF_TRANSACTION = 9  # the closing multi header
 

@@ -1,4 +1,5 @@
-"""Use cases of the API: one method per request, validating before anything is written.
+"""Use cases on jobs, one method per API request: only validated value objects are written, so
+a refused request writes nothing.
 
 ``JobEvents`` is how the scheduler hears about configuration changes at once (registration,
 update, removal, trigger); without a scheduler attached the events go nowhere and the registry
@@ -8,19 +9,16 @@ alone holds the state, which any scheduler reads when it starts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
-from server.domain.app import AppConfig
 from server.domain.errors import Conflict, FailedPrecondition
 from server.domain.job import JobConfig
-from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 
-log = logging.getLogger("server.domain")
+log = logging.getLogger("server.usecases")
 
 _CAS_ATTEMPTS = 10
 
@@ -50,31 +48,6 @@ class NoJobEvents:
         pass
 
 
-class AppManager:
-    def __init__(self, apps: AppRepository) -> None:
-        self._apps = apps
-
-    def publish(self, app: AppConfig) -> AppConfig:
-        self._apps.create(app)
-        log.info("published app %s (%s)", app.app_name, app.app_url)
-        return app
-
-    def modify(self, app_name: str, changes: Mapping[str, Any]) -> AppConfig:
-        """Change only the given attributes; retried when a concurrent change wins the race."""
-        for _ in range(_CAS_ATTEMPTS):
-            stored, version = self._apps.get(app_name)
-            changed = stored.with_changes(changes)
-            if changed == stored:
-                return stored
-            try:
-                self._apps.replace(changed, version)
-            except Conflict:
-                continue
-            log.info("modified app %s: %s", app_name, ", ".join(sorted(changes)))
-            return changed
-        raise Conflict(f"app '{app_name}' kept changing; try again")
-
-
 class JobManager:
     def __init__(
         self,
@@ -97,11 +70,11 @@ class JobManager:
     def update(self, job: JobConfig) -> JobConfig:
         """Replace the configuration; keys another tool stored (3.0's Lite keys) are kept."""
         for _ in range(_CAS_ATTEMPTS):
-            document, version = self._jobs.get_document(job.job_name)
-            stored_extra = JobConfig.from_document(document).extra
+            stored = self._jobs.get_document(job.job_name)
+            stored_extra = JobConfig.from_document(stored.document).extra
             updated = replace(job, extra=stored_extra)
             try:
-                self._jobs.replace(updated, version)
+                self._jobs.replace(updated, stored.version)
             except Conflict:
                 continue
             log.info("updated job %s", job.job_name)

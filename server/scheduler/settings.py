@@ -1,0 +1,34 @@
+"""The scheduler core's settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CoreSettings:
+    #: The command that starts the executor on an agent.
+    executor_command: str
+    #: Fetched by the agents with every executor (the executor zipapp), when set.
+    executor_uri: str | None = None
+    #: The zone cron expressions are read in.
+    zone: tzinfo = UTC
+    #: Environment variables every executor gets.
+    executor_environment: dict[str, str] = field(default_factory=dict)
+    #: Longest an offer is kept while a fire is due within that time (seconds).
+    offer_hold_seconds: float = 10.0
+    #: A fire due within this many seconds revives offers (seconds).
+    revive_lookahead_seconds: float = 2.0
+    #: Filter of offers declined while no work waits or is due (seconds).
+    decline_refuse_seconds: float = 3600.0
+    #: Filter of the remainder of accepted offers, and of offers let go for fresher ones (seconds).
+    accept_refuse_seconds: float = 1.0
+    #: While work waits and no offers come, REVIVE at most this often (seconds).
+    revive_retry_seconds: float = 5.0
+    #: UNREACHABLE / UNKNOWN answers in a row after which a task is treated as LOST.
+    unknown_limit: int = 3
+    #: Interval of the re-read of the configuration and queues (seconds).
+    resync_seconds: float = 30.0
+    #: A load of at least this many jobs freezes the heap (``gc.freeze``) afterwards.
+    freeze_heap_min_jobs: int = 500

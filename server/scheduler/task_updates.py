@@ -1,0 +1,175 @@
+"""Task status updates: what each state means for the shard's task and its job.
+
+An update is recorded before it is acknowledged (the Mesos client acknowledges after
+``on_update`` returns), so a crash in between makes Mesos resend it.
+
+- FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR
+  queue the shard for failover when the job has ``failover`` on or is DAEMON, and always when
+  the task never started (its offer was invalid, it was dropped before running, or the master
+  refused the ACCEPT or it could not be sent): a run that never ran is not lost.
+- KILLED of a DAEMON task brings the job back to the ready queue (unless it was disabled or
+  deregistered); of one shard killed from outside while others run, just that shard is re-run.
+- UNREACHABLE / UNKNOWN keep the task, which the Mesos client's reconciliation (after every
+  subscribe, then periodically) asks about again; after ``unknown_limit`` such answers in a row
+  it is treated as LOST.
+- A task of a removed job, or one being killed, that still reports itself active is killed
+  again; so is any active task the core does not track (say, a second task of a shard).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from server.domain.task import TaskId, TaskIdError
+from server.mesos.states import ACTIVE_STATES, FAILURE_STATES, STARTED_STATES, UNCERTAIN_STATES
+from server.registry.running import RunningTasks
+from server.registry.state_transactions import StateTransactions
+from server.scheduler.kills import Kills
+from server.scheduler.ready_runs import ReadyRuns
+from server.scheduler.state import TRANSACTION_ATTEMPTS, SchedulerState, TrackedTask
+
+log = logging.getLogger("server.scheduler")
+
+NEVER_STARTED_REASONS = frozenset({"REASON_INVALID_OFFERS"})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """The parts of a Mesos ``TaskStatus`` the core reads."""
+
+    task_id: TaskId
+    text: str  # the task id as sent
+    state: str
+    reason: str
+    message: str
+
+    @classmethod
+    def from_json(cls, status: dict[str, Any]) -> StatusUpdate | None:
+        """The update, or None (logged) when the task id is not one of ours."""
+        text = str(status.get("task_id", {}).get("value", ""))
+        state = str(status.get("state", ""))
+        try:
+            task_id = TaskId.parse(text)
+        except TaskIdError:
+            log.warning("update for a task id not ours: %s (%s)", text, state)
+            return None
+        return cls(task_id, text, state, str(status.get("reason", "")), str(status.get("message", "")))
+
+
+class TaskUpdates:
+    def __init__(
+        self,
+        state: SchedulerState,
+        transactions: StateTransactions,
+        running: RunningTasks,
+        ready_runs: ReadyRuns,
+        kills: Kills,
+    ) -> None:
+        self._state = state
+        self._transactions = transactions
+        self._running = running
+        self._ready_runs = ready_runs
+        self._kills = kills
+
+    async def handle(self, update: StatusUpdate) -> bool:
+        """Record ``update``; returns whether it ended a tracked task (work may launch now)."""
+        state = self._state
+        task_text, task_id, task_state = update.text, update.task_id, update.state
+        orphan = state.orphans.get(task_text)
+        if orphan is not None:
+            if task_state not in ACTIVE_STATES and task_state not in UNCERTAIN_STATES:
+                del state.orphans[task_text]
+                log.info("task %s of a removed job ended: %s", task_text, task_state)
+            elif task_state in ACTIVE_STATES and task_state != "TASK_KILLING":
+                await self._kills.send(task_id)  # still alive: the kill was lost, send it again
+            return False
+        task = state.running.get(task_id.shard)
+        if task is None or str(task.task_id) != task_text:
+            if task_state in ACTIVE_STATES and task_state != "TASK_KILLING":
+                # Every task we want is tracked (recorded before its launch): one we do not
+                # track (its job is gone, or another task now runs the shard) must stop.
+                log.warning("task %s is %s but not tracked: killing it", task_text, task_state)
+                await self._kills.send(task_id)
+            else:
+                log.debug("update for untracked task %s: %s", task_text, task_state)
+            return False
+        if task_state in ACTIVE_STATES:
+            task.unknown_answers = 0
+            if task_state in STARTED_STATES:
+                task.started = True
+            if task.killing and task_state != "TASK_KILLING":
+                await self._kills.send(task_id)
+            return False
+        if task_state in UNCERTAIN_STATES:
+            task.unknown_answers += 1
+            if task.unknown_answers < state.settings.unknown_limit:
+                log.warning(
+                    "task %s is %s (%s); keeping it and reconciling", task_text, task_state, update.reason
+                )
+                return False
+            log.warning("task %s stayed %s; treating it as lost", task_text, task_state)
+            task_state = "TASK_LOST"
+        await self.task_ended(task, task_state, update.reason, update.message)
+        return True
+
+    async def task_ended(self, task: TrackedTask, task_state: str, reason: str, message: str) -> None:
+        """Record the end of ``task`` and queue again what must run again."""
+        state = self._state
+        shard = task.task_id.shard
+        job = state.jobs.get(shard.job_name)
+        never_started = not task.started and (reason in NEVER_STARTED_REASONS or task_state == "TASK_DROPPED")
+        requeue_failover = False
+        requeue_ready = False
+        if job is not None and task_state in FAILURE_STATES and not task.killing:
+            requeue_failover = job.failover or job.is_daemon or never_started
+        if job is not None and job.is_daemon and task_state == "TASK_KILLED" and state.enabled(job):
+            last_of_job = not any(s.job_name == shard.job_name and s != shard for s in state.running)
+            if last_of_job:
+                requeue_ready = shard.job_name not in state.ready
+            elif shard.job_name not in state.killing_jobs:
+                requeue_failover = True  # one shard killed from outside: re-run just that shard
+
+        parents = state.parents({shard.job_name})
+        for _ in range(TRANSACTION_ATTEMPTS):
+            ops = self._transactions.end_ops(
+                shard,
+                parents,
+                failed_task_id=str(task.task_id),
+                requeue_failover=requeue_failover,
+                requeue_ready=requeue_ready,
+            )
+            if (await self._transactions.commit([ops])).committed:
+                break
+            # A node was already gone (deregistered meanwhile), a ready node appeared, or the
+            # parent nodes are not as memory says: re-read.
+            if requeue_ready:
+                await self._ready_runs.reload([shard.job_name])
+                requeue_ready = shard.job_name not in state.ready
+            if not await self._running.exists(shard):
+                state.running.pop(shard, None)
+                return
+            parents = await self._transactions.parents({shard.job_name})
+        else:
+            log.error("could not record the end of task %s", task.task_id)
+            return
+        state.touch(shard.job_name)
+        del state.running[shard]
+        if requeue_failover:
+            state.failover[shard] = str(task.task_id)
+        if requeue_ready:
+            state.ready[shard.job_name] = (1, 0)
+        if not any(s.job_name == shard.job_name for s in state.running):
+            state.killing_jobs.discard(shard.job_name)
+        outcome = "queued for failover" if requeue_failover else "requeued" if requeue_ready else "done"
+        level = logging.INFO if task_state == "TASK_FINISHED" else logging.WARNING
+        log.log(
+            level,
+            "task %s %s %s%s; %s",
+            task.task_id,
+            task_state,
+            reason,
+            f" ({message})" if message else "",
+            outcome,
+        )
