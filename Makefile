@@ -9,7 +9,7 @@ GEN_DIR ?= gen
 EXECUTOR_ZIPAPP ?= dist/elasticjob-executor.pyz
 LINTED := server tests bench testkit devstack tools
 
-.PHONY: help venv zookeeper deps gen gen-check lint test test-unit run bench executor clean
+.PHONY: help venv zookeeper deps gen gen-check lint test test-unit test-chaos run bench executor clean
 
 help:
 	@echo "make run    - start ZooKeeper, the gRPC server and Envoy (REST on 127.0.0.1:8899) for development"
@@ -62,6 +62,10 @@ test: deps gen-check lint
 
 test-unit: $(STAMP)
 	$(VENV)/bin/pytest -q tests/unit
+
+# The fault-injection suite alone (it also runs in `make test`).
+test-chaos: deps
+	$(VENV)/bin/pytest -q -m chaos tests/chaos
 
 run: deps
 	$(PY) -m devstack
