@@ -46,7 +46,10 @@ Behaviour modelled on the master:
   master passes ``None`` as the uuid of these updates, so they must not be acknowledged).
   A valid ACCEPT records a :class:`Launch` and marks its tasks ``TASK_STAGING``; a task that
   :func:`server.mesos.launch.task_problem` refuses (both or neither of ``command`` and ``executor``,
-  another agent than the offer's, ...) gets ``TASK_ERROR`` / ``REASON_TASK_INVALID``.
+  another agent than the offer's, ...) gets ``TASK_ERROR`` / ``REASON_TASK_INVALID``; so does
+  one whose ExecutorInfo differs from that of the live executor of its id on its agent
+  (:func:`server.mesos.launch.executor_conflict`). An executor lives (:attr:`executors`) from
+  the first task launched under it until a SHUTDOWN call or :meth:`send_failure` naming it.
 * RECONCILE (``auto_reconcile``): an empty list answers the latest status of every non-terminal
   task; listed tasks get their latest status, unknown ones ``TASK_LOST`` (``TASK_UNKNOWN`` when
   partition-aware); all with ``REASON_RECONCILIATION`` and no uuid.
@@ -100,7 +103,7 @@ from server.mesos.events import (
     subscribed_event,
     update_event,
 )
-from server.mesos.launch import task_problem
+from server.mesos.launch import executor_conflict, normalized_executor, task_problem
 from server.mesos.states import TERMINAL_STATES
 from server.mesos.status import task_status
 from server.mesos.values import JsonObject, b64encode, id_value, new_stream_id
@@ -280,6 +283,8 @@ class MesosMasterDouble:
         self.acknowledged: list[JsonObject] = []
         #: ACKNOWLEDGE bodies that matched no pending update (never sent, or acknowledged twice).
         self.unexpected_acknowledgements: list[JsonObject] = []
+        #: Live executors' ExecutorInfo (framework id filled in), by (agent id, executor id).
+        self.executors: dict[tuple[str, str], JsonObject] = {}
         #: Offers sent and not yet used, declined or rescinded, by offer id.
         self.outstanding_offers: dict[str, JsonObject] = {}
         #: Whether the framework's last REVIVE/SUPPRESS was SUPPRESS.
@@ -397,6 +402,10 @@ class MesosMasterDouble:
     def launched_tasks(self) -> list[JsonObject]:
         """TaskInfos of every valid launch, in order."""
         return [task for launch in self.launches for task in launch.task_infos]
+
+    def live_executors(self, agent_id: str = DEFAULT_AGENT_ID) -> list[str]:
+        """The ids of the executors live on ``agent_id`` (what the master lists in its offers)."""
+        return sorted(executor for agent, executor in self.executors if agent == agent_id)
 
     def calls_of(self, call_type: str, *, status: int | None = None) -> list[RecordedCall]:
         """Recorded calls of one type (optionally only those answered with ``status``)."""
@@ -566,6 +575,8 @@ class MesosMasterDouble:
         self, *, agent_id: str | None = None, executor_id: str | None = None, status: int | None = None
     ) -> None:
         """Send a FAILURE event (agent removed, or executor terminated)."""
+        if executor_id is not None:
+            self.executors = {key: info for key, info in self.executors.items() if key[1] != executor_id}
         await self.send_event(failure_event(agent_id=agent_id, executor_id=executor_id, status=status))
 
     async def send_error(self, message: str) -> None:
@@ -806,6 +817,9 @@ class MesosMasterDouble:
             self._reconcile(body["reconcile"].get("tasks") or [], subscription)
         elif call_type == "KILL" and self.auto_kill:
             self._kill(body["kill"], subscription)
+        elif call_type == "SHUTDOWN":
+            shutdown = body["shutdown"]
+            self.executors.pop((shutdown["agent_id"]["value"], shutdown["executor_id"]["value"]), None)
         elif call_type == "TEARDOWN":
             self._removed_frameworks.add(subscription.framework_id)
             self._disconnect(subscription)
@@ -851,6 +865,12 @@ class MesosMasterDouble:
             for task in operation.get("launch", {}).get("task_infos", []):
                 task_id = task["task_id"]["value"]
                 invalid = task_problem(task, agent_id=offer_agent, framework_id=subscription.framework_id)
+                executor = task.get("executor")
+                if invalid is None and isinstance(executor, dict):
+                    key = (offer_agent, str(executor["executor_id"]["value"]))
+                    invalid = executor_conflict(executor, self.executors.get(key), subscription.framework_id)
+                    if invalid is None:
+                        self.executors[key] = normalized_executor(executor, subscription.framework_id)
                 if invalid is not None:
                     self._push(
                         subscription,

@@ -2,7 +2,8 @@
 
 - ``TaskId``: ``job@-@item@-@READY|FAILOVER@-@agentId@-@uuid`` (a Mesos task id);
 - ``ShardRef``: ``job@-@item`` (3.0's "meta info", the key of running and failover nodes);
-- executor id ``app@-@agentId``: one executor per app per agent, reused by its tasks.
+- executor id ``app@-@agentId``, then the app's executor version and, for an app whose cache is
+  disabled, a launch: ``app@-@agentId@-@version[@-@launch]`` (``ExecutorRef``).
 """
 
 from __future__ import annotations
@@ -96,11 +97,40 @@ class TaskId:
         return cls(parts[0], item, execution_type, parts[3], parts[4])
 
 
-def executor_id(app_name: str, agent_id: str, launch: str | None = None) -> str:
-    """One executor per app per agent: ``app@-@agentId``. An app whose cache is disabled gets a
-    fresh executor per launch, ``app@-@agentId@-@launch``, so each launch fetches the app anew."""
-    base = f"{app_name}{DELIMITER}{agent_id}"
-    return base if launch is None else f"{base}{DELIMITER}{launch}"
+def executor_id(
+    app_name: str, agent_id: str, launch: str | None = None, *, version: str | None = None
+) -> str:
+    """The executor of ``app_name`` on ``agent_id``: ``app@-@agentId``, then ``@-@version`` (the
+    app's ExecutorInfo version: a changed app gets new executors, since Mesos refuses a task whose
+    ExecutorInfo differs from that of the running executor of its id), then ``@-@launch`` for an
+    app whose cache is disabled (a fresh executor per launch, so each launch fetches the app)."""
+    parts = [app_name, agent_id]
+    if version is not None:
+        parts.append(version)
+    if launch is not None:
+        parts.append(launch)
+    return DELIMITER.join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorRef:
+    """An executor id in our form, read back: ``app@-@agentId[@-@version[@-@launch]]``.
+
+    ``version`` None: an id without one (written before executors were versioned, or without a
+    version source)."""
+
+    app_name: str
+    agent_id: str
+    version: str | None = None
+    launch: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ExecutorRef | None:
+        """The parts of ``text``, or None when it is not an executor id of ours."""
+        parts = text.split(DELIMITER)
+        if not 2 <= len(parts) <= 4 or not all(parts):
+            return None
+        return cls(parts[0], parts[1], *parts[2:])
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

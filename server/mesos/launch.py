@@ -14,7 +14,7 @@ from typing import Any
 
 from server.mesos.values import JsonObject, id_problem, id_value
 
-__all__ = ["command_problem", "normalized_executor", "operation_tasks", "task_problem"]
+__all__ = ["command_problem", "executor_conflict", "normalized_executor", "operation_tasks", "task_problem"]
 
 
 def operation_tasks(operation: JsonObject) -> list[JsonObject]:
@@ -32,6 +32,18 @@ def normalized_executor(executor: JsonObject, framework_id: str) -> JsonObject:
     normalized = dict(executor)
     normalized.setdefault("framework_id", {"value": framework_id})
     return normalized
+
+
+def executor_conflict(executor: JsonObject, running: JsonObject | None, framework_id: str) -> str | None:
+    """Why a task naming ``executor`` cannot join ``running``, the ``ExecutorInfo`` (as stored by
+    :func:`normalized_executor`) of the agent's live executor of that id, or ``None``.
+
+    Mesos' ``validateCompatibleExecutorInfo``: an executor id names one ExecutorInfo while the
+    executor lives; a task with another ExecutorInfo under that id is refused (TASK_ERROR)."""
+    if running is None or running == normalized_executor(executor, framework_id):
+        return None
+    executor_id = id_value(executor.get("executor_id"))
+    return f"ExecutorInfo is not compatible with the ExecutorInfo of running executor '{executor_id}'"
 
 
 def command_problem(command: Any, where: str) -> str | None:

@@ -6,7 +6,7 @@ Every queue and every running task is in ZooKeeper (``/state/ready``, ``/state/f
 where each event enters (a step of its loop, offers, a status update, a configuration change);
 each is handled under one lock, by the parts that hold the rules: ``registry_sync`` (load,
 resync), ``config_events``, ``fires``, ``ready_runs``, ``launch`` and ``accepts``,
-``offer_policy``, ``task_updates`` and ``kills``, sharing the memory in ``state``. No cyclic
+``offer_policy``, ``task_updates`` and ``kills``, ``executors`` (retiring those of changed apps), sharing the memory in ``state``. No cyclic
 garbage collection runs during a step (``collector``).
 """
 
@@ -38,6 +38,7 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.accepts import Accepts, LaunchListener
 from server.scheduler.collector import collector_paused, freeze_heap
 from server.scheduler.config_events import ConfigEvents
+from server.scheduler.executors import Executors
 from server.scheduler.fires import FireRecorder
 from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
@@ -100,6 +101,8 @@ class SchedulerCore:
             state, repositories.transactions, repositories.running, self.ready_runs, self.kills
         )
         self.accepts = Accepts(state, self.task_updates)
+        self.executors = Executors(state, self.kills)
+        self.accepts.listeners.append(self.executors.launched)
         self.launcher = Launcher(
             state,
             repositories.transactions,
@@ -278,6 +281,7 @@ class SchedulerCore:
                 await self.fires.record_due()
                 await self.launcher.launch()
                 await self.offer_policy.manage()
+                await self.executors.step()
 
     def _seconds_until_next_step(self) -> float:
         state = self._state
@@ -304,12 +308,14 @@ class SchedulerCore:
                 stored = await self.sync.read()
                 async with self._lock:
                     await self.sync.apply(stored, touched)
+                    await self.executors.step()
 
     async def job_changed(self, job_name: str, *, kill_running: bool) -> None:
         """A job was registered or updated (or its disabled flag changed): reload and reschedule.
         With ``kill_running``, its running tasks are killed (update and disable do that)."""
         async with self._lock:
             await self.config_events.job_changed(job_name, kill_running=kill_running)
+            await self.executors.step()
 
     async def job_removed(self, job_name: str) -> None:
         """A job was deregistered: the registry already dropped its nodes; kill its tasks."""
@@ -336,7 +342,9 @@ class SchedulerCore:
         async with self._lock:
             with collector_paused():
                 received = self.clock.monotonic()
-                self._state.offers.add([Offer.from_json(offer, received) for offer in offers])
+                parsed = [Offer.from_json(offer, received) for offer in offers]
+                self._state.offers.add(parsed)
+                await self.executors.offered(parsed)
                 await self.launcher.launch()
                 await self.offer_policy.manage()
 
@@ -353,6 +361,8 @@ class SchedulerCore:
         if update is None:
             return
         async with self._lock:
+            executor = self.executors.observe(update.task_id, update.text, status)
             if await self.task_updates.handle(update):
                 await self.launcher.launch()
                 await self.offer_policy.manage()
+            await self.executors.updated(update.task_id, executor)

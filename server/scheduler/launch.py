@@ -99,7 +99,16 @@ class Launcher:
         entries.update(fired or {})
         ready = [name for name, (count, _) in entries.items() if count > 0 and state.launchable(name)]
         busy = {shard.job_name for shard in state.running}
-        return match(list(state.offers), failover, ready, state.jobs, state.apps, busy, self._new_unique)
+        return match(
+            list(state.offers),
+            failover,
+            ready,
+            state.jobs,
+            state.apps,
+            busy,
+            self._new_unique,
+            state.executor_versions.of,
+        )
 
     async def record_and_accept(
         self,

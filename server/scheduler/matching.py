@@ -7,10 +7,13 @@ Rules (ElasticJob-Cloud's, made explicit):
   there go in one ACCEPT that names all of them (Mesos accepts several offers of one agent
   together), so the executor a task starts there serves the agent's other tasks of the app.
 - Each shard needs the job's cpuCount/memoryMB. The first task of an app on an agent also needs
-  the app's cpuCount/memoryMB for its executor (``app@-@agentId``), unless one of the agent's
-  offers says that executor already runs there or an earlier placement in this round starts it.
+  the app's cpuCount/memoryMB for its executor (``app@-@agentId@-@version``), unless one of the
+  agent's offers says that executor already runs there or an earlier placement in this round
+  starts it. The version names the app's current ExecutorInfo: after a change of the app, its
+  executors of an earlier version (which keep their own resources, outside the offers) serve no
+  new task, and the new one is charged once per agent.
 - An app with ``appCacheEnable`` false gets a fresh executor for each launch on each agent
-  (``app@-@agentId@-@launch``, charged its resources, leaving when its tasks end), so every launch
+  (``app@-@agentId@-@version@-@launch``, charged its resources, leaving when its tasks end), so every launch
   fetches the app again, as the setting promises; a reused executor would never fetch again.
 - A job with a task still running (or just placed) gets no second READY run at the same time.
 """
@@ -97,8 +100,10 @@ def match(
     apps: Mapping[str, AppConfig],
     busy_jobs: set[str],
     new_unique: Callable[[], str],
+    executor_version: Callable[[AppConfig], str] | None = None,
 ) -> MatchResult:
-    """Place what fits. ``busy_jobs``: jobs with a task still running (no READY run for them)."""
+    """Place what fits. ``busy_jobs``: jobs with a task still running (no READY run for them);
+    ``executor_version``: the version an app's executors carry in their ids (none without it)."""
     capacities = _pool(offers)
     result = MatchResult()
     busy = set(busy_jobs)
@@ -109,7 +114,9 @@ def match(
         app = apps.get(job.app_name) if job else None
         if job is None or app is None:
             continue
-        placed = _place(capacities, job, app, [shard.item], ExecutionType.FAILOVER, new_unique)
+        placed = _place(
+            capacities, job, app, [shard.item], ExecutionType.FAILOVER, new_unique, executor_version
+        )
         if placed is None:
             result.unplaced += 1
             continue
@@ -122,7 +129,7 @@ def match(
         if job is None or app is None or job_name in busy:
             continue
         items = list(range(job.sharding_total_count))
-        placed = _place(capacities, job, app, items, ExecutionType.READY, new_unique)
+        placed = _place(capacities, job, app, items, ExecutionType.READY, new_unique, executor_version)
         if placed is None:
             result.unplaced += 1
             continue
@@ -139,12 +146,14 @@ def _place(
     items: list[int],
     execution_type: ExecutionType,
     new_unique: Callable[[], str],
+    executor_version: Callable[[AppConfig], str] | None,
 ) -> list[Placement] | None:
     """Place every item or none: changes are logged as they are made and undone if one item does
     not fit (no copy of the capacities per job)."""
     placements: list[Placement] = []
     undo: list[tuple[_Capacity, float, float, str | None]] = []
     launch = None if app.app_cache_enable else new_unique()
+    version = executor_version(app) if executor_version is not None else None
     executors: dict[str, str] = {}  # agent -> this app's executor id there
     start = 0  # the items are alike: an agent one did not fit will not fit the next either
     for item in items:
@@ -152,7 +161,9 @@ def _place(
             capacity = capacities[index]
             executor = executors.get(capacity.agent_id)
             if executor is None:
-                executor = executors[capacity.agent_id] = executor_id(app.app_name, capacity.agent_id, launch)
+                executor = executors[capacity.agent_id] = executor_id(
+                    app.app_name, capacity.agent_id, launch, version=version
+                )
             starts_executor = executor not in capacity.executors
             cpus = job.cpu_count + (app.cpu_count if starts_executor else 0.0)
             mem = job.memory_mb + (app.memory_mb if starts_executor else 0.0)

@@ -20,6 +20,7 @@ from server.domain.task import ShardRef, TaskId
 from server.registry.state_transactions import ParentNodes
 from server.scheduler.offers import OfferPool
 from server.scheduler.settings import CoreSettings
+from server.scheduler.taskinfo import ExecutorVersions
 from server.scheduler.timers import CronTimers
 
 ReadyEntry = tuple[int, int | None]
@@ -43,6 +44,7 @@ class MesosCalls(Protocol):
     async def revive(self, roles: Sequence[str] | None = None) -> None: ...
     async def suppress(self, roles: Sequence[str] | None = None) -> None: ...
     async def kill(self, task_id: str, agent_id: str | None = None) -> None: ...
+    async def shutdown(self, executor_id: str, agent_id: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -53,6 +55,8 @@ class TrackedTask:
     started: bool = False
     killing: bool = False
     unknown_answers: int = 0
+    #: The executor it runs under, once known (from its launch, or from a status update).
+    executor_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,8 @@ class SchedulerState:
         self.clock = clock
         self.jobs: dict[str, JobConfig] = {}
         self.apps: dict[str, AppConfig] = {}
+        #: The executor version of each app (what its executors' ids carry).
+        self.executor_versions = ExecutorVersions(settings)
         self.disabled_jobs: set[str] = set()
         self.disabled_apps: set[str] = set()
         self.timers = CronTimers()

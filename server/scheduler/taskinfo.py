@@ -1,8 +1,9 @@
 """Building Mesos v1 ``TaskInfo`` JSON for a placement: pure, no IO.
 
-Every task runs under the app's executor (``app@-@agentId``), whose ``ExecutorInfo`` is the same for
-every task of that app on that agent (Mesos refuses a task whose ExecutorInfo differs from the
-running executor's). The executor fetches the app (``cache`` = appCacheEnable; archives extracted,
+Every task runs under the app's executor (``app@-@agentId@-@version``), whose ``ExecutorInfo`` is the
+same for every task of that app version on that agent: Mesos refuses a task whose ExecutorInfo
+differs from the running executor's, so the version (:func:`executor_version`, a digest of what the
+ExecutorInfo holds) changes whenever the ExecutorInfo would, and a changed app starts new executors. The executor fetches the app (``cache`` = appCacheEnable; archives extracted,
 a single script made executable). With an executor URI the fetcher also brings the executor
 itself (a zipapp) into the sandbox, and the executor command runs it (:func:`fetched_executor_command`).
 ``data`` is the JSON sharding context, which also carries the environment variables the executor
@@ -15,6 +16,7 @@ parameters, once for all the tasks of one ACCEPT.
 from __future__ import annotations
 
 import base64
+import hashlib
 import posixpath
 import shlex
 from collections.abc import Mapping
@@ -27,6 +29,7 @@ from server.domain.app import AppConfig
 from server.domain.task import ShardingContext, executor_id
 from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
+from server.scheduler.settings import CoreSettings
 
 # Compact, sorted JSON (orjson: the data of every task of a launch goes over the wire in its ACCEPT,
 # and encoding it is a visible share of a launch burst).
@@ -105,19 +108,9 @@ def sharding_context(placement: Placement, parameters: Mapping[int, str] | None 
     )
 
 
-def executor_info(
-    app: AppConfig,
-    offer: Offer,
-    framework_id: str,
-    executor_command: str,
-    extra_env: Mapping[str, str],
-    executor: str | None = None,
-    executor_uri: str | None = None,
+def _executor_command(
+    app: AppConfig, executor_command: str, extra_env: Mapping[str, str], executor_uri: str | None
 ) -> dict[str, Any]:
-    """The app's ExecutorInfo on the offer's agent (``executor`` overrides the shared id).
-
-    ``executor_uri``: where the agent's fetcher gets the executor from (cached, neither extracted
-    nor made executable), listed after the app's URI; ``executor_command`` is expected to run it."""
     archive = is_archive(app.app_url)
     variables = [{"name": "ELASTICJOB_APP_NAME", "value": app.app_name}]
     if not app.app_cache_enable:
@@ -134,16 +127,81 @@ def executor_info(
     if executor_uri is not None:
         uris.append(_executor_uri(executor_uri))
     return {
+        "value": executor_command,
+        "shell": True,
+        "uris": uris,
+        "environment": {"variables": variables},
+    }
+
+
+VERSION_LENGTH = 10
+"""Hex digits of an executor version (40 bits: a collision between two versions of one app is
+not a practical concern)."""
+
+
+def executor_version(
+    app: AppConfig,
+    executor_command: str,
+    extra_env: Mapping[str, str],
+    executor_uri: str | None = None,
+) -> str:
+    """A digest of everything :func:`executor_info` puts in the app's ExecutorInfo that does not
+    depend on the offer (its command, fetched URIs, environment, resources): equal for equal
+    ExecutorInfos, the same on every scheduler with the same settings."""
+    document = {
+        "name": _executor_name(app),
+        "command": _executor_command(app, executor_command, extra_env, executor_uri),
+        "resources": [round(app.cpu_count, 6), round(app.memory_mb, 6)],
+    }
+    digest = hashlib.sha256(orjson.dumps(document, option=_DATA_OPTIONS)).hexdigest()
+    return digest[:VERSION_LENGTH]
+
+
+class ExecutorVersions:
+    """The executor version of each app under these settings, computed once per app value."""
+
+    __slots__ = ("_settings", "_versions")
+
+    def __init__(self, settings: CoreSettings) -> None:
+        self._settings = settings
+        self._versions: dict[str, tuple[AppConfig, str]] = {}
+
+    def of(self, app: AppConfig) -> str:
+        known = self._versions.get(app.app_name)
+        if known is not None and (known[0] is app or known[0] == app):
+            return known[1]
+        settings = self._settings
+        version = executor_version(
+            app, settings.executor_command, settings.executor_environment, settings.executor_uri
+        )
+        self._versions[app.app_name] = (app, version)
+        return version
+
+
+def _executor_name(app: AppConfig) -> str:
+    return f"elasticjob executor for {app.app_name}"
+
+
+def executor_info(
+    app: AppConfig,
+    offer: Offer,
+    framework_id: str,
+    executor_command: str,
+    extra_env: Mapping[str, str],
+    executor: str | None = None,
+    executor_uri: str | None = None,
+) -> dict[str, Any]:
+    """The app's ExecutorInfo on the offer's agent (``executor``: its id; by default the app's
+    unversioned id there).
+
+    ``executor_uri``: where the agent's fetcher gets the executor from (cached, neither extracted
+    nor made executable), listed after the app's URI; ``executor_command`` is expected to run it."""
+    return {
         "executor_id": {"value": executor or executor_id(app.app_name, offer.agent_id)},
         "framework_id": {"value": framework_id},
         "type": "CUSTOM",
-        "name": f"elasticjob executor for {app.app_name}",
-        "command": {
-            "value": executor_command,
-            "shell": True,
-            "uris": uris,
-            "environment": {"variables": variables},
-        },
+        "name": _executor_name(app),
+        "command": _executor_command(app, executor_command, extra_env, executor_uri),
         "resources": [_scalar("cpus", app.cpu_count, offer), _scalar("mem", app.memory_mb, offer)],
     }
 

@@ -29,7 +29,8 @@ async def test_a_cron_fire_with_offers_on_hand_launches_every_shard(zk_server: Z
         for task in tasks:
             parts = task["task_id"]["value"].split("@-@")
             assert parts[0] == job.job_name and parts[2] == "READY" and parts[3] == "agent-1"
-            assert task["executor"]["executor_id"]["value"] == f"{app.app_name}@-@agent-1"
+            version = rig.core.executors.version_of(app)
+            assert task["executor"]["executor_id"]["value"] == f"{app.app_name}@-@agent-1@-@{version}"
             assert task["executor"]["command"]["value"] == EXECUTOR_COMMAND
             assert task["executor"]["command"]["uris"] == [
                 {"value": app.app_url, "cache": True, "extract": True, "executable": False}

@@ -25,7 +25,7 @@ from server.cluster.master.records import Framework, MasterExecutor, MasterTask
 from server.cluster.resources import ResourceError, Resources
 from server.mesos.calls import refuse_seconds
 from server.mesos.events import failure_event, message_event, update_event
-from server.mesos.launch import normalized_executor, operation_tasks, task_problem
+from server.mesos.launch import executor_conflict, normalized_executor, operation_tasks, task_problem
 from server.mesos.status import task_status
 from server.mesos.values import JsonObject, id_value, id_values
 
@@ -194,11 +194,9 @@ class TaskBook:
         if command_task is not None and command_task.executor_id is None:
             return f"Executor ID '{executor_id}' is in use by a command task"
         existing = framework.executors.get(executor_id)
-        if existing is not None and existing.info != normalized_executor(
-            task["executor"], framework.framework_id
-        ):
-            return f"ExecutorInfo is not compatible with the ExecutorInfo of running executor '{executor_id}'"
-        return None
+        return executor_conflict(
+            task["executor"], existing.info if existing is not None else None, framework.framework_id
+        )
 
     def _master_update(
         self, framework: Framework, task: JsonObject, state: str, reason: str, message: str
