@@ -6,7 +6,7 @@ Resources in these tests: every app's executor needs 0.5 cpu / 64 MB, every shar
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
@@ -356,3 +356,32 @@ def test_shards_of_one_run_fill_agents_in_order_after_an_agent_is_full() -> None
     result = run(agents, [job("a", shards=6)], ready=["a"])
 
     assert [p.offer_id for p in result.placements] == ["o1", "o1", "o2", "o3", "o3", "o3"]
+
+
+def versioned(versions: dict[str, str]) -> Callable[[AppConfig], str]:
+    return lambda app: versions[app.app_name]
+
+
+def test_an_executor_of_an_earlier_app_version_serves_no_new_task_and_the_new_one_is_charged_once() -> None:
+    """After a change of the app, the offer lists its old executor (which holds its own resources,
+    outside the offer): the new executor is charged once per agent, for all the shards placed."""
+    the_job = job("a", shards=3)
+    old = offer("o1", cpus=3 * SHARD_CPU, mem=3 * SHARD_MEM, executors=["app@-@agent-1@-@v1"])
+    counter = itertools.count()
+    args = ([the_job.job_name], {the_job.job_name: the_job}, APPS, set(), lambda: f"u{next(counter)}")
+    assert match([old], [], *args, versioned({"app": "v2"})).placements == []
+
+    roomy = offer(
+        "o2",
+        cpus=3 * SHARD_CPU + EXECUTOR_CPU,
+        mem=3 * SHARD_MEM + EXECUTOR_MEM,
+        executors=["app@-@agent-1@-@v1"],
+    )
+    placements = match([roomy], [], *args, versioned({"app": "v2"})).placements
+    assert [p.executor_id for p in placements] == ["app@-@agent-1@-@v2"] * 3
+    assert [p.starts_executor for p in placements] == [True, False, False]
+
+    current = offer("o3", cpus=3 * SHARD_CPU, mem=3 * SHARD_MEM, executors=["app@-@agent-1@-@v2"])
+    assert [p.starts_executor for p in match([current], [], *args, versioned({"app": "v2"})).placements] == [
+        False
+    ] * 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.domain.task import ExecutionType, ShardRef, TaskId, TaskIdError, executor_id
+from server.domain.task import ExecutionType, ExecutorRef, ShardRef, TaskId, TaskIdError, executor_id
 
 AGENT = "b3a1c2d4-0000-4e5f-9abc-1234567890ab-S0"
 
@@ -113,3 +113,14 @@ def test_a_task_id_that_could_not_be_parsed_back_cannot_be_built(
 ) -> None:
     with pytest.raises(TaskIdError):
         TaskId(job_name, item, ExecutionType.READY, agent_id, unique)
+
+
+def test_executor_ids_carry_the_app_version_and_read_back() -> None:
+    assert executor_id("app", "S1", version="0a1b2c3d4e") == "app@-@S1@-@0a1b2c3d4e"
+    assert executor_id("app", "S1", "launch-1", version="0a1b2c3d4e") == "app@-@S1@-@0a1b2c3d4e@-@launch-1"
+    assert ExecutorRef.parse("app@-@S1@-@0a1b2c3d4e@-@launch-1") == ExecutorRef(
+        "app", "S1", "0a1b2c3d4e", "launch-1"
+    )
+    assert ExecutorRef.parse("app@-@S1") == ExecutorRef("app", "S1")  # written before versions
+    for text in ("app", "app@-@", "@-@S1", "a@-@b@-@c@-@d@-@e", "job@-@0@-@READY@-@S1@-@u"):
+        assert ExecutorRef.parse(text) is None

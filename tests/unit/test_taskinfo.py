@@ -15,6 +15,8 @@ from server.scheduler.matching import Placement
 from server.scheduler.offers import Offer
 from server.scheduler.taskinfo import (
     executor_file_name,
+    executor_info,
+    executor_version,
     fetched_executor_command,
     is_archive,
     launch_operations,
@@ -354,3 +356,36 @@ def test_the_executor_command_runs_the_fetched_file_with_python3(uri: str, name:
 def test_an_executor_uri_naming_no_file_is_refused(uri: str) -> None:
     with pytest.raises(ValueError, match="names no file"):
         executor_file_name(uri)
+
+
+@pytest.mark.parametrize(
+    ("change", "changes_executor"),
+    [
+        ({"cpu_count": 0.75}, True),
+        ({"memory_mb": 96.0}, True),
+        ({"app_url": "http://repo.test/releases/app-1.1.tar.gz"}, True),
+        ({"app_cache_enable": False}, True),
+        ({"bootstrap_script": "bin/other.sh"}, False),  # in each task's data, not the ExecutorInfo
+        ({"event_trace_sampling_count": 5}, False),
+    ],
+)
+def test_the_executor_version_changes_exactly_when_the_executor_info_does(
+    change: dict[str, Any], changes_executor: bool
+) -> None:
+    before, after = app(), app().with_changes(change)
+
+    def info(the_app: AppConfig) -> dict[str, Any]:
+        return executor_info(the_app, offer(), FRAMEWORK_ID, COMMAND, {"TZ": "UTC"}, "id", EXECUTOR_URI)
+
+    assert (info(before) != info(after)) is changes_executor
+    versions = [executor_version(a, COMMAND, {"TZ": "UTC"}, EXECUTOR_URI) for a in (before, after)]
+    assert (versions[0] != versions[1]) is changes_executor
+
+
+def test_the_executor_version_covers_the_schedulers_executor_settings_and_is_stable() -> None:
+    base = executor_version(app(), COMMAND, {"TZ": "UTC"}, EXECUTOR_URI)
+    assert base == executor_version(app(), COMMAND, {"TZ": "UTC"}, EXECUTOR_URI)
+    assert len(base) == 10 and all(c in "0123456789abcdef" for c in base)
+    assert base != executor_version(app(), "python3 other.pyz", {"TZ": "UTC"}, EXECUTOR_URI)
+    assert base != executor_version(app(), COMMAND, {"TZ": "Europe/Berlin"}, EXECUTOR_URI)
+    assert base != executor_version(app(), COMMAND, {"TZ": "UTC"}, "http://repo.test/executor-2.pyz")
