@@ -41,6 +41,8 @@ from testkit.mesos_double import MesosMasterDouble, RecordedCall
 
 UTC = ZoneInfo("UTC")
 EXECUTOR_COMMAND = "python -m server.executor"
+#: The rig's default: failed shards may re-run at once (tests of the backoff give their own).
+NO_BACKOFF = Backoff(initial=0.0, maximum=0.0)
 
 
 def expire_session(zookeeper: ZooKeeper) -> None:
@@ -275,7 +277,12 @@ async def scheduler_rig(
         zookeeper,
         dataclasses.replace(settings, zone=zone)
         if settings is not None
-        else CoreSettings(executor_command=EXECUTOR_COMMAND, resync_seconds=3600.0, zone=zone),
+        else CoreSettings(
+            executor_command=EXECUTOR_COMMAND,
+            resync_seconds=3600.0,
+            zone=zone,
+            failover_backoff=NO_BACKOFF,
+        ),
         clock=clock,
     )
     await core.load()

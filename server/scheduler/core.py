@@ -294,6 +294,9 @@ class SchedulerCore:
             candidates.append(oldest + self.settings.offer_hold_seconds - self.clock.monotonic())
         if state.waiting_work() and not len(state.offers):
             candidates.append(self.settings.revive_retry_seconds)
+        retry = state.next_failover_retry()
+        if retry is not None:
+            candidates.append(retry)
         return max(0.0, min(candidates))
 
     async def resync(self) -> None:

@@ -6,7 +6,10 @@ An update is recorded before it is acknowledged (the Mesos client acknowledges a
 - FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR
   queue the shard for failover when the job has ``failover`` on or is DAEMON, and always when
   the task never started (its offer was invalid, it was dropped before running, or the master
-  refused the ACCEPT or it could not be sent): a run that never ran is not lost.
+  refused the ACCEPT or it could not be sent): a run that never ran is not lost. Each re-queue
+  waits out the shard's backoff (``failover_backoff``: about 1 s doubling to 5 minutes, counted
+  over failures in a row, restarted by a FINISHED task), kept with the failover node so that a
+  successor keeps it too.
 - KILLED of a DAEMON task brings the job back to the ready queue (unless it was disabled or
   deregistered); of one shard killed from outside while others run, just that shard is re-run.
 - UNREACHABLE / UNKNOWN keep the task, which the Mesos client's reconciliation (after every
@@ -24,6 +27,7 @@ from typing import Any
 
 from server.domain.task import TaskId, TaskIdError
 from server.mesos.states import ACTIVE_STATES, FAILURE_STATES, STARTED_STATES, UNCERTAIN_STATES
+from server.registry.failover import FailoverEntry
 from server.registry.running import RunningTasks
 from server.registry.state_transactions import StateTransactions
 from server.scheduler.kills import Kills
@@ -131,12 +135,19 @@ class TaskUpdates:
             elif shard.job_name not in state.killing_jobs:
                 requeue_failover = True  # one shard killed from outside: re-run just that shard
 
+        attempts = state.failover_attempts.pop(shard, 0)
+        entry = ""
+        if requeue_failover:
+            delay = state.settings.failover_backoff.delay(attempts)
+            entry = FailoverEntry(str(task.task_id), attempts + 1, state.epoch() + delay).encode()
+        elif task_state in FAILURE_STATES and attempts:
+            state.failover_attempts[shard] = attempts  # not requeued: a later failure goes on counting
         parents = state.parents({shard.job_name})
         for _ in range(TRANSACTION_ATTEMPTS):
             ops = self._transactions.end_ops(
                 shard,
                 parents,
-                failed_task_id=str(task.task_id),
+                failover_entry=entry,
                 requeue_failover=requeue_failover,
                 requeue_ready=requeue_ready,
             )
@@ -157,12 +168,17 @@ class TaskUpdates:
         state.touch(shard.job_name)
         del state.running[shard]
         if requeue_failover:
-            state.failover[shard] = str(task.task_id)
+            state.failover[shard] = entry
         if requeue_ready:
             state.ready[shard.job_name] = (1, 0)
         if not any(s.job_name == shard.job_name for s in state.running):
             state.killing_jobs.discard(shard.job_name)
-        outcome = "queued for failover" if requeue_failover else "requeued" if requeue_ready else "done"
+        outcome = "requeued" if requeue_ready else "done"
+        if requeue_failover:
+            retry = FailoverEntry.decode(entry)
+            outcome = (
+                f"queued for failover (attempt {retry.attempts}, in {retry.retry_at - state.epoch():.1f} s)"
+            )
         level = logging.INFO if task_state == "TASK_FINISHED" else logging.WARNING
         log.log(
             level,
