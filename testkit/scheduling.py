@@ -119,6 +119,12 @@ class ObservedEvents(MesosEvents):
         await super().on_disconnected()
         self._done("disconnected")
 
+    async def on_unanswered(self, task_ids: list[str]) -> None:
+        try:
+            await super().on_unanswered(task_ids)
+        finally:
+            self._done("unanswered")
+
 
 @dataclass
 class SchedulerRig:
@@ -294,6 +300,7 @@ async def scheduler_rig(
         events,
         framework_id=await store.get(),
         backoff=Backoff(initial=0.05, maximum=0.2),
+        reconcile_backoff=Backoff(initial=0.05, maximum=0.2),
     )
     events.client = client
     client_task = asyncio.create_task(client.run())

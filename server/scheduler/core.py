@@ -350,6 +350,13 @@ class SchedulerCore:
     def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
         return self._state.tasks_to_reconcile()
 
+    async def tasks_unanswered(self, task_ids: list[str]) -> None:
+        """Explicit reconciliation, resent, got no answer for these tasks: they are lost."""
+        async with self._lock:
+            if await self.task_updates.unanswered(task_ids):
+                await self.launcher.launch()
+                await self.offer_policy.manage()
+
     async def status_update(self, status: dict[str, Any]) -> None:
         """Record a task status update; returns once ZooKeeper holds the consequence."""
         update = StatusUpdate.from_json(status)

@@ -12,9 +12,12 @@ An update is recorded before it is acknowledged (the Mesos client acknowledges a
   successor keeps it too.
 - KILLED of a DAEMON task brings the job back to the ready queue (unless it was disabled or
   deregistered); of one shard killed from outside while others run, just that shard is re-run.
-- UNREACHABLE / UNKNOWN keep the task, which the Mesos client's reconciliation (after every
-  subscribe, then periodically) asks about again; after ``unknown_limit`` such answers in a row
-  it is treated as LOST.
+- UNKNOWN (the master does not know the task, as after a restarted agent), and no answer at all
+  to reconciliation resent with backoff (``unanswered``), end the task as LOST at once: failover
+  or a DAEMON relaunch follow as for any lost task. UNREACHABLE keeps the task (its agent may
+  come back), which the Mesos client's reconciliation (after every subscribe, then
+  periodically) asks about again; after ``unknown_limit`` such answers in a row it is treated as
+  LOST.
 - A task of a removed job, or one being killed, that still reports itself active is killed
   again; so is any active task the core does not track (say, a second task of a shard).
 """
@@ -37,6 +40,8 @@ from server.scheduler.state import TRANSACTION_ATTEMPTS, SchedulerState, Tracked
 log = logging.getLogger("server.scheduler")
 
 NEVER_STARTED_REASONS = frozenset({"REASON_INVALID_OFFERS"})
+#: Answers of a master that does not know the task at all.
+MASTER_FORGOT_STATES = frozenset({"TASK_UNKNOWN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +111,12 @@ class TaskUpdates:
             if task.killing and task_state != "TASK_KILLING":
                 await self._kills.send(task_id)
             return False
-        if task_state in UNCERTAIN_STATES:
+        if task_state in MASTER_FORGOT_STATES:
+            # The master does not know the task (say, its agent was restarted under a new id):
+            # it will never report on it again, so it is lost now (Mesos reconciliation guidance).
+            log.warning("task %s is %s (%s); treating it as lost", task_text, task_state, update.reason)
+            task_state = "TASK_LOST"
+        elif task_state in UNCERTAIN_STATES:
             task.unknown_answers += 1
             if task.unknown_answers < state.settings.unknown_limit:
                 log.warning(
@@ -117,6 +127,25 @@ class TaskUpdates:
             task_state = "TASK_LOST"
         await self.task_ended(task, task_state, update.reason, update.message)
         return True
+
+    async def unanswered(self, task_texts: list[str]) -> bool:
+        """Reconciliation got no answer for these tasks: the tracked ones end as LOST. Returns
+        whether one did."""
+        state = self._state
+        ended = False
+        for text in task_texts:
+            state.orphans.pop(text, None)  # of a removed job: nothing is left to kill
+            try:
+                shard = TaskId.parse(text).shard
+            except TaskIdError:
+                continue
+            task = state.running.get(shard)
+            if task is not None and str(task.task_id) == text:
+                await self.task_ended(
+                    task, "TASK_LOST", "REASON_RECONCILIATION", "no answer to reconciliation"
+                )
+                ended = True
+        return ended
 
     async def task_ended(self, task: TrackedTask, task_state: str, reason: str, message: str) -> None:
         """Record the end of ``task`` and queue again what must run again."""
