@@ -147,10 +147,11 @@ class StateTransactions:
         requeue_failover: bool,
         requeue_ready: bool,
     ) -> TransactionOps:
-        """Operations recording the end of ``shard``'s task: its running node removed (the job's
+        """Operations recording the end of ``shard``'s task (the job's node still there): its running node removed (the job's
         with the last), with ``requeue_failover`` the shard queued for failover (unless it already
         is, with ``failover_entry`` as its node's text), with ``requeue_ready`` one run of the job queued (the job has no ready node)."""
         ops = self._zk.transaction_ops()
+        self._jobs.check_ops(ops, shard.job_name)  # nothing is queued for a job removed meanwhile
         name = str(shard)
         running = parents.running.get(shard.job_name, set())
         self._running.delete_ops(ops, shard, last_of_job=len(running) - (name in running) == 0)
