@@ -41,6 +41,8 @@ from testkit.mesos_double import MesosMasterDouble, RecordedCall
 
 UTC = ZoneInfo("UTC")
 EXECUTOR_COMMAND = "python -m server.executor"
+#: The rig's default: failed shards may re-run at once (tests of the backoff give their own).
+NO_BACKOFF = Backoff(initial=0.0, maximum=0.0)
 
 
 def expire_session(zookeeper: ZooKeeper) -> None:
@@ -116,6 +118,12 @@ class ObservedEvents(MesosEvents):
     async def on_disconnected(self) -> None:
         await super().on_disconnected()
         self._done("disconnected")
+
+    async def on_unanswered(self, task_ids: list[str]) -> None:
+        try:
+            await super().on_unanswered(task_ids)
+        finally:
+            self._done("unanswered")
 
 
 @dataclass
@@ -275,7 +283,12 @@ async def scheduler_rig(
         zookeeper,
         dataclasses.replace(settings, zone=zone)
         if settings is not None
-        else CoreSettings(executor_command=EXECUTOR_COMMAND, resync_seconds=3600.0, zone=zone),
+        else CoreSettings(
+            executor_command=EXECUTOR_COMMAND,
+            resync_seconds=3600.0,
+            zone=zone,
+            failover_backoff=NO_BACKOFF,
+        ),
         clock=clock,
     )
     await core.load()
@@ -287,6 +300,7 @@ async def scheduler_rig(
         events,
         framework_id=await store.get(),
         backoff=Backoff(initial=0.05, maximum=0.2),
+        reconcile_backoff=Backoff(initial=0.05, maximum=0.2),
     )
     events.client = client
     client_task = asyncio.create_task(client.run())

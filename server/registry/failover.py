@@ -1,14 +1,54 @@
 """The failover queue: ``/state/failover/{job}/{job@-@item}`` holds the task id of a shard that
-failed or was lost and must run again. Persistent: a queued re-run survives a lost session and
-restarts, and is launched by whichever scheduler leads next, before any READY run."""
+failed or was lost and must run again, and when it may run (``FailoverEntry``). Persistent: a
+queued re-run survives a lost session and restarts, and is launched by whichever scheduler leads
+next, before any READY run, once its retry time has come."""
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from server.domain.task import ShardRef
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverEntry:
+    """A failover node's value: the failed task's id on the first line (all ElasticJob-Cloud 3.0
+    stores), then ``attempts: n`` (re-runs of the shard that failed in a row) and ``retryAt: t``
+    (epoch seconds before which the shard is not launched). A node holding only a task id is an
+    entry due at once."""
+
+    task_id: str
+    attempts: int = 0
+    retry_at: float = 0.0
+
+    def encode(self) -> str:
+        return f"{self.task_id}\nattempts: {self.attempts}\nretryAt: {self.retry_at:.3f}"
+
+    @staticmethod
+    @functools.lru_cache(maxsize=4096)
+    def decode(text: str) -> FailoverEntry:
+        """The entry of a node's text; unreadable extra lines are ignored."""
+        task_id, *lines = text.split("\n")
+        values: dict[str, str] = {}
+        for line in lines:
+            key, _, value = line.partition(":")
+            values[key.strip()] = value.strip()
+        try:
+            attempts = max(0, int(values.get("attempts", "0")))
+        except ValueError:
+            attempts = 0
+        try:
+            retry_at = float(values.get("retryAt", "0"))
+        except ValueError:
+            retry_at = 0.0
+        if not math.isfinite(retry_at):
+            retry_at = 0.0
+        return FailoverEntry(task_id.strip(), attempts, retry_at)
 
 
 class FailoverQueue:
@@ -44,11 +84,12 @@ class FailoverQueue:
         return {name: set(names) for name, names in zip(job_names, found, strict=True) if names is not None}
 
     def create_ops(
-        self, transaction: TransactionOps, shard: ShardRef, failed_task_id: str, *, job_node_exists: bool
+        self, transaction: TransactionOps, shard: ShardRef, entry: str, *, job_node_exists: bool
     ) -> None:
+        """Queue ``shard`` with ``entry`` (a ``FailoverEntry``'s text, or a bare task id)."""
         if not job_node_exists:
             transaction.create(self._paths.failover_job(shard.job_name), b"")
-        transaction.create(self._paths.failover_shard(shard.job_name, str(shard)), failed_task_id.encode())
+        transaction.create(self._paths.failover_shard(shard.job_name, str(shard)), entry.encode())
 
     def delete_ops(self, transaction: TransactionOps, shard: ShardRef, *, last_of_job: bool) -> None:
         transaction.delete(self._paths.failover_shard(shard.job_name, str(shard)))

@@ -136,16 +136,30 @@ class JobRepository:
         _raise_first_error(results)
 
     def delete(self, job_name: str) -> None:
-        """Delete the job's config and all its state nodes in one transaction."""
+        """Delete the job's config and all its state nodes in one transaction, or nothing:
+        ``Conflict`` when the state changed between reading it and the transaction (a scheduler
+        launched or ended a task meanwhile), so the caller reads again and retries. A state node
+        that was absent is asserted absent in the transaction (created and deleted again in it:
+        the create fails if a scheduler created it meanwhile), so none can be left behind."""
         config_path = self._paths.job(job_name)
-        owned = [
-            *self._subtree(self._paths.running_job(job_name)),
-            *self._subtree(self._paths.failover_job(job_name)),
-            *self._subtree(self._paths.ready_job(job_name)),
-            *self._subtree(self._paths.disabled_job(job_name)),
+        roots = [
+            self._paths.running_job(job_name),
+            self._paths.failover_job(job_name),
+            self._paths.ready_job(job_name),
+            self._paths.disabled_job(job_name),
         ]
+        owned: list[str] = []
+        absent: list[str] = []
+        for root in roots:
+            subtree = self._subtree(root)
+            owned.extend(subtree)
+            if not subtree:
+                absent.append(root)
 
         def build(transaction: TransactionOps) -> None:
+            for path in absent:
+                transaction.create(path, b"")
+                transaction.delete(path)
             for path in owned:
                 transaction.delete(path)
             transaction.delete(config_path)
@@ -153,7 +167,7 @@ class JobRepository:
         results = self._zk.commit(build)
         if isinstance(results[-1], NoNodeError):
             raise JobNotFound(job_name)
-        if any(isinstance(result, NotEmptyError | NoNodeError) for result in results):
+        if any(isinstance(result, NotEmptyError | NoNodeError | NodeExistsError) for result in results):
             raise Conflict(f"job '{job_name}' state changed while it was being removed")
         _raise_first_error(results)
 

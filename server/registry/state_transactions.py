@@ -143,20 +143,21 @@ class StateTransactions:
         shard: ShardRef,
         parents: ParentNodes,
         *,
-        failed_task_id: str,
+        failover_entry: str,
         requeue_failover: bool,
         requeue_ready: bool,
     ) -> TransactionOps:
-        """Operations recording the end of ``shard``'s task: its running node removed (the job's
+        """Operations recording the end of ``shard``'s task (the job's node still there): its running node removed (the job's
         with the last), with ``requeue_failover`` the shard queued for failover (unless it already
-        is), with ``requeue_ready`` one run of the job queued (the job has no ready node)."""
+        is, with ``failover_entry`` as its node's text), with ``requeue_ready`` one run of the job queued (the job has no ready node)."""
         ops = self._zk.transaction_ops()
+        self._jobs.check_ops(ops, shard.job_name)  # nothing is queued for a job removed meanwhile
         name = str(shard)
         running = parents.running.get(shard.job_name, set())
         self._running.delete_ops(ops, shard, last_of_job=len(running) - (name in running) == 0)
         waiting = parents.failover.get(shard.job_name)
         if requeue_failover and (waiting is None or name not in waiting):
-            self._failover.create_ops(ops, shard, failed_task_id, job_node_exists=waiting is not None)
+            self._failover.create_ops(ops, shard, failover_entry, job_node_exists=waiting is not None)
         if requeue_ready:
             self._ready.set_ops(ops, shard.job_name, 1, None)
         return ops

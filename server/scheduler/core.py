@@ -298,6 +298,9 @@ class SchedulerCore:
             candidates.append(oldest + self.settings.offer_hold_seconds - self.clock.monotonic())
         if state.waiting_work() and not len(state.offers):
             candidates.append(self.settings.revive_retry_seconds)
+        retry = state.next_failover_retry()
+        if retry is not None:
+            candidates.append(retry)
         return max(0.0, min(candidates))
 
     async def resync(self) -> None:
@@ -354,6 +357,13 @@ class SchedulerCore:
 
     def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
         return self._state.tasks_to_reconcile()
+
+    async def tasks_unanswered(self, task_ids: list[str]) -> None:
+        """Explicit reconciliation, resent, got no answer for these tasks: they are lost."""
+        async with self._lock:
+            if await self.task_updates.unanswered(task_ids):
+                await self.launcher.launch()
+                await self.offer_policy.manage()
 
     async def status_update(self, status: dict[str, Any]) -> None:
         """Record a task status update; returns once ZooKeeper holds the consequence."""

@@ -51,6 +51,8 @@ class Kills:
         state.ready.pop(job_name, None)
         for shard in [s for s in state.failover if s.job_name == job_name]:
             del state.failover[shard]
+        for shard in [s for s in state.failover_attempts if s.job_name == job_name]:
+            del state.failover_attempts[shard]
         for shard in [s for s in state.running if s.job_name == job_name]:
             task = state.running.pop(shard)
             task.killing = True

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from server.domain.task import ExecutionType, ShardRef, TaskId
-from server.registry.failover import FailoverQueue
+from server.registry.failover import FailoverEntry, FailoverQueue
 from server.registry.jobs import JobRepository, UnreadableJob
 from server.registry.state_transactions import StateTransactions
 from server.registry.transaction_ops import TRANSACTION_LIMIT, TransactionOps
@@ -94,7 +94,7 @@ class Launcher:
         """Match the queues (and ``fired``: jobs with a fire not yet written, and the ready entry it
         makes) to the offers on hand."""
         state = self._state
-        failover = [s for s in state.failover if state.launchable(s.job_name)]
+        failover = state.due_failover()
         entries: dict[str, ReadyEntry] = dict(state.ready)
         entries.update(fired or {})
         ready = [name for name, (count, _) in entries.items() if count > 0 and state.launchable(name)]
@@ -253,7 +253,9 @@ class Launcher:
                 else:
                     ready.pop(job_name, None)
             else:
-                state.failover.pop(unit.shard, None)
+                text = state.failover.pop(unit.shard, None)
+                if text is not None:
+                    state.failover_attempts[unit.shard] = FailoverEntry.decode(text).attempts
 
     async def reread_after_race(self, lost: dict[str, LaunchUnit]) -> None:
         """Re-read the queues of the units whose transaction failed, and forget their jobs that

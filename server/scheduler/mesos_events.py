@@ -59,3 +59,6 @@ class MesosEvents:
 
     async def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
         return self.core.tasks_to_reconcile()
+
+    async def on_unanswered(self, task_ids: list[str]) -> None:
+        await self.core.tasks_unanswered(task_ids)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 
+from server.base.backoff import Backoff
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CoreSettings:
@@ -26,7 +28,10 @@ class CoreSettings:
     accept_refuse_seconds: float = 1.0
     #: While work waits and no offers come, REVIVE at most this often (seconds).
     revive_retry_seconds: float = 5.0
-    #: UNREACHABLE / UNKNOWN answers in a row after which a task is treated as LOST.
+    #: Wait before each re-run of a shard that failed (attempt n: about initial * 2**n seconds,
+    #: capped, jittered); the count restarts when a task of the shard finishes.
+    failover_backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=300.0))
+    #: UNREACHABLE answers in a row after which a task is treated as LOST.
     unknown_limit: int = 3
     #: Interval of the re-read of the configuration and queues (seconds).
     resync_seconds: float = 30.0

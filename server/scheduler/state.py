@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from server.base.clock import Clock
@@ -17,6 +17,7 @@ from server.base.cron import CronExpression
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import ShardRef, TaskId
+from server.registry.failover import FailoverEntry
 from server.registry.state_transactions import ParentNodes
 from server.scheduler.offers import OfferPool
 from server.scheduler.settings import CoreSettings
@@ -79,7 +80,10 @@ class SchedulerState:
         self.disabled_apps: set[str] = set()
         self.timers = CronTimers()
         self.ready: dict[str, ReadyEntry] = {}
-        self.failover: dict[ShardRef, str] = {}  # shard -> failed task id (insertion = queue order)
+        #: shard -> its failover node's text, a ``FailoverEntry`` (insertion = queue order)
+        self.failover: dict[ShardRef, str] = {}
+        #: Failed re-runs in a row of the shards running now as FAILOVER (their backoff goes on).
+        self.failover_attempts: dict[ShardRef, int] = {}
         self.running: dict[ShardRef, TrackedTask] = {}
         self.orphans: dict[str, TrackedTask] = {}  # tasks being killed whose job is gone
         self.offers = OfferPool()
@@ -149,9 +153,33 @@ class SchedulerState:
             and job_name not in self.unrecordable
         )
 
+    def epoch(self) -> float:
+        """Wall time as epoch seconds (what failover retry times are kept in)."""
+        return self.clock.now(UTC).timestamp()
+
+    def due_failover(self) -> list[ShardRef]:
+        """The failover shards that may launch now: job launchable, retry time come."""
+        now = self.epoch()
+        decode = FailoverEntry.decode
+        return [
+            shard
+            for shard, text in self.failover.items()
+            if self.launchable(shard.job_name) and decode(text).retry_at <= now
+        ]
+
+    def next_failover_retry(self) -> float | None:
+        """Seconds until the earliest failover shard waiting out its backoff may launch."""
+        now = self.epoch()
+        waits = [
+            retry_at - now
+            for shard, text in self.failover.items()
+            if (retry_at := FailoverEntry.decode(text).retry_at) > now and self.launchable(shard.job_name)
+        ]
+        return min(waits) if waits else None
+
     def waiting_work(self) -> bool:
         """Whether something could launch if offers were there (what matching would consider)."""
-        if any(self.launchable(shard.job_name) for shard in self.failover):
+        if self.due_failover():
             return True
         busy = {shard.job_name for shard in self.running}
         return any(

@@ -6,12 +6,18 @@ An update is recorded before it is acknowledged (the Mesos client acknowledges a
 - FINISHED ends the shard's task. FAILED / ERROR / LOST / DROPPED / GONE / GONE_BY_OPERATOR
   queue the shard for failover when the job has ``failover`` on or is DAEMON, and always when
   the task never started (its offer was invalid, it was dropped before running, or the master
-  refused the ACCEPT or it could not be sent): a run that never ran is not lost.
+  refused the ACCEPT or it could not be sent): a run that never ran is not lost. Each re-queue
+  waits out the shard's backoff (``failover_backoff``: about 1 s doubling to 5 minutes, counted
+  over failures in a row, restarted by a FINISHED task), kept with the failover node so that a
+  successor keeps it too.
 - KILLED of a DAEMON task brings the job back to the ready queue (unless it was disabled or
   deregistered); of one shard killed from outside while others run, just that shard is re-run.
-- UNREACHABLE / UNKNOWN keep the task, which the Mesos client's reconciliation (after every
-  subscribe, then periodically) asks about again; after ``unknown_limit`` such answers in a row
-  it is treated as LOST.
+- UNKNOWN (the master does not know the task, as after a restarted agent), and no answer at all
+  to reconciliation resent with backoff (``unanswered``), end the task as LOST at once: failover
+  or a DAEMON relaunch follow as for any lost task. UNREACHABLE keeps the task (its agent may
+  come back), which the Mesos client's reconciliation (after every subscribe, then
+  periodically) asks about again; after ``unknown_limit`` such answers in a row it is treated as
+  LOST.
 - A task of a removed job, or one being killed, that still reports itself active is killed
   again; so is any active task the core does not track (say, a second task of a shard).
 """
@@ -24,6 +30,7 @@ from typing import Any
 
 from server.domain.task import TaskId, TaskIdError
 from server.mesos.states import ACTIVE_STATES, FAILURE_STATES, STARTED_STATES, UNCERTAIN_STATES
+from server.registry.failover import FailoverEntry
 from server.registry.running import RunningTasks
 from server.registry.state_transactions import StateTransactions
 from server.scheduler.kills import Kills
@@ -33,6 +40,8 @@ from server.scheduler.state import TRANSACTION_ATTEMPTS, SchedulerState, Tracked
 log = logging.getLogger("server.scheduler")
 
 NEVER_STARTED_REASONS = frozenset({"REASON_INVALID_OFFERS"})
+#: Answers of a master that does not know the task at all.
+MASTER_FORGOT_STATES = frozenset({"TASK_UNKNOWN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,12 @@ class TaskUpdates:
             if task.killing and task_state != "TASK_KILLING":
                 await self._kills.send(task_id)
             return False
-        if task_state in UNCERTAIN_STATES:
+        if task_state in MASTER_FORGOT_STATES:
+            # The master does not know the task (say, its agent was restarted under a new id):
+            # it will never report on it again, so it is lost now (Mesos reconciliation guidance).
+            log.warning("task %s is %s (%s); treating it as lost", task_text, task_state, update.reason)
+            task_state = "TASK_LOST"
+        elif task_state in UNCERTAIN_STATES:
             task.unknown_answers += 1
             if task.unknown_answers < state.settings.unknown_limit:
                 log.warning(
@@ -113,6 +127,25 @@ class TaskUpdates:
             task_state = "TASK_LOST"
         await self.task_ended(task, task_state, update.reason, update.message)
         return True
+
+    async def unanswered(self, task_texts: list[str]) -> bool:
+        """Reconciliation got no answer for these tasks: the tracked ones end as LOST. Returns
+        whether one did."""
+        state = self._state
+        ended = False
+        for text in task_texts:
+            state.orphans.pop(text, None)  # of a removed job: nothing is left to kill
+            try:
+                shard = TaskId.parse(text).shard
+            except TaskIdError:
+                continue
+            task = state.running.get(shard)
+            if task is not None and str(task.task_id) == text:
+                await self.task_ended(
+                    task, "TASK_LOST", "REASON_RECONCILIATION", "no answer to reconciliation"
+                )
+                ended = True
+        return ended
 
     async def task_ended(self, task: TrackedTask, task_state: str, reason: str, message: str) -> None:
         """Record the end of ``task`` and queue again what must run again."""
@@ -131,12 +164,19 @@ class TaskUpdates:
             elif shard.job_name not in state.killing_jobs:
                 requeue_failover = True  # one shard killed from outside: re-run just that shard
 
+        attempts = state.failover_attempts.pop(shard, 0)
+        entry = ""
+        if requeue_failover:
+            delay = state.settings.failover_backoff.delay(attempts)
+            entry = FailoverEntry(str(task.task_id), attempts + 1, state.epoch() + delay).encode()
+        elif task_state in FAILURE_STATES and attempts:
+            state.failover_attempts[shard] = attempts  # not requeued: a later failure goes on counting
         parents = state.parents({shard.job_name})
         for _ in range(TRANSACTION_ATTEMPTS):
             ops = self._transactions.end_ops(
                 shard,
                 parents,
-                failed_task_id=str(task.task_id),
+                failover_entry=entry,
                 requeue_failover=requeue_failover,
                 requeue_ready=requeue_ready,
             )
@@ -157,12 +197,17 @@ class TaskUpdates:
         state.touch(shard.job_name)
         del state.running[shard]
         if requeue_failover:
-            state.failover[shard] = str(task.task_id)
+            state.failover[shard] = entry
         if requeue_ready:
             state.ready[shard.job_name] = (1, 0)
         if not any(s.job_name == shard.job_name for s in state.running):
             state.killing_jobs.discard(shard.job_name)
-        outcome = "queued for failover" if requeue_failover else "requeued" if requeue_ready else "done"
+        outcome = "requeued" if requeue_ready else "done"
+        if requeue_failover:
+            retry = FailoverEntry.decode(entry)
+            outcome = (
+                f"queued for failover (attempt {retry.attempts}, in {retry.retry_at - state.epoch():.1f} s)"
+            )
         level = logging.INFO if task_state == "TASK_FINISHED" else logging.WARNING
         log.log(
             level,

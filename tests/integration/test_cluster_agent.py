@@ -178,6 +178,38 @@ async def test_missing_uri_fails_the_task_without_starting_it(
             assert missing in last["message"], "/state tells why the task failed"
 
 
+async def test_a_task_that_could_not_be_fetched_leaves_no_sandbox(
+    cluster: EmbeddedCluster, tmp_path: Path
+) -> None:
+    """Nothing ran in it, and the status names the URI: a failing app relaunched in a loop must
+    not fill the disk with empty sandboxes."""
+    missing = (tmp_path / "nowhere" / "app.tar.gz").as_uri()
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        task = command_task(offer, "unfetched-sandbox", "echo should not run")
+        task["command"]["uris"] = [{"value": missing}]
+        executor = executor_info("unfetched-sandbox-executor")
+        executor["command"]["uris"] = [{"value": missing}]
+        await client.accept(
+            [offer["id"]["value"]],
+            launch(task, executor_task(offer, "unfetched-sandbox-by-executor", executor)),
+        )
+        for task_id in ("unfetched-sandbox", "unfetched-sandbox-by-executor"):
+            await scheduler.wait_for_state(task_id, "TASK_FAILED")
+        await until(
+            lambda: (
+                {"unfetched-sandbox", "unfetched-sandbox-executor"}
+                <= {e["id"] for e in cluster.state()["frameworks"][0]["completed_executors"]}
+            ),
+            what="executors completed",
+        )
+        for executor_state in cluster.state()["frameworks"][0]["completed_executors"]:
+            if executor_state["id"].startswith("unfetched-sandbox"):
+                sandbox = Path(executor_state["sandbox"])
+                assert not sandbox.exists()
+                assert not sandbox.parent.exists()
+
+
 # --- custom executors -----------------------------------------------------------------------------
 
 

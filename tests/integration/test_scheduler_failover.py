@@ -172,20 +172,64 @@ async def test_an_unreachable_task_is_kept_until_it_comes_back(zk_server: ZooKee
         assert rig.failover_nodes(job) == []
 
 
-async def test_a_task_that_stays_unknown_is_treated_as_lost(zk_server: ZooKeeperServer) -> None:
+async def test_a_task_that_stays_unreachable_is_treated_as_lost(zk_server: ZooKeeperServer) -> None:
     async with scheduler_rig(zk_server.connect_string) as rig:
         job, (t0, *_) = await launch_run(rig, failover=True)
         limit = rig.core.settings.unknown_limit
         for _ in range(limit - 1):
             await rig.unreliable_update(
-                t0, "TASK_UNKNOWN", reason="REASON_RECONCILIATION", source="SOURCE_MASTER"
+                t0, "TASK_UNREACHABLE", reason="REASON_RECONCILIATION", source="SOURCE_MASTER"
             )
         assert rig.failover_nodes(job) == []
+        await rig.unreliable_update(
+            t0, "TASK_UNREACHABLE", reason="REASON_RECONCILIATION", source="SOURCE_MASTER"
+        )
+        assert rig.failover_nodes(job) == [f"{job}@-@0"]
+        assert rig.running_nodes(job) == [f"{job}@-@1", f"{job}@-@2"]
+
+
+async def test_a_task_the_master_does_not_know_is_lost_at_once(zk_server: ZooKeeperServer) -> None:
+    """Mesos "Reconciliation": a master that answers TASK_UNKNOWN (partition-aware frameworks; a
+    restarted agent under a new id) will never report on the task again; keeping it stalls the
+    job (its cron runs are skipped while it is "running") until the next periodic reconcile."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        job, (t0, *_) = await launch_run(rig, failover=True)
+        await rig.update(t0, "TASK_RUNNING")
         await rig.unreliable_update(
             t0, "TASK_UNKNOWN", reason="REASON_RECONCILIATION", source="SOURCE_MASTER"
         )
         assert rig.failover_nodes(job) == [f"{job}@-@0"]
         assert rig.running_nodes(job) == [f"{job}@-@1", f"{job}@-@2"]
+        await rig.offer()
+        (retry,) = await rig.wait_for_accept(2)
+        assert retry["task_id"]["value"].startswith(f"{job}@-@0@-@FAILOVER")
+
+
+async def test_a_task_that_never_answers_reconciliation_is_lost(zk_server: ZooKeeperServer) -> None:
+    """Explicit reconciliation is resent with backoff for the tasks that have not answered; those
+    still silent afterwards are lost (Mesos "Reconciliation": retry until every task answered)."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        job, (t0, t1, t2) = await launch_run(rig, failover=True)
+        for task_id in (t1, t2):
+            await rig.update(task_id, "TASK_RUNNING")
+        rig.master.auto_reconcile = False
+        reconciles = len(rig.master.calls_of("RECONCILE"))
+        await rig.master.drop_stream()
+        await rig.master.wait_for_subscription(2)
+        # t1 and t2 answer the first explicit reconciliation; t0 never does
+        await rig.master.wait_for_call("RECONCILE", count=reconciles + 1)
+        for task_id in (t1, t2):
+            await rig.unreliable_update(task_id, "TASK_RUNNING", source="SOURCE_MASTER")
+        await rig.wait_until(lambda: bool(rig.failover_nodes(job)), timeout=10.0, what="t0 lost")
+        assert rig.failover_nodes(job) == [f"{job}@-@0"]
+        assert rig.running_nodes(job) == [f"{job}@-@1", f"{job}@-@2"]
+        explicit = [
+            sorted(t["task_id"]["value"] for t in call.body["reconcile"]["tasks"])
+            for call in rig.master.calls_of("RECONCILE")[reconciles:]
+            if call.body is not None and call.body["reconcile"].get("tasks")
+        ]
+        assert explicit[0] == sorted([t0, t1, t2])
+        assert len(explicit) > 2 and all(tasks == [t0] for tasks in explicit[2:])
 
 
 async def test_a_repeated_failure_update_is_recorded_once(zk_server: ZooKeeperServer) -> None:

@@ -11,7 +11,9 @@ and recorded in the agent's :class:`~server.base.processes.PidRegistry`. A ``Com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -48,8 +50,16 @@ class Containerizer:
         return self._work_dir / "sandboxes" / framework_id / executor_id / run_id
 
     async def prepare(self, run: ExecutorRun, command: JsonObject) -> None:
-        """Create the run's sandbox and fetch ``command.uris`` into it; raises :class:`FetchError`."""
+        """Create the run's sandbox and fetch ``command.uris`` into it; raises :class:`FetchError`,
+        having removed the sandbox (nothing ran in it; the task's status names the URI)."""
         await asyncio.to_thread(run.sandbox.mkdir, parents=True, exist_ok=True)
+        try:
+            await self._fetch(run, command)
+        except FetchError:
+            await asyncio.to_thread(_remove_sandbox, run.sandbox)
+            raise
+
+    async def _fetch(self, run: ExecutorRun, command: JsonObject) -> None:
         uris = []
         for entry in command.get("uris") or []:
             try:
@@ -151,3 +161,10 @@ def describe_exit(returncode: int | None) -> str:
             name = f"signal {-returncode}"
         return f"terminated by {name}"
     return f"exited with status {returncode}"
+
+
+def _remove_sandbox(sandbox: Path) -> None:
+    """Remove a sandbox, and its executor's directory when no other run is left in it."""
+    shutil.rmtree(sandbox, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        sandbox.parent.rmdir()

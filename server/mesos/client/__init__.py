@@ -21,7 +21,9 @@ What the client guarantees across a lost connection:
   leader each time, following ``307`` redirects) using the same framework id, so the master keeps
   the framework's tasks (within ``failover_timeout``).
 * After every ``SUBSCRIBED`` it reconciles: explicitly with ``handler.tasks_to_reconcile()`` (when
-  non-empty), then implicitly; and again every ``reconcile_interval`` seconds while subscribed.
+  non-empty), resent with backoff for the tasks that have not answered, the still silent ones
+  then reported to ``handler.on_unanswered`` (when it has one); then implicitly; and again every
+  ``reconcile_interval`` seconds while subscribed.
 * A status update that carries a ``uuid`` is acknowledged only after ``handler.on_update``
   returned without raising (so the scheduler has recorded it first); one without ``uuid``
   (reconciliation answers, master-generated updates) is never acknowledged. An update that is not

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -48,6 +49,10 @@ class MesosSchedulerClient(SchedulerCalls):
         as the same framework); ``None`` registers a new framework.
     :param reconcile_interval: seconds between periodic reconciliations while subscribed; ``None``
         disables the periodic part (reconciliation after each SUBSCRIBED still happens).
+    :param reconcile_backoff: delays between explicit reconciliations of the tasks that have not
+        answered yet (the Mesos reconciliation guidance: retry with backoff until every task has).
+    :param reconcile_retries: explicit reconciliations resent before the tasks still silent are
+        reported to the handler's optional ``on_unanswered(task_ids)``.
     :param heartbeat_misses: how many heartbeat intervals without any event mean a dead stream.
     :param backoff: delays between subscription attempts.
     :param subscribe_timeout: seconds allowed between sending SUBSCRIBE and the first event.
@@ -67,6 +72,8 @@ class MesosSchedulerClient(SchedulerCalls):
         *,
         framework_id: str | None = None,
         reconcile_interval: float | None = 600.0,
+        reconcile_backoff: Backoff | None = None,
+        reconcile_retries: int = 4,
         heartbeat_misses: float = 5.0,
         backoff: Backoff | None = None,
         subscribe_timeout: float = 30.0,
@@ -88,6 +95,11 @@ class MesosSchedulerClient(SchedulerCalls):
         self._handler = handler
         self._framework_id = framework_id
         self._reconcile_interval = reconcile_interval
+        self._reconcile_backoff = reconcile_backoff or Backoff(initial=1.0, maximum=8.0)
+        self._reconcile_retries = reconcile_retries
+        #: Tasks of the running explicit reconciliation that have not answered: id -> agent id.
+        self._unanswered: dict[str, str | None] = {}
+        self._all_answered = asyncio.Event()
         self._backoff = backoff or Backoff()
         self._detect = detect or detect_http_leader
         self._dispatcher = EventDispatcher(handler, self.acknowledge)
@@ -202,6 +214,12 @@ class MesosSchedulerClient(SchedulerCalls):
         if event["type"] == "SUBSCRIBED":
             await self._on_subscribed(event)
             return True
+        if event["type"] == "UPDATE" and self._unanswered:
+            status = event.get("update", {}).get("status", {})
+            task_id = status.get("task_id", {}).get("value") if isinstance(status, dict) else None
+            self._unanswered.pop(str(task_id), None)
+            if not self._unanswered:
+                self._all_answered.set()
         return await self._dispatcher.dispatch(event)
 
     async def _on_subscribed(self, event: JsonObject) -> None:
@@ -258,15 +276,45 @@ class MesosSchedulerClient(SchedulerCalls):
             await asyncio.sleep(self._reconcile_interval)
 
     async def _reconcile_once(self) -> None:
+        """Explicit reconciliation of the handler's tasks, resent with backoff for those that have
+        not answered (an update for a task is its answer); those still silent after the retries
+        go to the handler's ``on_unanswered``. Then implicit reconciliation."""
         tasks: list[tuple[str, str | None]] = []
         try:
             tasks = list(await self._handler.tasks_to_reconcile())
         except Exception:
             logger.exception("tasks_to_reconcile() failed; reconciling implicitly only")
+        self._unanswered = dict(tasks)
+        self._all_answered.clear()
         try:
             if tasks:
                 logger.info("reconciling %d tasks explicitly", len(tasks))
-                await self.reconcile(tasks)
+            for attempt in range(self._reconcile_retries + 1):
+                if not self._unanswered:
+                    break
+                if attempt:
+                    logger.info(
+                        "%d task(s) have not answered reconciliation; asking again (retry %d of %d)",
+                        len(self._unanswered),
+                        attempt,
+                        self._reconcile_retries,
+                    )
+                try:
+                    await self.reconcile(list(self._unanswered.items()))
+                except MesosError as exc:
+                    logger.warning("reconciliation failed: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._all_answered.wait(), self._reconcile_backoff.delay(attempt))
+            silent, self._unanswered = list(self._unanswered), {}
+            if silent:
+                logger.warning(
+                    "%d task(s) never answered reconciliation: %s", len(silent), ", ".join(silent[:5])
+                )
+                report = getattr(self._handler, "on_unanswered", None)
+                if report is not None:
+                    await call_handler("on_unanswered", report(silent))
             await self.reconcile([])
         except MesosError as exc:
             logger.warning("reconciliation failed: %s", exc)
+        finally:
+            self._unanswered = {}

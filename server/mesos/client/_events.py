@@ -63,7 +63,10 @@ class SchedulerEventHandler(Protocol):
         """A live subscription was lost; the client is resubscribing. Outstanding offers are void."""
 
     async def tasks_to_reconcile(self) -> list[tuple[str, str | None]]:
-        """The non-terminal tasks the scheduler knows, as ``(task_id, agent_id or None)`` pairs."""
+        """The non-terminal tasks the scheduler knows, as ``(task_id, agent_id or None)`` pairs.
+
+        A handler may also define ``async on_unanswered(task_ids: list[str])``: the tasks for which
+        explicit reconciliation, resent with backoff, got no answer at all."""
         ...
 
 
