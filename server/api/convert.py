@@ -18,7 +18,7 @@ from server.domain.job import (
     JobExecutionType,
     handler_type_from_request,
 )
-from server.domain.rules import check_name
+from server.domain.rules import check_name, quoted
 
 
 def app_from_publish(request: app_pb2.PublishAppRequest) -> AppConfig:
@@ -97,7 +97,7 @@ def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
         job_execution_type = JobExecutionType(execution_type)
     except ValueError:
         raise InvalidArgument(
-            f"jobExecutionType must be TRANSIENT or DAEMON, not {request.job_execution_type!r}",
+            f"jobExecutionType must be TRANSIENT or DAEMON, not {quoted(request.job_execution_type)}",
             field="jobExecutionType",
         ) from None
     return JobConfig(

@@ -80,7 +80,7 @@ class AppRepository:
 
     def create(self, app: AppConfig) -> None:
         path = self._paths.app(app.app_name)
-        data = codec.encode(app.to_document())
+        data = codec.encode(app.to_document(), "app")
         try:
             self._zk.call(lambda c: c.create_async(path, data))
         except NodeExistsError:
@@ -89,7 +89,7 @@ class AppRepository:
     def replace(self, app: AppConfig, version: int) -> None:
         """Overwrite the node if it still has ``version``; Conflict if it changed, AppNotFound if gone."""
         path = self._paths.app(app.app_name)
-        data = codec.encode(app.to_document())
+        data = codec.encode(app.to_document(), "app")
         try:
             self._zk.call(lambda c: c.set_async(path, data, version))
         except BadVersionError:

@@ -104,7 +104,7 @@ class JobRepository:
     def create(self, job: JobConfig) -> None:
         """Create the job if its app exists: one transaction (check app, create job)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
-        data = codec.encode(job.to_document())
+        data = codec.encode(job.to_document(), "job")
 
         def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
@@ -120,7 +120,7 @@ class JobRepository:
     def replace(self, job: JobConfig, version: int) -> None:
         """Overwrite the job if its node still has ``version`` and its app exists (one transaction)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
-        data = codec.encode(job.to_document())
+        data = codec.encode(job.to_document(), "job")
 
         def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
