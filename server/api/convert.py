@@ -121,8 +121,18 @@ def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
             _plain(request.job_error_handler_type), ErrorHandlerType, "jobErrorHandlerType"
         ),
         description=request.description,
-        props=dict(request.props),
+        props=_props(request.props) if request.HasField("props") else {},
     )
+
+
+def _props(props: struct_pb2.Struct) -> dict[str, str]:
+    """Props as sent: every value must be a JSON string."""
+    plain: dict[str, str] = {}
+    for key, value in props.fields.items():
+        if value.WhichOneof("kind") != "string_value":
+            raise InvalidArgument(f"props[{quoted(key)}] must be a string", field="props")
+        plain[key] = value.string_value
+    return plain
 
 
 def job_to_proto(job: JobConfig) -> job_pb2.Job:

@@ -200,3 +200,30 @@ def test_text_reads_back_exactly_as_sent(stack: Stack, token: str, app_name: str
     for body in (registered.json(), updated.json()):
         assert (body["description"], body["jobParameter"], body["props"]) == (text, text, {text: text})
     assert (stored.description, stored.job_parameter, dict(stored.props)) == (text, text, {text: text})
+
+
+@pytest.mark.parametrize(
+    "props", [{"a": {"b": "c"}}, {"a": ["b"]}, {"a": 1}, {"a": True}, {"a": None}, "x", [1]]
+)
+def test_props_that_are_not_strings_are_refused_with_400_naming_props(
+    stack: Stack, token: str, app_name: str, props: object
+) -> None:
+    with stack.rest(token) as client:
+        response = client.post("/api/job/register", json=job_body(app_name, unique_name("job"), props=props))
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == 3
+    if not isinstance(props, list):  # Envoy refuses a list for an object without naming the field
+        assert "props" in response.json()["message"]
+
+
+def test_a_repeated_identical_request_after_success_succeeds_and_a_different_one_conflicts(
+    stack: Stack, token: str, app_name: str
+) -> None:
+    job_name = unique_name("job")
+    body = job_body(app_name, job_name, props={"k": "v"})
+    with stack.rest(token) as client:
+        assert client.post("/api/job/register", json=body).status_code == 200
+        assert client.post("/api/job/register", json=body).status_code == 200
+        assert client.post("/api/job/register", json={**body, "props": {}}).status_code == 409
+        assert client.post("/api/app", json=app_body(app_name)).status_code == 200
+        assert client.post("/api/app", json=app_body(app_name, memoryMB=256)).status_code == 409
