@@ -18,7 +18,7 @@ from server.domain.job import (
     JobExecutionType,
     handler_type_from_request,
 )
-from server.domain.rules import check_name
+from server.domain.rules import check_name, quoted
 
 
 def app_from_publish(request: app_pb2.PublishAppRequest) -> AppConfig:
@@ -97,7 +97,7 @@ def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
         job_execution_type = JobExecutionType(execution_type)
     except ValueError:
         raise InvalidArgument(
-            f"jobExecutionType must be TRANSIENT or DAEMON, not {request.job_execution_type!r}",
+            f"jobExecutionType must be TRANSIENT or DAEMON, not {quoted(request.job_execution_type)}",
             field="jobExecutionType",
         ) from None
     return JobConfig(
@@ -121,8 +121,18 @@ def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
             _plain(request.job_error_handler_type), ErrorHandlerType, "jobErrorHandlerType"
         ),
         description=request.description,
-        props=dict(request.props),
+        props=_props(request.props) if request.HasField("props") else {},
     )
+
+
+def _props(props: struct_pb2.Struct) -> dict[str, str]:
+    """Props as sent: every value must be a JSON string."""
+    plain: dict[str, str] = {}
+    for key, value in props.fields.items():
+        if value.WhichOneof("kind") != "string_value":
+            raise InvalidArgument(f"props[{quoted(key)}] must be a string", field="props")
+        plain[key] = value.string_value
+    return plain
 
 
 def job_to_proto(job: JobConfig) -> job_pb2.Job:

@@ -19,6 +19,9 @@ from server.domain import errors
 
 log = logging.getLogger("server.api")
 
+MAX_MESSAGE_LENGTH = 1024
+"""Longest error message sent (the status travels in HTTP/2 headers, which Envoy bounds)."""
+
 # The spec's error table, in one place. Subclasses map through their base.
 STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -51,13 +54,16 @@ def status_code_for(error: errors.ElasticJobError) -> grpc.StatusCode:
 def rich_status(error: errors.ElasticJobError) -> grpc.Status:
     """A status with the message and, for a bad field, a google.rpc.BadRequest field violation."""
     code = status_code_for(error)
-    status = status_pb2.Status(code=code.value[0], message=str(error))
+    message = str(error)
+    if len(message) > MAX_MESSAGE_LENGTH:
+        message = message[: MAX_MESSAGE_LENGTH - 3] + "..."
+    status = status_pb2.Status(code=code.value[0], message=message)
     if isinstance(error, errors.InvalidArgument) and error.field:
         detail = any_pb2.Any()
         detail.Pack(
             error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=error.field, description=str(error))
+                    error_details_pb2.BadRequest.FieldViolation(field=error.field, description=message)
                 ]
             )
         )

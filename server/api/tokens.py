@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 from datetime import UTC
 
@@ -55,9 +56,11 @@ class TokenSigner:
             raise Unauthenticated("invalid access token")
         try:
             payload = json.loads(_b64decode(body))
-            subject, expires = str(payload["sub"]), float(payload["exp"])
+            subject, expires = str(payload["sub"]), payload["exp"]
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise Unauthenticated("malformed access token") from None
+        if isinstance(expires, bool) or not isinstance(expires, int | float) or not math.isfinite(expires):
+            raise Unauthenticated("malformed access token: its expiry is not a finite time")
         if self._epoch() >= expires:
             raise Unauthenticated("access token expired; log in again")
         return subject

@@ -8,9 +8,8 @@ from typing import Any
 
 from server.domain.errors import InvalidArgument
 from server.domain.rules import (
-    MIN_CPU_COUNT,
-    MIN_MEMORY_MB,
-    check_minimum,
+    check_cpu_count,
+    check_memory_mb,
     check_name,
     check_relative_script,
     check_url,
@@ -49,8 +48,8 @@ class AppConfig:
         check_name(self.app_name, "appName")
         check_url(self.app_url, "appURL")
         check_relative_script(self.bootstrap_script, "bootstrapScript")
-        check_minimum(self.cpu_count, MIN_CPU_COUNT, "cpuCount")
-        check_minimum(self.memory_mb, MIN_MEMORY_MB, "memoryMB")
+        check_cpu_count(self.cpu_count)
+        check_memory_mb(self.memory_mb)
         if not isinstance(self.app_cache_enable, bool):
             raise InvalidArgument("appCacheEnable must be a boolean", field="appCacheEnable")
         if isinstance(self.event_trace_sampling_count, bool) or not isinstance(

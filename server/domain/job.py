@@ -9,9 +9,22 @@ from typing import Any
 
 from server.base.cron import CronExpression, InvalidCronExpression
 from server.domain.errors import InvalidArgument
-from server.domain.rules import MIN_CPU_COUNT, MIN_MEMORY_MB, check_minimum, check_name
+from server.domain.rules import (
+    check_cpu_count,
+    check_length,
+    check_memory_mb,
+    check_name,
+    quoted,
+)
 
 MAX_SHARDING_TOTAL_COUNT = 10_000
+MAX_CRON_LENGTH = 256
+MAX_SHARDING_ITEM_PARAMETERS_LENGTH = 65_536
+MAX_JOB_PARAMETER_LENGTH = 16_384
+MAX_DESCRIPTION_LENGTH = 16_384
+MAX_PROPS = 256
+MAX_PROP_KEY_LENGTH = 256
+MAX_PROP_VALUE_LENGTH = 16_384
 
 
 class JobExecutionType(enum.StrEnum):
@@ -60,13 +73,13 @@ def parse_sharding_item_parameters(text: str, total: int) -> dict[int, str]:
         key = key.strip()
         if not sep or not (key.isascii() and key.isdigit()):
             raise InvalidArgument(
-                f"shardingItemParameters entry {part.strip()!r} must look like item=value (e.g. 0=a,1=b)",
+                f"shardingItemParameters entry {quoted(part.strip())} must look like item=value (e.g. 0=a,1=b)",
                 field="shardingItemParameters",
             )
-        item = int(key)
+        item = int(key) if len(key) <= len(str(MAX_SHARDING_TOTAL_COUNT)) else MAX_SHARDING_TOTAL_COUNT
         if item >= total:
             raise InvalidArgument(
-                f"shardingItemParameters item {item} is outside 0..{total - 1}",
+                f"shardingItemParameters item {quoted(key)} is outside 0..{total - 1}",
                 field="shardingItemParameters",
             )
         if item in items:
@@ -91,6 +104,29 @@ def handler_type_from_request(
             pass
     allowed = " or ".join(member.value for member in enum_type)
     raise InvalidArgument(f"{field_name} must be {allowed} (or false for {default.value})", field=field_name)
+
+
+def check_props(props: object) -> None:
+    """Props map up to ``MAX_PROPS`` non-empty string keys to string values, each of bounded length."""
+    if not isinstance(props, Mapping):
+        raise InvalidArgument("props must map strings to strings", field="props")
+    if len(props) > MAX_PROPS:
+        raise InvalidArgument(f"props has {len(props)} entries; the limit is {MAX_PROPS}", field="props")
+    for key, value in props.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidArgument("props keys must be non-empty strings", field="props")
+        if len(key) > MAX_PROP_KEY_LENGTH:
+            raise InvalidArgument(
+                f"props key {quoted(key)} is {len(key)} characters long; the limit is {MAX_PROP_KEY_LENGTH}",
+                field="props",
+            )
+        if not isinstance(value, str):
+            raise InvalidArgument(f"props[{quoted(key)}] must be a string", field="props")
+        if len(value) > MAX_PROP_VALUE_LENGTH:
+            raise InvalidArgument(
+                f"props[{quoted(key)}] is {len(value)} characters long; the limit is {MAX_PROP_VALUE_LENGTH}",
+                field="props",
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -118,8 +154,8 @@ class JobConfig:
     def __post_init__(self) -> None:
         check_name(self.job_name, "jobName")
         check_name(self.app_name, "appName")
-        check_minimum(self.cpu_count, MIN_CPU_COUNT, "cpuCount")
-        check_minimum(self.memory_mb, MIN_MEMORY_MB, "memoryMB")
+        check_cpu_count(self.cpu_count)
+        check_memory_mb(self.memory_mb)
         if not isinstance(self.job_execution_type, JobExecutionType):
             raise InvalidArgument("jobExecutionType must be TRANSIENT or DAEMON", field="jobExecutionType")
         if (
@@ -132,14 +168,20 @@ class JobConfig:
                 f"got {self.sharding_total_count}",
                 field="shardingTotalCount",
             )
+        check_length(self.cron, MAX_CRON_LENGTH, "cron")
         if self.cron:
             try:
                 CronExpression.parse(self.cron)
             except InvalidCronExpression as exc:
-                raise InvalidArgument(f"cron {self.cron!r} is invalid: {exc}", field="cron") from exc
+                raise InvalidArgument(f"cron {quoted(self.cron)} is invalid: {exc}", field="cron") from exc
         elif self.job_execution_type is JobExecutionType.DAEMON:
             raise InvalidArgument("cron is required for a DAEMON job", field="cron")
+        check_length(
+            self.sharding_item_parameters, MAX_SHARDING_ITEM_PARAMETERS_LENGTH, "shardingItemParameters"
+        )
         parse_sharding_item_parameters(self.sharding_item_parameters, self.sharding_total_count)
+        check_length(self.job_parameter, MAX_JOB_PARAMETER_LENGTH, "jobParameter")
+        check_length(self.description, MAX_DESCRIPTION_LENGTH, "description")
         if not isinstance(self.job_executor_service_handler_type, ExecutorServiceHandlerType):
             raise InvalidArgument(
                 "jobExecutorServiceHandlerType must be CPU or SINGLE_THREAD",
@@ -149,11 +191,7 @@ class JobConfig:
             raise InvalidArgument(
                 "jobErrorHandlerType must be LOG, THROW or IGNORE", field="jobErrorHandlerType"
             )
-        if not isinstance(self.props, Mapping):
-            raise InvalidArgument("props must map strings to strings", field="props")
-        for key, value in self.props.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                raise InvalidArgument("props must map strings to strings", field="props")
+        check_props(self.props)
 
     @property
     def is_daemon(self) -> bool:

@@ -2,7 +2,8 @@
 
 Survives a lost session: nodes are persistent. ``create`` is atomic (ZooKeeper refuses a second
 create); ``replace`` is a compare-and-set on the node version read with it, so a concurrent change
-is never overwritten silently (the caller re-reads and retries). The scheduler reads them
+is never overwritten silently (the caller re-reads and retries). A write ZooKeeper did not confirm
+in time raises ``RegistryUnavailable`` saying that its outcome is unknown. The scheduler reads them
 asynchronously (``aget``, ``aread_all``), decoding only nodes modified since its last read.
 """
 
@@ -17,6 +18,7 @@ from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 from server.domain.app import AppConfig
 from server.domain.errors import AppAlreadyExists, AppNotFound, Conflict, ElasticJobError
 from server.registry import codec
+from server.registry.writes import outcome_unknown_on_timeout
 from server.registry.zookeeper import ZooKeeper
 
 
@@ -80,18 +82,20 @@ class AppRepository:
 
     def create(self, app: AppConfig) -> None:
         path = self._paths.app(app.app_name)
-        data = codec.encode(app.to_document())
+        data = codec.encode(app.to_document(), "app")
         try:
-            self._zk.call(lambda c: c.create_async(path, data))
+            with outcome_unknown_on_timeout(self._zk, f"app '{app.app_name}'"):
+                self._zk.call(lambda c: c.create_async(path, data))
         except NodeExistsError:
             raise AppAlreadyExists(app.app_name) from None
 
     def replace(self, app: AppConfig, version: int) -> None:
         """Overwrite the node if it still has ``version``; Conflict if it changed, AppNotFound if gone."""
         path = self._paths.app(app.app_name)
-        data = codec.encode(app.to_document())
+        data = codec.encode(app.to_document(), "app")
         try:
-            self._zk.call(lambda c: c.set_async(path, data, version))
+            with outcome_unknown_on_timeout(self._zk, f"app '{app.app_name}'"):
+                self._zk.call(lambda c: c.set_async(path, data, version))
         except BadVersionError:
             raise Conflict(f"app '{app.app_name}' changed concurrently") from None
         except NoNodeError:

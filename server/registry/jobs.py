@@ -1,7 +1,9 @@
 """Job configuration nodes: ``/config/job/{job}``, and removal of everything a job owns.
 
 Survives a lost session: nodes are persistent. Creating or updating a job checks its app in the
-same ZooKeeper transaction, so a job never points at an app that vanished in between. Removing a
+same ZooKeeper transaction, so a job never points at an app that vanished in between; a create
+or update ZooKeeper did not confirm in time raises ``RegistryUnavailable`` saying that its outcome
+is unknown. Removing a
 job deletes its config and its state nodes (ready, running, failover, disabled) in one
 transaction, so a crash never leaves half a job behind.
 
@@ -23,6 +25,7 @@ from server.domain.job import JobConfig
 from server.registry import codec
 from server.registry.paths import RegistryPaths
 from server.registry.transaction_ops import TransactionOps
+from server.registry.writes import outcome_unknown_on_timeout
 from server.registry.zookeeper import ZooKeeper
 
 _ANY_VERSION = -1
@@ -104,13 +107,14 @@ class JobRepository:
     def create(self, job: JobConfig) -> None:
         """Create the job if its app exists: one transaction (check app, create job)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
-        data = codec.encode(job.to_document())
+        data = codec.encode(job.to_document(), "job")
 
         def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
             transaction.create(job_path, data)
 
-        results = self._zk.commit(build)
+        with outcome_unknown_on_timeout(self._zk, f"job '{job.job_name}'"):
+            results = self._zk.commit(build)
         if isinstance(results[0], NoNodeError):
             raise AppNotFound(job.app_name)
         if isinstance(results[1], NodeExistsError):
@@ -120,13 +124,14 @@ class JobRepository:
     def replace(self, job: JobConfig, version: int) -> None:
         """Overwrite the job if its node still has ``version`` and its app exists (one transaction)."""
         app_path, job_path = self._paths.app(job.app_name), self._paths.job(job.job_name)
-        data = codec.encode(job.to_document())
+        data = codec.encode(job.to_document(), "job")
 
         def build(transaction: TransactionOps) -> None:
             transaction.check(app_path, _ANY_VERSION)
             transaction.set_data(job_path, data, version)
 
-        results = self._zk.commit(build)
+        with outcome_unknown_on_timeout(self._zk, f"job '{job.job_name}'"):
+            results = self._zk.commit(build)
         if isinstance(results[0], NoNodeError):
             raise AppNotFound(job.app_name)
         if isinstance(results[1], NoNodeError):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.domain.app import AppConfig
-from server.domain.errors import Conflict
+from server.domain.errors import AppAlreadyExists, Conflict
 from server.registry.apps import AppRepository
 
 log = logging.getLogger("server.usecases")
@@ -21,7 +21,15 @@ class AppManager:
         self._apps = apps
 
     def publish(self, app: AppConfig) -> AppConfig:
-        self._apps.create(app)
+        """Create the app; publishing an app identical to the stored one succeeds again (the retry
+        of a publish whose outcome was unknown), a different one is AppAlreadyExists."""
+        try:
+            self._apps.create(app)
+        except AppAlreadyExists:
+            if self._apps.get(app.app_name).app != app:
+                raise
+            log.info("app %s is already published as sent", app.app_name)
+            return app
         log.info("published app %s (%s)", app.app_name, app.app_url)
         return app
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 from typing import Protocol
 
-from server.domain.errors import Conflict, FailedPrecondition
+from server.domain.errors import Conflict, FailedPrecondition, JobAlreadyExists
 from server.domain.job import JobConfig
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
@@ -62,17 +62,30 @@ class JobManager:
         self.events: JobEvents = events or NoJobEvents()
 
     def register(self, job: JobConfig) -> JobConfig:
-        self._jobs.create(job)
+        """Create the job; registering a job identical to the stored one succeeds again (the retry
+        of a register whose outcome was unknown), a different one is JobAlreadyExists."""
+        try:
+            self._jobs.create(job)
+        except JobAlreadyExists:
+            if replace(self._jobs.get(job.job_name), extra=job.extra) != job:
+                raise
+            log.info("job %s is already registered as sent", job.job_name)
+            self.events.job_registered(job)
+            return job
         log.info("registered job %s on app %s", job.job_name, job.app_name)
         self.events.job_registered(job)
         return job
 
     def update(self, job: JobConfig) -> JobConfig:
-        """Replace the configuration; keys another tool stored (3.0's Lite keys) are kept."""
+        """Replace the configuration; keys another tool stored (3.0's Lite keys) are kept. A
+        configuration equal to the stored one is not written again."""
         for _ in range(_CAS_ATTEMPTS):
             stored = self._jobs.get_document(job.job_name)
-            stored_extra = JobConfig.from_document(stored.document).extra
-            updated = replace(job, extra=stored_extra)
+            stored_job = JobConfig.from_document(stored.document)
+            updated = replace(job, extra=stored_job.extra)
+            if updated == stored_job:  # nothing to change (or the retry of an update that was stored)
+                self.events.job_updated(updated)
+                return updated
             try:
                 self._jobs.replace(updated, stored.version)
             except Conflict:

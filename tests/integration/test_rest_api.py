@@ -397,11 +397,11 @@ def test_refused_requests_leave_zookeeper_untouched(
         assert client.post("/api/job/register", json=job_body(app_name, job_name)).status_code == 200
         before = snapshot(zk, stack.paths.root)
         refused = [
-            publish_app(client, app_name),
+            publish_app(client, app_name, cpuCount=3.0),
             publish_app(client, unique_name("app"), memoryMB=0.5),
             client.put("/api/app", json={"appName": app_name, "cpuCount": -1}),
             client.put("/api/app", json={"appName": app_name, "bootstrapScript": "../../etc/evil.sh"}),
-            client.post("/api/job/register", json=job_body(app_name, job_name)),
+            client.post("/api/job/register", json=job_body(app_name, job_name, description="other")),
             client.post(
                 "/api/job/register", json=job_body(app_name, unique_name("job"), shardingTotalCount=0)
             ),
@@ -414,6 +414,10 @@ def test_refused_requests_leave_zookeeper_untouched(
             client.put(
                 "/api/job/update", json=job_body(app_name, job_name, jobExecutionType="DAEMON", cron="")
             ),
+            client.post(
+                "/api/job/register", json=job_body(app_name, unique_name("job"), props={"a": {"b": "c"}})
+            ),
+            client.post("/api/job/register", json=job_body(app_name, unique_name("job"), props={"a": None})),
         ]
         after = snapshot(zk, stack.paths.root)
     assert [response.status_code for response in refused] == [
@@ -426,6 +430,8 @@ def test_refused_requests_leave_zookeeper_untouched(
         400,
         400,
         404,
+        400,
+        400,
         400,
     ]
     assert after == before

@@ -6,6 +6,8 @@ The clock is injected, so expiry is tested by moving it, never by sleeping.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
@@ -215,3 +217,17 @@ def test_the_refusal_does_not_say_which_of_user_and_password_was_wrong() -> None
 
 def test_credentials_accept_non_ascii_passwords() -> None:
     Credentials("root", "pässwörd-ü").check("root", "pässwörd-ü")
+
+
+@pytest.mark.parametrize("expiry", ["NaN", "Infinity", "-Infinity", "1e400", "true", '"2000000000"'])
+def test_a_signed_token_whose_expiry_is_not_a_finite_time_is_refused(
+    signer: TokenSigner, clock: ManualClock, expiry: str
+) -> None:
+    # Python's json reads NaN and Infinity (and 1e400 as infinity); comparisons with NaN are all
+    # false, so such a token would never expire. Only someone holding the secret can sign one.
+    body = b64(f'{{"exp":{expiry},"iat":1,"jti":"x","sub":"root"}}'.encode())
+    key = hashlib.sha256(b"elasticjob-cloud-token:" + SECRET.encode()).digest()
+    token = f"{body}.{b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
+    clock.advance(10 * 365 * 86400)
+    with pytest.raises(Unauthenticated, match="malformed"):
+        signer.verify(token)

@@ -53,13 +53,6 @@ class Job(_message.Message):
 
 class JobConfigRequest(_message.Message):
     __slots__ = ("app_name", "job_name", "cpu_count", "memory_mb", "job_execution_type", "cron", "sharding_total_count", "sharding_item_parameters", "job_parameter", "failover", "misfire", "job_executor_service_handler_type", "job_error_handler_type", "description", "props")
-    class PropsEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
     CPU_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -89,8 +82,8 @@ class JobConfigRequest(_message.Message):
     job_executor_service_handler_type: _struct_pb2.Value
     job_error_handler_type: _struct_pb2.Value
     description: str
-    props: _containers.ScalarMap[str, str]
-    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[int] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[bool] = ..., misfire: _Optional[bool] = ..., job_executor_service_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_error_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., props: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    props: _struct_pb2.Struct
+    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[int] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[bool] = ..., misfire: _Optional[bool] = ..., job_executor_service_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_error_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., props: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DeregisterJobRequest(_message.Message):
     __slots__ = ("body",)
