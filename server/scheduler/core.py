@@ -30,6 +30,7 @@ from server.mesos.errors import MesosError
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
+from server.registry.fire_checkpoint import FireCheckpoint
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
@@ -110,7 +111,8 @@ class SchedulerCore:
             new_unique,
         )
         self.offer_policy = OfferPolicy(state)
-        self.fires = FireRecorder(state, self.ready_runs, self.launcher)
+        checkpoint = FireCheckpoint(zookeeper)
+        self.fires = FireRecorder(state, self.ready_runs, self.launcher, checkpoint)
         self.sync = RegistrySync(
             state,
             jobs=repositories.jobs,
@@ -119,6 +121,7 @@ class SchedulerCore:
             ready=repositories.ready,
             running=repositories.running,
             failover=repositories.failover,
+            checkpoint=checkpoint,
             ready_runs=self.ready_runs,
             kills=self.kills,
             launcher=self.launcher,
