@@ -139,6 +139,7 @@ class SchedulerCore:
         )
         self._lock = asyncio.Lock()
         self._resync_lock = asyncio.Lock()
+        self._watched_resync: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     # What memory holds (read-only views for the service, tests and benchmarks).
@@ -307,6 +308,24 @@ class SchedulerCore:
                 stored = await self.sync.read()
                 async with self._lock:
                     await self.sync.apply(stored, touched)
+
+    def registry_changed(self) -> None:
+        """A watch saw configuration or disabled flags change (another replica wrote them): a
+        resync runs ``watch_debounce_seconds`` from now, so a burst of changes is read once. Call
+        it in the core's loop."""
+        if self._watched_resync is not None and not self._watched_resync.done():
+            return
+        self._watched_resync = asyncio.create_task(self._resync_soon(), name="scheduler-watched-resync")
+
+    async def _resync_soon(self) -> None:
+        await asyncio.sleep(self.settings.watch_debounce_seconds)
+        await self._resync_logged()
+
+    async def ready_changed(self, job_name: str) -> None:
+        """A watch saw the job's ready node created or changed: mirror it and launch (a trigger
+        through another replica runs at once)."""
+        async with self._lock:
+            await self.config_events.ready_changed(job_name)
 
     async def job_changed(self, job_name: str, *, kill_running: bool) -> None:
         """A job was registered or updated (or its disabled flag changed): reload and reschedule.
