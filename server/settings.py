@@ -57,6 +57,8 @@ _OPTIONAL_TEXT = {
 # ... and so do numbers.
 _SECONDS = {
     "zk_timeout_seconds": "ELASTICJOB_ZK_TIMEOUT_SECONDS",
+    "zk_session_timeout_seconds": "ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS",
+    "catch_up_seconds": "ELASTICJOB_CATCH_UP_SECONDS",
     "token_ttl_seconds": "ELASTICJOB_TOKEN_TTL_SECONDS",
 }
 
@@ -70,6 +72,11 @@ class Settings:
     zk_namespace: str = "elasticjob-cloud"
     zk_digest: str | None = None
     zk_timeout_seconds: float = 5.0
+    #: ZooKeeper session timeout: how long a dead leader keeps the leadership. The server bounds
+    #: it to 2..20 ticks (4 s is the least a default ZooKeeper, tickTime 2 s, grants).
+    zk_session_timeout_seconds: float = 4.0
+    #: Fire times missed at most this long ago (no leader, a late step) are caught up.
+    catch_up_seconds: float = 60.0
     grpc_address: str = DEFAULT_GRPC_ADDRESS
     auth_username: str = "root"
     auth_password: str = DEVELOPMENT_PASSWORD
@@ -92,6 +99,10 @@ class Settings:
             raise ConfigurationError("ELASTICJOB_TOKEN_TTL_SECONDS must be positive")
         if self.zk_timeout_seconds <= 0:
             raise ConfigurationError("ELASTICJOB_ZK_TIMEOUT_SECONDS must be positive")
+        if not 1.0 <= self.zk_session_timeout_seconds <= 600.0:
+            raise ConfigurationError("ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS must be between 1 and 600")
+        if self.catch_up_seconds < 0:
+            raise ConfigurationError("ELASTICJOB_CATCH_UP_SECONDS must not be negative")
         if self.zk_digest is not None and ":" not in self.zk_digest:
             raise ConfigurationError("ELASTICJOB_ZK_DIGEST must look like user:password")
         if self.mesos_url is not None and not self.mesos_url.startswith(("http://", "https://", "zk://")):
@@ -174,6 +185,7 @@ class Settings:
                 executor_uri=self.executor_uri,
                 zone=zone,
                 executor_environment={TIMEZONE_VARIABLE: name} if name else {},
+                catch_up_seconds=self.catch_up_seconds,
             ),
         )
 

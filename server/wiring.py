@@ -96,6 +96,7 @@ def build(
         namespace=settings.zk_namespace,
         digest=settings.zk_digest,
         timeout=settings.zk_timeout_seconds,
+        session_timeout=settings.zk_session_timeout_seconds,
     )
     if scheduler_settings is None and settings.mesos_url is not None:
         scheduler_settings = settings.scheduler_settings()

@@ -84,6 +84,11 @@ class RegistryPaths:
     def election(self) -> str:
         return f"{self.root}/ha/election"
 
+    @property
+    def fired_until(self) -> str:
+        """The leader's fire checkpoint (ours; ElasticJob-Cloud 3.0 does not read it)."""
+        return f"{self.root}/ha/fired_until"
+
     def parents(self) -> tuple[str, ...]:
         """Container nodes created at start-up so transactions can create children directly."""
         return (

@@ -4,6 +4,8 @@ Guarantees:
 - Every operation completes or raises ``RegistryUnavailable`` within ``timeout`` seconds: while the
   connection is suspended or lost, calls fail at once instead of queueing; a call in flight when the
   connection drops fails with the same error. Nothing hangs.
+- The session lasts ``session_timeout`` seconds without contact (the server bounds it to 2..20 of
+  its ticks), so the ephemeral nodes of a process that died (its leadership) go that soon.
 - The client reconnects forever in the background; after a lost (expired) session kazoo opens a new
   one, and the next call works again. Listeners hear every state change (health reporting uses it).
 - With a digest (``user:password``) every node we create carries a digest ACL for that user.
@@ -62,6 +64,7 @@ class ZooKeeper:
         namespace: str = "elasticjob-cloud",
         digest: str | None = None,
         timeout: float = 5.0,
+        session_timeout: float = 4.0,
     ) -> None:
         self.servers = servers
         self.paths = RegistryPaths(namespace)
@@ -74,7 +77,7 @@ class ZooKeeper:
             acl = [make_digest_acl(user, password, all=True)]
         self.client = KazooClient(
             hosts=servers,
-            timeout=max(timeout * 2, 4.0),
+            timeout=session_timeout,
             connection_retry={"max_tries": -1, "delay": 0.1, "max_delay": 2.0},
             auth_data=auth or None,
             default_acl=acl,

@@ -1,6 +1,7 @@
 """Configuration changes this server process's API reports, applied at once (the API has written
 them to the registry already): a job registered, updated, disabled or enabled, removed, or
-triggered. Changes made through another process reach the core at its next resync instead.
+triggered. Changes made through another process reach the core through the registry's watches:
+a ready node changed is mirrored here (``ready_changed``); configuration changes start a resync.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ class ConfigEvents:
     async def job_removed(self, job_name: str) -> None:
         """The registry already dropped the job's nodes: forget it and kill its tasks."""
         await self._kills.drop_job(job_name)
+
+    async def ready_changed(self, job_name: str) -> None:
+        """A watch saw the job's ready node change: when it is not the count memory holds (a write
+        of another replica, not our own), mirror it as a trigger."""
+        entry = await self._ready.aget(job_name)
+        held = self._state.ready.get(job_name)
+        if entry is None or (held is not None and tuple(held) == tuple(entry)):
+            return
+        await self.job_triggered(job_name)
 
     async def job_triggered(self, job_name: str) -> None:
         """The API queued a run in ZooKeeper: mirror it and launch."""

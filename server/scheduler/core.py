@@ -30,6 +30,7 @@ from server.mesos.errors import MesosError
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
+from server.registry.fire_checkpoint import FireCheckpoint
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
@@ -113,7 +114,8 @@ class SchedulerCore:
             new_unique,
         )
         self.offer_policy = OfferPolicy(state)
-        self.fires = FireRecorder(state, self.ready_runs, self.launcher)
+        checkpoint = FireCheckpoint(zookeeper)
+        self.fires = FireRecorder(state, self.ready_runs, self.launcher, checkpoint)
         self.sync = RegistrySync(
             state,
             jobs=repositories.jobs,
@@ -122,6 +124,7 @@ class SchedulerCore:
             ready=repositories.ready,
             running=repositories.running,
             failover=repositories.failover,
+            checkpoint=checkpoint,
             ready_runs=self.ready_runs,
             kills=self.kills,
             launcher=self.launcher,
@@ -139,6 +142,7 @@ class SchedulerCore:
         )
         self._lock = asyncio.Lock()
         self._resync_lock = asyncio.Lock()
+        self._watched_resync: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     # What memory holds (read-only views for the service, tests and benchmarks).
@@ -312,6 +316,24 @@ class SchedulerCore:
                 async with self._lock:
                     await self.sync.apply(stored, touched)
                     await self.executors.step()
+
+    def registry_changed(self) -> None:
+        """A watch saw configuration or disabled flags change (another replica wrote them): a
+        resync runs ``watch_debounce_seconds`` from now, so a burst of changes is read once. Call
+        it in the core's loop."""
+        if self._watched_resync is not None and not self._watched_resync.done():
+            return
+        self._watched_resync = asyncio.create_task(self._resync_soon(), name="scheduler-watched-resync")
+
+    async def _resync_soon(self) -> None:
+        await asyncio.sleep(self.settings.watch_debounce_seconds)
+        await self._resync_logged()
+
+    async def ready_changed(self, job_name: str) -> None:
+        """A watch saw the job's ready node created or changed: mirror it and launch (a trigger
+        through another replica runs at once)."""
+        async with self._lock:
+            await self.config_events.ready_changed(job_name)
 
     async def job_changed(self, job_name: str, *, kill_running: bool) -> None:
         """A job was registered or updated (or its disabled flag changed): reload and reschedule.

@@ -8,7 +8,7 @@ tried again, and those already committed stand, so no run is lost or queued twic
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from server.registry.ready import ReadyQueue
 from server.registry.state_transactions import StateTransactions
@@ -23,9 +23,16 @@ class ReadyRuns:
         self._queue = queue
         self._transactions = transactions
 
-    async def add(self, names: list[str], recorded: Callable[[Iterable[str]], None] | None = None) -> None:
-        """Queue one run of each job. ``recorded`` hears each job whose run ZooKeeper holds, or
-        that needs none (one already waits and misfire is off; it is gone)."""
+    async def add(
+        self,
+        names: list[str],
+        recorded: Callable[[Iterable[str]], None] | None = None,
+        *,
+        runs: Mapping[str, int] | None = None,
+    ) -> None:
+        """Queue one run of each job (``runs[job]`` runs of a TRANSIENT job with misfire on).
+        ``recorded`` hears each job whose runs ZooKeeper holds, or that needs none (one already
+        waits and misfire is off; it is gone)."""
         state = self._state
         pending = list(names)
         for _ in range(TRANSACTION_ATTEMPTS):
@@ -35,7 +42,8 @@ class ReadyRuns:
                 if job is None:
                     continue  # removed meanwhile: nothing to queue
                 count, version = state.ready.get(name, (0, None))
-                wanted = count + 1 if (job.misfire and not job.is_daemon) else max(count, 1)
+                more = runs.get(name, 1) if runs is not None else 1
+                wanted = count + more if (job.misfire and not job.is_daemon) else max(count, 1)
                 if wanted != count:
                     changes[name] = (wanted, version)
             if recorded is not None:

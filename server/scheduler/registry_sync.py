@@ -22,6 +22,7 @@ from server.domain.task import ShardRef
 from server.registry.apps import AppRepository, StoredApps, UnreadableApp
 from server.registry.disabled import DisabledFlags, DisabledNames
 from server.registry.failover import FailoverQueue
+from server.registry.fire_checkpoint import FireCheckpoint
 from server.registry.jobs import JobRepository, StoredJobs, UnreadableJob
 from server.registry.ready import ReadyCount, ReadyQueue
 from server.registry.running import RunningTasks
@@ -30,7 +31,6 @@ from server.scheduler.launch import Launcher
 from server.scheduler.offer_policy import OfferPolicy
 from server.scheduler.ready_runs import ReadyRuns
 from server.scheduler.state import ReadyEntry, SchedulerState, Touched, TrackedTask
-from server.scheduler.timers import CronTimers
 
 log = logging.getLogger("server.scheduler")
 
@@ -57,6 +57,7 @@ class RegistrySync:
         ready: ReadyQueue,
         running: RunningTasks,
         failover: FailoverQueue,
+        checkpoint: FireCheckpoint,
         ready_runs: ReadyRuns,
         kills: Kills,
         launcher: Launcher,
@@ -69,6 +70,7 @@ class RegistrySync:
         self._ready = ready
         self._running = running
         self._failover = failover
+        self._checkpoint = checkpoint
         self._ready_runs = ready_runs
         self._kills = kills
         self._launcher = launcher
@@ -76,9 +78,12 @@ class RegistrySync:
 
     async def load(self) -> None:
         """Replace memory with what ZooKeeper holds, schedule every job, and queue a run of each
-        DAEMON job with nothing running, waiting or failing over."""
+        DAEMON job with nothing running, waiting or failing over.
+
+        Each job is scheduled from the fire checkpoint (or from when its node was last written,
+        if later): the fire times no scheduler handed on since are due at once (``timers``)."""
         state = self._state
-        stored = await self.read()
+        stored, checkpoint = await asyncio.gather(self.read(), self._checkpoint.aget())
         self.merge(stored, Touched())
         state.ready = dict(stored.ready)
         state.failover = dict(sorted(stored.failover.items()))
@@ -86,9 +91,14 @@ class RegistrySync:
             shard: TrackedTask(task_id) for shard, task_id in (await self._running.load()).items()
         }
         now = state.now()
-        state.timers = CronTimers()
+        modified = await self._checkpoint.job_modified(list(state.jobs)) if checkpoint else {}
+        state.timers = state.new_timers()
         for job in state.jobs.values():
-            state.schedule(job, now)
+            since = checkpoint
+            written = modified.get(job.job_name)
+            if since is not None and written is not None and written > since:
+                since = written
+            state.schedule(job, now, since=since)
         idle_daemons = state.idle_daemons(state.jobs.values())
         if idle_daemons:
             await self._ready_runs.add(idle_daemons)

@@ -9,7 +9,8 @@ then queues for the election again. A successor's subscription fails the framewo
 the master no longer takes the old leader's calls.
 
 API events (``JobEvents``) are handed to the leader's event loop; a process that is not leading
-ignores them, and the leader sees the change on its periodic resync.
+ignores them. The leader watches the registry (``server.registry.watches``), so what another
+process writes reaches it within milliseconds; the periodic resync stays as the safety net.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.election import LeaderElection
 from server.registry.framework import FrameworkIdStore
 from server.registry.mesos_master import detect_leader
+from server.registry.watches import RegistryWatch
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SchedulerCore
 from server.scheduler.mesos_events import MesosEvents
@@ -137,6 +139,7 @@ class SchedulerService:
         await core.load()
         self.core = core
         store = FrameworkIdStore(self.zookeeper)
+        watch = self._watch_registry(self._loop)
         try:
             while not self._stopping.is_set() and not self._session_lost.is_set():
                 events = MesosEvents(core, store)
@@ -178,8 +181,27 @@ class SchedulerService:
                 await core.load()
                 self.core = core
         finally:
+            watch.stop()
             self._loop = None
             self._client = None
+
+    def _watch_registry(self, loop: asyncio.AbstractEventLoop) -> RegistryWatch:
+        """Watch what other processes write, handing each change to the current core."""
+
+        def on_config() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: no longer leading
+                loop.call_soon_threadsafe(self._registry_changed)
+
+        def on_ready(job_name: str) -> None:
+            self._submit(lambda core: core.ready_changed(job_name))
+
+        watch = RegistryWatch(self.zookeeper, on_config=on_config, on_ready=on_ready)
+        watch.start()
+        return watch
+
+    def _registry_changed(self) -> None:
+        if self.core is not None:
+            self.core.registry_changed()
 
     def _submit(self, make: Callable[[SchedulerCore], Coroutine[Any, Any, None]]) -> None:
         loop, core = self._loop, self.core

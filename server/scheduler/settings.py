@@ -37,3 +37,11 @@ class CoreSettings:
     resync_seconds: float = 30.0
     #: A load of at least this many jobs freezes the heap (``gc.freeze``) afterwards.
     freeze_heap_min_jobs: int = 500
+    #: Fire times missed (no scheduler ran, or it was late) at most this long ago are caught up;
+    #: older ones are skipped and logged (seconds).
+    catch_up_seconds: float = 60.0
+    #: At most this many runs of a job with misfire on catch up its missed fires at once.
+    catch_up_runs: int = 10
+    #: Changes another replica writes reach the core this long after ZooKeeper's watch fired, so
+    #: a burst of them is read once (seconds).
+    watch_debounce_seconds: float = 0.05

@@ -78,7 +78,7 @@ class SchedulerState:
         self.executor_versions = ExecutorVersions(settings)
         self.disabled_jobs: set[str] = set()
         self.disabled_apps: set[str] = set()
-        self.timers = CronTimers()
+        self.timers = self.new_timers()
         self.ready: dict[str, ReadyEntry] = {}
         #: shard -> its failover node's text, a ``FailoverEntry`` (insertion = queue order)
         self.failover: dict[ShardRef, str] = {}
@@ -99,6 +99,12 @@ class SchedulerState:
         self.wake = asyncio.Event()
         self._touched: Touched | None = None
         self._crons: dict[str, CronExpression] = {}  # parsed expressions, by text
+
+    def new_timers(self) -> CronTimers:
+        """Empty timers with the settings' catch-up window."""
+        return CronTimers(
+            catch_up_seconds=self.settings.catch_up_seconds, catch_up_runs=self.settings.catch_up_runs
+        )
 
     def now(self) -> datetime:
         """Wall time in the scheduler's zone."""
@@ -125,13 +131,14 @@ class SchedulerState:
     def enabled(self, job: JobConfig) -> bool:
         return job.job_name not in self.disabled_jobs and job.app_name not in self.disabled_apps
 
-    def schedule(self, job: JobConfig, now: datetime) -> None:
-        """Set the job's cron timer (a TRANSIENT job with a cron, enabled), or remove it."""
+    def schedule(self, job: JobConfig, now: datetime, *, since: datetime | None = None) -> None:
+        """Set the job's cron timer (a TRANSIENT job with a cron, enabled), or remove it. With
+        ``since``, its fire times after ``since`` are due at once (missed: see ``timers``)."""
         if job.cron and job.job_execution_type is JobExecutionType.TRANSIENT and self.enabled(job):
             cron = self._crons.get(job.cron)
             if cron is None:
                 cron = self._crons[job.cron] = CronExpression.parse(job.cron)
-            self.timers.set(job.job_name, cron, now)
+            self.timers.set(job.job_name, cron, now, since=since)
         else:
             self.timers.remove(job.job_name)
         self.wake.set()  # the loop's wait was computed from the old schedule

@@ -13,6 +13,7 @@ from server.base.cron import CronExpression, fire_times
 from server.domain.errors import ConfigurationError
 from server.executor.settings import ExecutorSettings
 from server.settings import DEFAULT_EXECUTOR_COMMAND, Settings, iana_name
+from server.wiring import build
 
 A_SECRET = "a-token-secret-of-32-characters!"
 PRODUCTION = {"ELASTICJOB_AUTH_PASSWORD": "s3cret-password", "ELASTICJOB_TOKEN_SECRET": A_SECRET}
@@ -382,3 +383,22 @@ def test_an_executor_uri_naming_no_file_is_refused() -> None:
         Settings.from_environment(
             {"ELASTICJOB_MODE": "development", "ELASTICJOB_EXECUTOR_URI": "http://repo/"}
         )
+
+
+def test_the_zookeeper_session_timeout_defaults_well_under_ten_seconds_and_reaches_kazoo() -> None:
+    """A dead leader keeps its election node until its session times out; ZooKeeper grants a
+    session timeout between 2 and 20 ticks (ZooKeeper Administrator's Guide, minSessionTimeout /
+    maxSessionTimeout), so 4 s is granted even by a server on the default tickTime of 2 s."""
+    settings = Settings.from_environment(SCHEDULING | {"ELASTICJOB_GRPC_ADDRESS": "127.0.0.1:0"})
+    assert settings.zk_session_timeout_seconds == 4.0
+    assert settings.catch_up_seconds == 60.0
+    assert settings.scheduler_settings().core.catch_up_seconds == 60.0
+    server = build(settings)
+    assert server.zookeeper.client._session_timeout == 4000  # kazoo keeps milliseconds
+
+    tuned = Settings.from_environment(
+        {**DEVELOPMENT, "ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS": "2.5", "ELASTICJOB_CATCH_UP_SECONDS": "30"}
+    )
+    assert (tuned.zk_session_timeout_seconds, tuned.catch_up_seconds) == (2.5, 30.0)
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS"):
+        Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS": "0.1"})

@@ -42,27 +42,51 @@ def test_due_reports_the_fires_of_several_jobs_in_time_order() -> None:
 
     fires = timers.due(at(0, 1, 0))
     assert fires == [
-        Fire("five", at(0, 0, 55)),
+        Fire("five", at(0, 0, 55), count=2),  # 00:00:55 and 00:01:00
         Fire("first", at(0, 0, 59)),
         Fire("minute", at(0, 1, 0)),
     ]
     assert timers.next_deadline() == at(0, 1, 5)  # "five" again
 
 
-def test_missed_fires_are_coalesced_into_one_and_the_schedule_continues_after_now() -> None:
+def test_missed_fires_are_one_fire_counting_them_and_the_schedule_continues_after_now() -> None:
     timers = CronTimers()
     timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
 
-    fires = timers.due(at(0, 1, 2))  # twelve fire times passed while the scheduler was away
-    assert fires == [Fire("job", at(0, 0, 5))]  # one fire, stamped with the first missed time
-    assert timers.next_fire("job") == at(0, 1, 5)  # the next one after now, not a backlog
+    fires = timers.due(at(0, 0, 32))  # six fire times passed while the scheduler was away
+    assert fires == [Fire("job", at(0, 0, 5), count=6)]  # one fire, stamped with the first missed time
+    assert timers.next_fire("job") == at(0, 0, 35)  # the next one after now, not a backlog
 
 
-def test_a_missed_fire_due_exactly_now_is_part_of_the_coalesced_fire() -> None:
+def test_missed_fires_older_than_the_catch_up_window_or_beyond_its_cap_are_skipped() -> None:
+    timers = CronTimers(catch_up_seconds=60, catch_up_runs=10)
+    timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
+
+    fires = timers.due(at(0, 1, 2))  # :05 .. :60 passed: :05 before 00:00:02 is outside the window
+    assert fires == [Fire("job", at(0, 0, 5), count=10, skipped=2, skipped_since=at(0, 0, 55))]
+    assert timers.next_fire("job") == at(0, 1, 5)
+
+    timers = CronTimers(catch_up_seconds=60, catch_up_runs=10)
+    timers.set("daily", CronExpression.parse("0 0 3 * * ?"), at(1), since=at(0, day=1))
+    fires = timers.due(at(0, 0, 1, day=9))  # eight days without a scheduler
+    assert fires == [Fire("daily", at(3), count=0, skipped=8, skipped_since=at(3))]
+    assert timers.next_fire("daily") == at(3, day=9)
+
+
+def test_a_job_scheduled_since_an_earlier_time_has_the_fire_times_since_then_due_at_once() -> None:
+    timers = CronTimers()
+    assert timers.set("job", EVERY_5_SECONDS, at(0, 0, 21), since=at(0, 0, 8)) == at(0, 0, 10)
+
+    assert timers.due(at(0, 0, 21)) == [Fire("job", at(0, 0, 10), count=3)]  # :10, :15, :20
+    assert timers.next_fire("job") == at(0, 0, 25)
+    assert timers.set("other", EVERY_5_SECONDS, at(0, 0, 21), since=at(0, 0, 30)) == at(0, 0, 25)
+
+
+def test_a_missed_fire_due_exactly_now_is_counted_in_the_fire() -> None:
     timers = CronTimers()
     timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
 
-    assert timers.due(at(0, 0, 10)) == [Fire("job", at(0, 0, 5))]
+    assert timers.due(at(0, 0, 10)) == [Fire("job", at(0, 0, 5), count=2)]
     assert timers.next_fire("job") == at(0, 0, 15)
     assert timers.due(at(0, 0, 10)) == []
 
@@ -78,7 +102,7 @@ def test_a_removed_job_never_fires_again() -> None:
     assert timers.job_names() == ["kept"]
     assert timers.next_fire("gone") is None
     assert timers.next_deadline() == at(0, 1, 0)  # the removed job's stale entry is skipped
-    assert timers.due(at(0, 2, 0)) == [Fire("kept", at(0, 1, 0))]
+    assert timers.due(at(0, 2, 0)) == [Fire("kept", at(0, 1, 0), count=2)]
 
 
 def test_removing_an_unknown_job_is_harmless() -> None:
@@ -114,7 +138,7 @@ def test_a_schedule_that_runs_out_fires_its_last_time_and_then_never() -> None:
     once = CronExpression.parse("0 0 12 1 1 ? 2026")
     assert timers.set("once", once, at(0)) == at(12)
 
-    assert timers.due(at(13)) == [Fire("once", at(12))]
+    assert timers.due(at(12, 0, 30)) == [Fire("once", at(12))]
     assert timers.next_fire("once") is None
     assert timers.next_deadline() is None
     assert timers.due(at(0, day=2)) == []
@@ -161,11 +185,11 @@ def test_a_job_that_fired_is_scheduled_again_before_anything_is_answered() -> No
     assert timers.due(at(0, 0, 10)) == [Fire("job", at(0, 0, 10))]
 
 
-def test_fires_missed_while_late_still_coalesce_when_the_next_fire_is_computed_afterwards() -> None:
+def test_fires_missed_while_late_are_counted_and_the_next_fire_is_after_now() -> None:
     timers = CronTimers()
     timers.set("job", EVERY_5_SECONDS, at(0, 0, 1))
 
-    assert timers.due(at(0, 0, 22)) == [Fire("job", at(0, 0, 5))]  # 10, 15 and 20 were missed
+    assert timers.due(at(0, 0, 22)) == [Fire("job", at(0, 0, 5), count=4)]  # 10, 15 and 20 were missed
     assert timers.due(at(0, 0, 22)) == []
     assert timers.next_fire("job") == at(0, 0, 25)
 
