@@ -232,18 +232,26 @@ def started_stack(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            kill_survivors(seen | _leftovers(ports))
+            kill_survivors(seen | _leftovers(ports, tmp_path / "var"))
 
 
-def _leftovers(ports: Mapping[str, int]) -> set[Proc]:
-    """Processes whose command line names one of our ports or work directory (clean-up only)."""
-    needles = [str(port) for port in ports.values()]
+def _leftovers(ports: Mapping[str, int], work_dir: Path) -> set[Proc]:
+    """Processes whose command line or environment names one of our ports or our work directory
+    (clean-up only: what a failing stack left behind)."""
+    needles = [str(work_dir).encode(), *(f"127.0.0.1:{port}".encode() for port in ports.values())]
+    needles += [f"PORT={port}".encode() for port in ports.values()]
     found = set()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            command = _command(int(entry.name))
-            if any(needle in command for needle in needles) and "pytest" not in command:
-                found.add(Proc(int(entry.name), stat[1], command))
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        if (stat := _stat(int(entry.name))) is None:
+            continue
+        try:
+            text = (entry / "cmdline").read_bytes() + b"\0" + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if any(needle in text for needle in needles):
+            found.add(Proc(int(entry.name), stat[1], _command(int(entry.name))))
     return found
 
 
