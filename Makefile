@@ -67,8 +67,9 @@ test-unit: $(STAMP)
 test-chaos: deps
 	$(VENV)/bin/pytest -q -m chaos tests/chaos
 
+# exec: python replaces the shell, so make is its parent (it stops the stack when make dies).
 run: deps
-	$(PY) -m devstack
+	exec $(PY) -m devstack
 
 bench: deps
 	$(PY) -m bench

@@ -1,14 +1,17 @@
 """Child processes of the development stack: a standalone ZooKeeper, Envoy, and any command.
 
 ``python -m devstack`` runs them for ``make run``; the test kits start ZooKeeper and Envoy with
-the same classes on free ports. Each child leads its own process group and is stopped with
-SIGTERM, then SIGKILL after a grace period. (The agent's executors and tasks are started by
-``server.base.processes``, which is asyncio-based and gives each child an exact environment.)
+the same classes on free ports. Each child leads its own process group, is stopped with SIGTERM,
+then SIGKILL after a grace period, and gets SIGKILL from Linux when the thread that started it
+exits (start children from a thread that lives as long as the process: the main thread). (The
+agent's executors and tasks are started by ``server.base.processes``, which is asyncio-based and
+gives each child an exact environment.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -16,11 +19,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
 from typing import IO
+
+from server.base.processes import set_parent_death_signal
 
 log = logging.getLogger("devstack")
 
@@ -35,17 +41,41 @@ class StartupError(RuntimeError):
     """A process did not come up; the message says which and where its log is."""
 
 
+class StartupCancelled(StartupError):
+    """Starting was given up because a stop was asked for meanwhile."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
+def port_taken(host: str, port: int) -> bool:
+    """Whether something holds ``port`` on ``host``: a listening socket (ours would bind with
+    SO_REUSEADDR, as the servers do, so connections in TIME_WAIT do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def wait_for_port(
-    host: str, port: int, timeout: float, process: subprocess.Popen[bytes] | None = None
+    host: str,
+    port: int,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
+    """Wait until something listens on ``host:port``; StartupError when ``process`` exits first
+    or ``timeout`` passes, StartupCancelled once ``cancel`` is set."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            raise StartupCancelled(f"stopped while waiting for {host}:{port}")
         if process is not None and process.poll() is not None:
             raise StartupError(f"process exited with {process.returncode} before listening on {host}:{port}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
@@ -82,25 +112,41 @@ class ChildProcess:
             stderr=subprocess.STDOUT if output is not None else None,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=functools.partial(set_parent_death_signal, signal.SIGKILL, os.getpid()),
         )
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self, grace: float = 5.0) -> None:
+    def terminate(self) -> None:
+        """SIGTERM to the whole group (nothing if the leader has been reaped)."""
         if self.alive:
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop within %.0fs; killing it", self.name, grace)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+
+    def wait_until(self, deadline: float) -> bool:
+        """Wait for the leader to exit until ``deadline`` (monotonic); whether it did."""
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group, then reap the leader; closes the output file."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         if self._output is not None:
             self._output.close()
+            self._output = None
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.terminate()
+        if not self.wait_until(time.monotonic() + grace):
+            log.warning("%s did not stop within %.0fs; killing it", self.name, grace)
+        self.kill()
 
     def describe_failure(self) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -122,7 +168,7 @@ class ZooKeeperServer:
     def connect_string(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, cancel: threading.Event | None = None) -> None:
         jar = JAVA_LIBS / "zookeeper.jar"
         if not jar.exists():
             raise StartupError("ZooKeeper is not installed: run 'make deps' (apt-get install zookeeper)")
@@ -157,6 +203,8 @@ class ZooKeeperServer:
         self.process = ChildProcess("zookeeper", argv, log_path=self.data_dir / "zookeeper.log")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                raise StartupCancelled("stopped while ZooKeeper was starting")
             if not self.process.alive:
                 raise StartupError(f"ZooKeeper exited: {self.process.describe_failure()}")
             if self.ruok():
@@ -225,7 +273,7 @@ class EnvoyProxy:
     def base_url(self) -> str:
         return f"http://{self.listen_address}:{self.listen_port}"
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, cancel: threading.Event | None = None) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         config = self.work_dir / "envoy.yaml"
         config.write_text(
@@ -249,7 +297,9 @@ class EnvoyProxy:
         log_path = None if self.log_to_terminal else self.work_dir / "envoy.log"
         self.process = ChildProcess("envoy", argv, log_path=log_path)
         try:
-            wait_for_port(self.listen_address, self.listen_port, timeout, self.process.process)
+            wait_for_port(self.listen_address, self.listen_port, timeout, self.process.process, cancel)
+        except StartupCancelled:
+            raise
         except StartupError as exc:
             raise StartupError(f"Envoy: {exc}: {self.process.describe_failure()}") from exc
 

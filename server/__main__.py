@@ -1,9 +1,16 @@
 """``python -m server``: the API server (and, with ``ELASTICJOB_MESOS_URL``, the scheduler) until
-SIGTERM or SIGINT. Exits with 2 when the settings are unusable."""
+SIGTERM or SIGINT. Exits with 2 when the settings are unusable.
+
+On the first SIGTERM or SIGINT it stops in order (calls in flight, the scheduler, the ZooKeeper
+connection) and exits 0 within :data:`SHUTDOWN_SECONDS`, whether or not ZooKeeper and the Mesos
+master answer: what has not finished by then (a call or the election still waiting on an
+unreachable ZooKeeper) is abandoned, and the exit is immediate.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +20,11 @@ from server.settings import Settings
 from server.wiring import build
 
 log = logging.getLogger("server")
+
+#: Longest time from the stop signal to the exit.
+SHUTDOWN_SECONDS = 4.5
+#: How long calls in flight may take to finish once the stop has begun.
+CALL_GRACE_SECONDS = 1.5
 
 
 def main() -> int:
@@ -34,9 +46,19 @@ def main() -> int:
             "ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers
         )
 
+    stop_requested = threading.Event()
+
     def on_signal(signum: int, _frame: object) -> None:
+        if stop_requested.is_set():
+            return
+        stop_requested.set()
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        threading.Thread(target=server.stop, name="shutdown").start()
+        threading.Thread(
+            target=server.stop,
+            kwargs={"grace": CALL_GRACE_SECONDS, "timeout": SHUTDOWN_SECONDS - 0.5},
+            name="shutdown",
+            daemon=True,
+        ).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -46,9 +68,17 @@ def main() -> int:
         settings.zk_namespace,
         "development" if settings.development else "production",
     )
-    server.wait()
-    log.info("stopped")
-    return 0
+    stop_requested.wait()
+    if server.wait(SHUTDOWN_SECONDS):
+        log.info("stopped")
+    else:
+        log.warning("not stopped cleanly within %.1fs; exiting anyway", SHUTDOWN_SECONDS)
+    # Threads still waiting on an unreachable ZooKeeper (a call's handler, the election) would
+    # hold a normal interpreter exit: leave without them.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

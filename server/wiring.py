@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from server.api.server import ApiServer, create_server
@@ -62,21 +63,38 @@ class Server:
         self.api.start()
         return connected
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 5.0, timeout: float | None = None) -> None:
         """Stop the API (calls in flight get up to ``grace`` seconds), then the scheduler, then the
-        ZooKeeper connection. Only the first call does it; later ones return once it is done."""
+        ZooKeeper connection. Only the first call does it; later ones return once it is done.
+
+        With ``timeout``, the whole stop takes at most about that long even when ZooKeeper or
+        the Mesos master does not answer: a scheduler still leaving the election, or a ZooKeeper
+        connection still closing, is left to finish on its own (daemon) thread, and the stop
+        counts as done.
+        """
         with self._stop_lock:
             if self._stopped.is_set():
                 return
-            self.api.stop(grace)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            self.api.stop(grace if deadline is None else min(grace, _remaining(deadline, 0.5) / 2))
             if self.scheduler is not None:
-                self.scheduler.stop()
-            self.zookeeper.stop()
+                # The scheduler's thread may be waiting on ZooKeeper (leaving the election);
+                # closing the connection below ends that wait.
+                self.scheduler.stop(10.0 if deadline is None else _remaining(deadline, 0.5) / 2)
+            closer = threading.Thread(target=self.zookeeper.stop, name="zookeeper-stop", daemon=True)
+            closer.start()
+            closer.join(None if deadline is None else _remaining(deadline, 0.1))
+            if closer.is_alive():
+                log.warning("the ZooKeeper connection at %s did not close in time", self.zookeeper.servers)
             self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has finished (or ``timeout`` seconds); whether it has."""
         return self._stopped.wait(timeout)
+
+
+def _remaining(deadline: float, at_least: float) -> float:
+    return max(at_least, deadline - time.monotonic())
 
 
 def build(

@@ -47,6 +47,8 @@ __all__ = [
     "PidRecord",
     "PidRegistry",
     "ProcessStartError",
+    "become_subreaper",
+    "set_parent_death_signal",
     "start_process",
 ]
 
@@ -54,6 +56,7 @@ _POLL_INTERVAL = 0.02
 #: After SIGKILL, how long ``terminate`` waits for the group to disappear before giving up.
 _KILL_SETTLE_SECONDS = 2.0
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _PROC = Path("/proc")
 
 
@@ -78,13 +81,31 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
+def set_parent_death_signal(sig: signal.Signals, parent_pid: int) -> bool:
+    """Have Linux send ``sig`` to this process when its parent exits, and send it at once if the
+    parent (``parent_pid``, read before the fork) has already gone. Whether the kernel took it.
+
+    The signal comes when the parent's *thread* that started this process exits; it survives
+    ``exec`` and is not inherited by this process's own children. Safe between fork and exec:
+    it loads nothing and allocates nothing.
+    """
+    if _PRCTL is None or _PRCTL(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), sig)
+    return True
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux): one whose parent dies is
+    re-parented to this process instead of init, so it stays findable (and must be reaped here).
+    Whether the kernel took it."""
+    return _PRCTL is not None and _PRCTL(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Runs in the child before exec: SIGKILL us when the parent goes, even if it already went."""
-    if _PRCTL is None:
-        return
-    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:
-        os.kill(os.getpid(), signal.SIGKILL)
+    set_parent_death_signal(signal.SIGKILL, parent_pid)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
