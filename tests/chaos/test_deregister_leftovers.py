@@ -2,9 +2,12 @@
 cluster, the server, Envoy), in rounds that race the scheduler: right after a trigger (the launch
 in flight), while the fetcher runs, and while the shards run; through the leader's REST API and
 through another replica's registry client (whose writes the leader hears of through ZooKeeper
-watches). Then the name is registered again on another app without a cron.
+watches). Then another replica registers the name again on another app and triggers it before
+the leader has read the new configuration; last, the name is registered again on another app
+without a cron.
 
-Asserted: no ``/state/running`` or ``/state/failover`` node of the name outlives a deregister; no
+Asserted: no ``/state/running`` or ``/state/failover`` node of the name outlives a deregister; the
+raced trigger runs the new configuration (its app, its one shard), never the earlier one; no
 shard of the new job runs without a trigger (no phantom run within ~10 s); a trigger of the new
 job runs each shard exactly once, with no ``NodeExistsError`` of a leftover node in the log. The
 killed shards of the earlier jobs end in the cluster, and queue nothing."""
@@ -20,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from devstack.stack import ZooKeeperServer
+from server.domain.job import JobConfig, JobExecutionType
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
@@ -68,6 +72,19 @@ def register(system: System, app: str, job: str, **fields: object) -> None:
     assert response.status_code == 200, response.text
 
 
+def again(job: str, app: str) -> JobConfig:
+    """The name on ``app``: one shard, no cron."""
+    return JobConfig(
+        job_name=job,
+        app_name=app,
+        cpu_count=0.1,
+        memory_mb=16.0,
+        job_execution_type=JobExecutionType.TRANSIENT,
+        sharding_total_count=1,
+        cron="",
+    )
+
+
 def state_left(system: System, job: str) -> dict[str, list[str]]:
     left = {"running": system.running_nodes(job), "failover": system.failover_nodes(job)}
     return {kind: nodes for kind, nodes in left.items() if nodes}
@@ -101,6 +118,28 @@ def test_deregister_while_shards_run_leaves_nothing_that_runs_later(
             assert state_left(system, job) == {}, f"round {round_number}: state left at once"
         time.sleep(1.0)  # kills and ends of the earlier jobs' tasks come in meanwhile
         assert state_left(system, job) == {}, "state left after the earlier jobs' tasks ended"
+
+        # Behind the leader's back: another replica registers the name again on another app and
+        # triggers it at once, before the leader has read the new configuration.
+        register(system, old_app, job, cron="0 0 * * * ?")
+        # An every-second job keeps offers on hand, so the trigger can launch the moment it is seen.
+        keeper = system.register_job(system.publish_app(), cron="* * * * * ?")
+        eventually(lambda: len(runs(system.results, keeper, "end")) >= 2, timeout=10, what="offers held")
+        raced_results = tmp_path / "raced-results"
+        raced_app = system.publish_app(build_app(tmp_path / "raced-app", raced_results).as_uri())
+        old_starts = len(runs(system.results, job))
+        replica.deregister(job)
+        replica.register(again(job, raced_app))
+        replica.trigger(job)
+        eventually(
+            lambda: len(runs(raced_results, job, "end")) >= 1, timeout=15, what="the raced trigger's run"
+        )
+        time.sleep(1.0)
+        assert len(runs(system.results, job)) == old_starts, "a shard ran with the earlier configuration"
+        assert [run.item for run in runs(raced_results, job)] == [0], "the new configuration's one shard"
+        system.deregister(keeper)
+        system.deregister(job)
+        assert state_left(system, job) == {}
         old_starts = len(runs(system.results, job))
 
         # The same name on another app, with no cron: nothing runs until it is triggered.
