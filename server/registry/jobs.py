@@ -8,7 +8,11 @@ job deletes its config and its state nodes (ready, running, failover, disabled) 
 transaction, so a crash never leaves half a job behind.
 
 The scheduler reads the nodes asynchronously: ``aget`` one job, ``aread_all`` every job at once
-(concurrently, decoding only the nodes modified since the zxids it is given).
+(concurrently, decoding only the nodes modified since the zxids it is given), each with the
+``JobStamp`` of its node, which launch transactions check (``check_ops``). ZooKeeper's check
+compares data versions only, and a job registered again starts at version 0 as the earlier one
+did; so a removal also moves the jobs' generation (the data version of ``/config/job``), and a
+stamp holds the generation read before its node.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, NotEmptyError, RolledBackError
+from kazoo.protocol.states import ZnodeStat
 
 from server.domain.errors import AppNotFound, Conflict, ElasticJobError, JobAlreadyExists, JobNotFound
 from server.domain.job import JobConfig
@@ -43,24 +48,38 @@ class JobDocument(NamedTuple):
     version: int
 
 
+class JobStamp(NamedTuple):
+    """Which job node was read, and when: its data ``version``, creation and modification zxids
+    (``created`` tells a job registered again from the earlier one; ``modified`` tells a later read
+    whether the node changed) and the jobs' ``generation`` read before it."""
+
+    version: int
+    created: int
+    modified: int
+    generation: int
+
+
 class StoredJob(NamedTuple):
-    """One job as read: its configuration, its node's data version and modification zxid (what
-    tells a later read whether the node changed)."""
+    """One job as read: its configuration and its stamp."""
 
     job: JobConfig
-    version: int
-    zxid: int
+    stamp: JobStamp
 
 
 @dataclass(frozen=True, slots=True)
 class StoredJobs:
-    """One read of every job node. ``zxids``: each node's modification zxid (its name is a job
-    present in ZooKeeper); ``jobs``: the configurations of the nodes that changed since the zxids
-    the read was given; ``unreadable``: changed nodes that did not decode, with the reason."""
+    """One read of every job node. ``stamps``: each node's stamp (its name is a job present in
+    ZooKeeper); ``jobs``: the configurations of the nodes that changed since the zxids the read
+    was given; ``unreadable``: changed nodes that did not decode, with the reason."""
 
-    zxids: dict[str, int]
+    stamps: dict[str, JobStamp]
     jobs: dict[str, JobConfig]
     unreadable: dict[str, str]
+
+    @property
+    def zxids(self) -> dict[str, int]:
+        """Each node's modification zxid."""
+        return {name: stamp.modified for name, stamp in self.stamps.items()}
 
 
 class JobRepository:
@@ -80,18 +99,26 @@ class JobRepository:
     def get(self, job_name: str) -> JobConfig:
         return JobConfig.from_document(self.get_document(job_name).document)
 
+    async def ageneration(self) -> int:
+        """The jobs' generation: moved by every removal of a job."""
+        _, stat = await self._zk.acall(lambda c: c.get_async(self._paths.jobs))
+        return int(stat.version)
+
     async def aget(self, job_name: str) -> StoredJob | None:
-        """The job; None when absent, UnreadableJob when the node does not hold a job."""
+        """The job (the generation read first); None when absent, UnreadableJob when the node
+        does not hold a job."""
         path = self._paths.job(job_name)
+        generation = await self.ageneration()
         try:
             data, stat = await self._zk.acall(lambda c: c.get_async(path))
         except NoNodeError:
             return None
-        return StoredJob(_decode_job(data, path), stat.version, stat.mzxid)
+        return StoredJob(_decode_job(data, path), _stamp(stat, generation))
 
     async def aread_all(self, known: Mapping[str, int]) -> StoredJobs:
-        """Every job node, read concurrently; only nodes whose zxid differs from ``known`` are
-        decoded (the event loop gets a turn every few dozen)."""
+        """Every job node (the generation read first), read concurrently; only nodes whose zxid
+        differs from ``known`` are decoded (the event loop gets a turn every few dozen)."""
+        generation = await self.ageneration()
         nodes = await self._zk.achanged_children(self._paths.jobs, known)
         jobs: dict[str, JobConfig] = {}
         unreadable: dict[str, str] = {}
@@ -102,7 +129,8 @@ class JobRepository:
                 jobs[name] = _decode_job(data, self._paths.job(name))
             except UnreadableJob as exc:
                 unreadable[name] = str(exc)
-        return StoredJobs(nodes.zxids, jobs, unreadable)
+        stamps = {name: _stamp(stat, generation) for name, stat in nodes.stats.items()}
+        return StoredJobs(stamps, jobs, unreadable)
 
     def create(self, job: JobConfig) -> None:
         """Create the job if its app exists: one transaction (check app, create job)."""
@@ -145,7 +173,8 @@ class JobRepository:
         ``Conflict`` when the state changed between reading it and the transaction (a scheduler
         launched or ended a task meanwhile), so the caller reads again and retries. A state node
         that was absent is asserted absent in the transaction (created and deleted again in it:
-        the create fails if a scheduler created it meanwhile), so none can be left behind."""
+        the create fails if a scheduler created it meanwhile), so none can be left behind. The
+        jobs' generation moves in the same transaction."""
         config_path = self._paths.job(job_name)
         roots = [
             self._paths.running_job(job_name),
@@ -162,6 +191,7 @@ class JobRepository:
                 absent.append(root)
 
         def build(transaction: TransactionOps) -> None:
+            transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
             for path in absent:
                 transaction.create(path, b"")
                 transaction.delete(path)
@@ -176,9 +206,15 @@ class JobRepository:
             raise Conflict(f"job '{job_name}' state changed while it was being removed")
         _raise_first_error(results)
 
-    def check_ops(self, transaction: TransactionOps, job_name: str) -> None:
-        """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile)."""
-        transaction.check(self._paths.job(job_name), _ANY_VERSION)
+    def check_ops(self, transaction: TransactionOps, job_name: str, stamp: JobStamp | None = None) -> None:
+        """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile); with
+        ``stamp``, also if the node is not the one read at that version (updated, or the job
+        removed since: the generation moved)."""
+        if stamp is None:
+            transaction.check(self._paths.job(job_name), _ANY_VERSION)
+            return
+        transaction.check(self._paths.jobs, stamp.generation)
+        transaction.check(self._paths.job(job_name), stamp.version)
 
     def _subtree(self, root: str) -> list[str]:
         """Paths under and including ``root``, children before parents; empty if ``root`` is absent."""
@@ -191,6 +227,10 @@ class JobRepository:
             paths.extend(self._subtree(RegistryPaths.child(root, child)))
         paths.append(root)
         return paths
+
+
+def _stamp(stat: ZnodeStat, generation: int) -> JobStamp:
+    return JobStamp(int(stat.version), int(stat.czxid), int(stat.mzxid), generation)
 
 
 def _decode_job(data: bytes, path: str) -> JobConfig:

@@ -1,5 +1,6 @@
 """Transactions over the scheduler's state nodes: a launch (the tasks' running nodes created and
-their run taken off the ready or failover queue, the job's node checked), the end of a task (its
+their run taken off the ready or failover queue, the job's node checked to be the one the
+launch was planned with), the end of a task (its
 running node removed, the shard queued for failover or the job's run queued again), ready counts.
 Each is built ahead as one ``TransactionOps`` by the repositories of the node families it touches,
 so the caller can size and group them within ``budget``, and is committed whole.
@@ -25,7 +26,7 @@ from kazoo.exceptions import RolledBackError
 
 from server.domain.task import ShardRef, TaskId
 from server.registry.failover import FailoverQueue
-from server.registry.jobs import JobRepository
+from server.registry.jobs import JobRepository, JobStamp
 from server.registry.ready import ReadyQueue
 from server.registry.running import RunningTasks
 from server.registry.transaction_ops import TransactionOps
@@ -111,15 +112,17 @@ class StateTransactions:
         parents: ParentNodes,
         *,
         taken_from: tuple[int, int | None] | ShardRef,
+        stamp: JobStamp | None = None,
     ) -> TransactionOps:
-        """Operations recording a launch of ``job_name``'s ``task_ids``: the job's node still there,
-        a running node per task, and the run taken off its queue: ``taken_from`` is the READY run's
+        """Operations recording a launch of ``job_name``'s ``task_ids``: the job's node still there
+        (with ``stamp``: still the node and version the launch was planned with), a running node
+        per task, and the run taken off its queue: ``taken_from`` is the READY run's
         ``(runs, node version)`` before the launch (version None: no node yet), or the FAILOVER
         shard.
         ``parents`` is updated to what the operations leave, so later launches built with it see
         them (several shards of one job may launch at once)."""
         ops = self._zk.transaction_ops()
-        self._jobs.check_ops(ops, job_name)
+        self._jobs.check_ops(ops, job_name, stamp)
         running = parents.running.get(job_name)
         exists = running is not None
         if running is None:
@@ -162,15 +165,19 @@ class StateTransactions:
             self._ready.set_ops(ops, shard.job_name, 1, None)
         return ops
 
-    def ready_ops(self, changes: Mapping[str, tuple[int, int | None]]) -> list[ReadyBatch]:
+    def ready_ops(
+        self, changes: Mapping[str, tuple[int, int | None]], stamps: Mapping[str, JobStamp]
+    ) -> list[ReadyBatch]:
         """Operations making each job's ready node hold its count (``changes``: job -> ``(runs,
-        node version)``, version None: create it; ``ReadyQueue.set_ops``), in transactions
-        within the budget."""
+        node version)``, version None: create it; ``ReadyQueue.set_ops``), each with its job's
+        node checked against its stamp in ``stamps`` (the runs come from that configuration), in
+        transactions within the budget."""
         batches: list[ReadyBatch] = []
         budget = self.budget
         for name, (count, version) in changes.items():
             if not batches or batches[-1].ops.size >= budget:
                 batches.append(ReadyBatch(self._zk.transaction_ops(), set()))
+            self._jobs.check_ops(batches[-1].ops, name, stamps.get(name))
             self._ready.set_ops(batches[-1].ops, name, count, version)
             batches[-1].names.add(name)
         return batches

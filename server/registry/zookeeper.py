@@ -25,7 +25,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, KazooState
@@ -194,15 +194,17 @@ class ZooKeeper:
         names = await self.achildren(parent)
         nodes = await self.aget_many([RegistryPaths.child(parent, name) for name in names])
         zxids: dict[str, int] = {}
+        stats: dict[str, ZnodeStat] = {}
         changed: dict[str, bytes] = {}
         for name, node in zip(names, nodes, strict=True):
             if node is None:
                 continue  # deleted since the children were listed
             data, stat = node
             zxids[name] = stat.mzxid
+            stats[name] = stat
             if known.get(name) != stat.mzxid:
                 changed[name] = bytes(data)
-        return ChangedChildren(zxids, changed)
+        return ChangedChildren(zxids, changed, stats)
 
     async def amany(self, operations: Sequence[Callable[[KazooClient], Any]]) -> list[Any]:
         """Run kazoo async operations concurrently, ``READ_BATCH`` in flight at a time. Each result is
@@ -312,10 +314,12 @@ class ZooKeeper:
 
 @dataclass(frozen=True, slots=True)
 class ChangedChildren:
-    """What ``achanged_children`` read: every child's modification zxid, the changed ones' data."""
+    """What ``achanged_children`` read: every child's modification zxid, the changed ones' data,
+    every child's stat."""
 
     zxids: dict[str, int]
     changed: dict[str, bytes]
+    stats: dict[str, ZnodeStat] = field(default_factory=dict)
 
 
 def _get(path: str, client: KazooClient) -> Any:

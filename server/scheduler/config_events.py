@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from server.registry.disabled import DisabledFlags
 from server.registry.ready import ReadyQueue
+from server.scheduler.job_reads import JobReads
 from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
 from server.scheduler.offer_policy import OfferPolicy
 from server.scheduler.ready_runs import ReadyRuns
-from server.scheduler.registry_sync import RegistrySync
 from server.scheduler.state import SchedulerState
 
 
@@ -20,7 +20,7 @@ class ConfigEvents:
     def __init__(
         self,
         state: SchedulerState,
-        sync: RegistrySync,
+        job_reads: JobReads,
         *,
         disabled: DisabledFlags,
         ready: ReadyQueue,
@@ -30,7 +30,7 @@ class ConfigEvents:
         offer_policy: OfferPolicy,
     ) -> None:
         self._state = state
-        self._sync = sync
+        self._job_reads = job_reads
         self._disabled = disabled
         self._ready = ready
         self._ready_runs = ready_runs
@@ -43,14 +43,14 @@ class ConfigEvents:
         state = self._state
         state.touch(job_name)
         state.unrecordable.discard(job_name)
-        job = await self._sync.read_job(job_name)
+        job = await self._job_reads.read_job(job_name)
         state.disabled_jobs.discard(job_name)
         if await self._disabled.ais_job_disabled(job_name):
             state.disabled_jobs.add(job_name)
         if job is None:
             await self._kills.drop_job(job_name)
             return
-        app = await self._sync.read_app(job.app_name)
+        app = await self._job_reads.read_app(job.app_name)
         if app is not None:
             state.touch_app(app.app_name)
             state.apps[app.app_name] = app
@@ -88,12 +88,12 @@ class ConfigEvents:
             state.ready[job_name] = entry
         job = state.jobs.get(job_name)
         if job is None:  # registered through another server process
-            job = await self._sync.read_job(job_name)
+            job = await self._job_reads.read_job(job_name)
             if job is not None:
                 state.jobs[job_name] = job
                 state.schedule(job, state.now())
         if job is not None and job.app_name not in state.apps:
-            app = await self._sync.read_app(job.app_name)
+            app = await self._job_reads.read_app(job.app_name)
             if app is not None:
                 state.touch_app(app.app_name)
                 state.apps[app.app_name] = app

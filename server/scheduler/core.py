@@ -41,6 +41,7 @@ from server.scheduler.collector import collector_paused, freeze_heap
 from server.scheduler.config_events import ConfigEvents
 from server.scheduler.executors import Executors
 from server.scheduler.fires import FireRecorder
+from server.scheduler.job_reads import JobReads
 from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
 from server.scheduler.offer_policy import OfferPolicy
@@ -97,7 +98,15 @@ class SchedulerCore:
         self.repositories = repositories = Repositories.of(zookeeper)
         state = self._state = SchedulerState(settings, clock)
         self.kills = Kills(state)
-        self.ready_runs = ReadyRuns(state, repositories.ready, repositories.transactions)
+        self.job_reads = JobReads(
+            state,
+            jobs=repositories.jobs,
+            apps=repositories.apps,
+            ready=repositories.ready,
+            failover=repositories.failover,
+            kills=self.kills,
+        )
+        self.ready_runs = ReadyRuns(state, repositories.ready, repositories.transactions, self.job_reads)
         self.task_updates = TaskUpdates(
             state, repositories.transactions, repositories.running, self.ready_runs, self.kills
         )
@@ -107,7 +116,7 @@ class SchedulerCore:
         self.launcher = Launcher(
             state,
             repositories.transactions,
-            repositories.jobs,
+            self.job_reads,
             repositories.failover,
             self.ready_runs,
             self.accepts,
@@ -127,12 +136,13 @@ class SchedulerCore:
             checkpoint=checkpoint,
             ready_runs=self.ready_runs,
             kills=self.kills,
+            job_reads=self.job_reads,
             launcher=self.launcher,
             offer_policy=self.offer_policy,
         )
         self.config_events = ConfigEvents(
             state,
-            self.sync,
+            self.job_reads,
             disabled=repositories.disabled,
             ready=repositories.ready,
             ready_runs=self.ready_runs,

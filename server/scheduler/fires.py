@@ -158,5 +158,8 @@ class FireRecorder:
 
         lost = await self._launcher.record_and_accept(result, fired, on_launched)
         if lost:
-            await self._launcher.reread_after_race(lost)
+            # A job changed since it was read: its fire came from the earlier configuration.
+            replaced = await self._launcher.reread_after_race(lost)
+            recorded(replaced)
+            launched.update(replaced)
         return [name for name in names if name not in launched]

@@ -47,15 +47,5 @@ class Kills:
         state = self._state
         state.touch(job_name)
         state.forget_job(job_name)
-        state.unrecordable.discard(job_name)
-        state.ready.pop(job_name, None)
-        for shard in [s for s in state.failover if s.job_name == job_name]:
-            del state.failover[shard]
-        for shard in [s for s in state.failover_attempts if s.job_name == job_name]:
-            del state.failover_attempts[shard]
-        for shard in [s for s in state.running if s.job_name == job_name]:
-            task = state.running.pop(shard)
-            task.killing = True
-            state.orphans[str(task.task_id)] = task
+        for task in state.end_runs(job_name):
             await self.send(task.task_id)
-        state.killing_jobs.discard(job_name)

@@ -1,8 +1,11 @@
 """Launching: waiting work matched to the offers on hand, recorded in ZooKeeper, then ACCEPTed.
 
 - A launch is recorded (running nodes created, the run taken off its queue, the job's node
-  checked, all in one transaction) *before* the ACCEPT is sent, so a scheduler that dies in
-  between leaves tasks to reconcile, never a run that is forgotten or launched twice.
+  checked to be the one and version its configuration was read from, all in one transaction)
+  *before* the ACCEPT is sent, so a scheduler that dies in between leaves tasks to reconcile,
+  never a run that is forgotten or launched twice, and a run planned with a configuration that
+  is no longer stored (the job updated, or removed and registered again, through another
+  process) never commits: the job is read again and what launches is planned anew.
 - Changes are split into transactions small enough for ZooKeeper (the registry's budget, well
   under its 1 MiB request limit). A transaction holds whole units: a READY run with all its
   shards, or one FAILOVER shard. Each commits on its own: one that fails (a race, ZooKeeper away)
@@ -25,10 +28,10 @@ from dataclasses import dataclass
 
 from server.domain.task import ExecutionType, ShardRef, TaskId
 from server.registry.failover import FailoverEntry, FailoverQueue
-from server.registry.jobs import JobRepository, UnreadableJob
 from server.registry.state_transactions import StateTransactions
 from server.registry.transaction_ops import TRANSACTION_LIMIT, TransactionOps
 from server.scheduler.accepts import Accepts, PendingAccept
+from server.scheduler.job_reads import JobReads
 from server.scheduler.matching import MatchResult, Placement, match
 from server.scheduler.ready_runs import ReadyRuns
 from server.scheduler.state import TRANSACTION_ATTEMPTS, ReadyEntry, SchedulerState, TrackedTask
@@ -56,7 +59,7 @@ class Launcher:
         self,
         state: SchedulerState,
         transactions: StateTransactions,
-        jobs: JobRepository,
+        job_reads: JobReads,
         failover: FailoverQueue,
         ready_runs: ReadyRuns,
         accepts: Accepts,
@@ -64,7 +67,7 @@ class Launcher:
     ) -> None:
         self._state = state
         self._transactions = transactions
-        self._jobs = jobs
+        self._job_reads = job_reads
         self._failover = failover
         self._ready_runs = ready_runs
         self._accepts = accepts
@@ -87,7 +90,7 @@ class Launcher:
             lost = await self.record_and_accept(result)
             if not lost:
                 return
-            # Their queues or parent nodes are not as memory says, or the job is gone: re-read.
+            # Their queues or parent nodes are not as memory says, or the job changed: re-read.
             await self.reread_after_race(lost)
 
     def match(self, fired: Mapping[str, ReadyEntry] | None = None) -> MatchResult:
@@ -180,6 +183,7 @@ class Launcher:
         """Build each unit's operations (parent nodes as memory says, each unit seeing those
         before it) and group the units into transactions within the budget."""
         parents = self._state.parents({unit.job_name for unit in units})
+        stamps = self._state.job_stamps
         budget = self._transactions.budget
         chunks: list[list[LaunchUnit]] = []
         size = 0
@@ -190,6 +194,7 @@ class Launcher:
                 unit.task_ids,
                 parents,
                 taken_from=unit.ready_entry if unit.shard is None else unit.shard,
+                stamp=stamps.get(unit.job_name),
             )
             if ops.size > TRANSACTION_LIMIT:
                 self._state.unrecordable.add(unit.job_name)
@@ -221,12 +226,14 @@ class Launcher:
         stored = await self._transactions.parents(involved)
         if stored != self._state.parents(involved):
             parents = stored.copy()
+            stamps = self._state.job_stamps
             for unit in units:
                 unit.ops = self._transactions.launch_ops(
                     unit.job_name,
                     unit.task_ids,
                     parents,
                     taken_from=unit.ready_entry if unit.shard is None else unit.shard,
+                    stamp=stamps.get(unit.job_name),
                 )
             result = await self._transactions.commit([u.ops for u in units if u.ops])
             if result.committed:
@@ -257,9 +264,10 @@ class Launcher:
                 if text is not None:
                     state.failover_attempts[unit.shard] = FailoverEntry.decode(text).attempts
 
-    async def reread_after_race(self, lost: dict[str, LaunchUnit]) -> None:
-        """Re-read the queues of the units whose transaction failed, and forget their jobs that
-        are gone."""
+    async def reread_after_race(self, lost: dict[str, LaunchUnit]) -> list[str]:
+        """Re-read the queues of the units whose transaction failed and their jobs (a job gone is
+        dropped, a changed one takes the stored configuration: ``JobReads.refresh``). Returns the
+        jobs whose configuration changed (an idle DAEMON one among them is queued)."""
         state = self._state
         ready = [name for name, unit in lost.items() if unit.shard is None]
         if ready:
@@ -271,19 +279,11 @@ class Launcher:
             state.failover = dict(sorted((kept | stored).items()))
             for name in failing:
                 state.touch(name)
-        names = list(lost)
-        for name, gone in zip(names, await asyncio.gather(*map(self._job_gone, names)), strict=True):
-            if gone:
-                state.touch(name)
-                state.forget_job(name)
-
-    async def _job_gone(self, name: str) -> bool:
-        """Whether the job's node is absent (or no longer holds a job)."""
-        try:
-            return await self._jobs.aget(name) is None
-        except UnreadableJob as exc:
-            log.warning("job %s is unreadable and will not be scheduled: %s", name, exc)
-            return True
+        replaced = await self._job_reads.refresh(list(lost))
+        idle_daemons = state.idle_daemons(state.jobs[name] for name in replaced if name in state.jobs)
+        if idle_daemons:
+            await self._ready_runs.add(idle_daemons)
+        return replaced
 
 
 def _launch_units(result: MatchResult, ready: Mapping[str, ReadyEntry]) -> list[LaunchUnit]:

@@ -12,16 +12,24 @@ from collections.abc import Callable, Iterable, Mapping
 
 from server.registry.ready import ReadyQueue
 from server.registry.state_transactions import StateTransactions
+from server.scheduler.job_reads import JobReads
 from server.scheduler.state import TRANSACTION_ATTEMPTS, ReadyEntry, SchedulerState
 
 log = logging.getLogger("server.scheduler")
 
 
 class ReadyRuns:
-    def __init__(self, state: SchedulerState, queue: ReadyQueue, transactions: StateTransactions) -> None:
+    def __init__(
+        self,
+        state: SchedulerState,
+        queue: ReadyQueue,
+        transactions: StateTransactions,
+        job_reads: JobReads,
+    ) -> None:
         self._state = state
         self._queue = queue
         self._transactions = transactions
+        self._job_reads = job_reads
 
     async def add(
         self,
@@ -51,7 +59,7 @@ class ReadyRuns:
             if not changes:
                 return
             lost: list[str] = []
-            for batch in self._transactions.ready_ops(changes):
+            for batch in self._transactions.ready_ops(changes, state.job_stamps):
                 result = await self._transactions.commit([batch.ops])
                 batch_names = [name for name in changes if name in batch.names]
                 if not result.committed:
@@ -67,7 +75,13 @@ class ReadyRuns:
             if not lost:
                 return
             await self.reload(lost)
-            pending = lost
+            # A job changed since it was read: its runs came from the earlier configuration and
+            # are not queued (an idle DAEMON job is, with the new one).
+            replaced = await self._job_reads.refresh(lost)
+            if recorded is not None:
+                recorded(replaced)
+            idle_daemons = state.idle_daemons(state.jobs[name] for name in replaced if name in state.jobs)
+            pending = [name for name in lost if name not in replaced] + idle_daemons
         log.warning("could not queue runs of %s: the ready queue kept changing", ", ".join(pending))
 
     async def reload(self, names: Iterable[str]) -> None:

@@ -6,8 +6,10 @@ read. A resync reads without holding the core's lock (cron keeps firing meanwhil
 the differences under the lock, leaving alone the jobs and apps the core changed while it read:
 its own view of them is the newer one. A job gone has its tasks killed; a job changed or disabled
 is rescheduled and its tasks killed; a job new or enabled is scheduled (and a DAEMON one
-launched); unchanged jobs are left alone. A node that does not hold a job keeps the configuration
-memory had for it (none, if it had none).
+launched); unchanged jobs are left alone. A job whose name was registered again (another node)
+is new: nothing of the earlier job's runs is kept, and its tasks are killed. A node that does not
+hold a job keeps the configuration memory had for it (none, if it had none). Every job memory
+holds keeps the ``JobStamp`` of the node it was read from (``job_reads``).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from dataclasses import dataclass
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig
 from server.domain.task import ShardRef
-from server.registry.apps import AppRepository, StoredApps, UnreadableApp
+from server.registry.apps import AppRepository, StoredApps
 from server.registry.disabled import DisabledFlags, DisabledNames
 from server.registry.failover import FailoverQueue
 from server.registry.fire_checkpoint import FireCheckpoint
-from server.registry.jobs import JobRepository, StoredJobs, UnreadableJob
+from server.registry.jobs import JobRepository, JobStamp, StoredJobs
 from server.registry.ready import ReadyCount, ReadyQueue
 from server.registry.running import RunningTasks
+from server.scheduler.job_reads import JobReads
 from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
 from server.scheduler.offer_policy import OfferPolicy
@@ -60,10 +63,12 @@ class RegistrySync:
         checkpoint: FireCheckpoint,
         ready_runs: ReadyRuns,
         kills: Kills,
+        job_reads: JobReads,
         launcher: Launcher,
         offer_policy: OfferPolicy,
     ) -> None:
         self._state = state
+        self._job_reads = job_reads
         self._jobs = jobs
         self._apps = apps
         self._disabled = disabled
@@ -107,7 +112,7 @@ class RegistrySync:
         """Read jobs and apps (decoding only nodes not at the zxids memory holds), the disabled
         flags and the ready and failover queues, all concurrently."""
         jobs, apps, disabled, ready, failover = await asyncio.gather(
-            self._jobs.aread_all(dict(self._state.job_zxids)),
+            self._jobs.aread_all({name: stamp.modified for name, stamp in self._state.job_stamps.items()}),
             self._apps.aread_all(dict(self._state.app_zxids)),
             self._disabled.aload(),
             self._ready.aload(),
@@ -122,8 +127,8 @@ class RegistrySync:
         state = self._state
         touched_jobs, touched_apps = touched.jobs, touched.apps
         jobs: dict[str, JobConfig] = {}
-        job_zxids: dict[str, int] = {}
-        for name, zxid in stored.jobs.zxids.items():
+        job_stamps: dict[str, JobStamp] = {}
+        for name, stamp in stored.jobs.stamps.items():
             if name in touched_jobs:
                 continue
             job = stored.jobs.jobs.get(name)
@@ -135,17 +140,17 @@ class RegistrySync:
                 if job is None:
                     continue
                 if reason is not None:
-                    jobs[name] = job  # its zxid is not recorded: the node is read again next time
+                    jobs[name] = job  # its stamp is not recorded: the node is read again next time
                     continue
             jobs[name] = job
-            job_zxids[name] = zxid
-        present = set(stored.jobs.zxids) - touched_jobs
+            job_stamps[name] = stamp
+        present = set(stored.jobs.stamps) - touched_jobs
         for name in touched_jobs:
             if name in state.jobs:
                 jobs[name] = state.jobs[name]
                 present.add(name)
-                if name in state.job_zxids:
-                    job_zxids[name] = state.job_zxids[name]
+                if name in state.job_stamps:
+                    job_stamps[name] = state.job_stamps[name]
 
         apps: dict[str, AppConfig] = {}
         app_zxids: dict[str, int] = {}
@@ -169,7 +174,7 @@ class RegistrySync:
                 if name in state.app_zxids:
                     app_zxids[name] = state.app_zxids[name]
 
-        state.jobs, state.job_zxids = jobs, job_zxids
+        state.jobs, state.job_stamps = jobs, job_stamps
         state.apps, state.app_zxids = apps, app_zxids
         state.disabled_jobs = {name for name in stored.disabled.jobs if name not in touched_jobs} | {
             name for name in state.disabled_jobs if name in touched_jobs
@@ -182,7 +187,16 @@ class RegistrySync:
         state = self._state
         before = dict(state.jobs)
         was_enabled = {name for name, job in before.items() if state.enabled(job)}
+        registered_again = [
+            name
+            for name, stamp in stored.jobs.stamps.items()
+            if name not in touched.jobs and self._job_reads.registered_again(name, stamp.created)
+        ]
         present = self.merge(stored, touched)
+        for name in registered_again:  # a new job: nothing of the earlier one's runs is kept
+            before.pop(name, None)
+            was_enabled.discard(name)
+            await self._job_reads.end_earlier_job(name)
         ready: dict[str, ReadyEntry] = {
             name: entry for name, entry in stored.ready.items() if name not in touched.jobs
         }
@@ -209,27 +223,3 @@ class RegistrySync:
             await self._ready_runs.add(idle_daemons)
         await self._launcher.launch()
         await self._offer_policy.manage()
-
-    async def read_job(self, name: str) -> JobConfig | None:
-        """Read one job for memory to hold (its node's zxid is noted as the one memory has);
-        None when absent or unreadable."""
-        try:
-            stored = await self._jobs.aget(name)
-        except UnreadableJob as exc:
-            log.warning("job %s is unreadable and will not be scheduled: %s", name, exc)
-            return None
-        if stored is None:
-            return None
-        self._state.job_zxids[name] = stored.zxid
-        return stored.job
-
-    async def read_app(self, name: str) -> AppConfig | None:
-        try:
-            stored = await self._apps.aget(name)
-        except UnreadableApp as exc:
-            log.warning("app %s is unreadable: %s", name, exc)
-            return None
-        if stored is None:
-            return None
-        self._state.app_zxids[name] = stored.zxid
-        return stored.app

@@ -18,6 +18,7 @@ from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import ShardRef, TaskId
 from server.registry.failover import FailoverEntry
+from server.registry.jobs import JobStamp
 from server.registry.state_transactions import ParentNodes
 from server.scheduler.offers import OfferPool
 from server.scheduler.settings import CoreSettings
@@ -89,8 +90,9 @@ class SchedulerState:
         self.offers = OfferPool()
         self.mesos: MesosCalls | None = None
         self.framework_id: str | None = None
-        #: Modification zxids of the job and app nodes memory holds (a resync decodes only others).
-        self.job_zxids: dict[str, int] = {}
+        #: Which node and version each job's configuration was read from (launches check it; a
+        #: resync decodes only nodes modified since), and the app nodes' modification zxids.
+        self.job_stamps: dict[str, JobStamp] = {}
         self.app_zxids: dict[str, int] = {}
         self.killing_jobs: set[str] = set()  # jobs whose tasks are all being killed
         self.unrecordable: set[str] = set()  # jobs whose READY run exceeds one transaction
@@ -146,8 +148,28 @@ class SchedulerState:
     def forget_job(self, job_name: str) -> None:
         """Drop the job's configuration and timer (its node is gone)."""
         self.jobs.pop(job_name, None)
-        self.job_zxids.pop(job_name, None)
+        self.job_stamps.pop(job_name, None)
         self.timers.remove(job_name)
+
+    def end_runs(self, job_name: str) -> list[TrackedTask]:
+        """Drop what memory holds of the job's runs (the job is gone, or its name was registered
+        again): queued runs, failover shards and attempts, the kill in progress, the unrecordable
+        mark. Its tracked tasks become orphans, followed until they end; returns them, to be
+        killed. The configuration and timer stay (``forget_job`` drops those)."""
+        self.unrecordable.discard(job_name)
+        self.killing_jobs.discard(job_name)
+        self.ready.pop(job_name, None)
+        for shard in [s for s in self.failover if s.job_name == job_name]:
+            del self.failover[shard]
+        for shard in [s for s in self.failover_attempts if s.job_name == job_name]:
+            del self.failover_attempts[shard]
+        orphans: list[TrackedTask] = []
+        for shard in [s for s in self.running if s.job_name == job_name]:
+            task = self.running.pop(shard)
+            task.killing = True
+            self.orphans[str(task.task_id)] = task
+            orphans.append(task)
+        return orphans
 
     def launchable(self, job_name: str) -> bool:
         """The job is known, enabled and its app known (a disabled job's runs wait, asking nothing),

@@ -5,12 +5,19 @@ under the name starts with nothing of the earlier one (no phantom run, no blocke
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from devstack.stack import ZooKeeperServer
+from server.domain.app import AppConfig
+from server.domain.job import JobConfig, JobExecutionType
 from server.registry.disabled import DisabledFlags
+from server.registry.failover import FailoverEntry
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
+from server.registry.zookeeper import ZooKeeper
 from server.usecases.jobs import JobManager
 from testkit.scheduling import SchedulerRig, scheduler_rig, shards, task_ids
 
@@ -87,3 +94,148 @@ async def test_the_end_of_a_task_of_a_removed_job_queues_nothing(zk_server: ZooK
         await rig.update(task, "TASK_FAILED")
         assert state_nodes(rig, job) == dict.fromkeys(("config", "ready", "running", "failover"), False)
         assert not rig.core.failover
+
+
+# -- A job deregistered and registered again behind the core's back (through another process) ---
+
+
+@contextlib.contextmanager
+def other_process(rig: SchedulerRig) -> Iterator[JobManager]:
+    """The API of another server process: its own ZooKeeper session on the rig's namespace, whose
+    writes the core hears of only by reading the registry."""
+    zookeeper = ZooKeeper(rig.zookeeper.servers, namespace=rig.zookeeper.paths.namespace, timeout=5.0)
+    assert zookeeper.start(wait=10)
+    try:
+        yield JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper))
+    finally:
+        zookeeper.stop()
+
+
+def register_again(manager: JobManager, job: JobConfig, app: AppConfig, **fields: Any) -> JobConfig:
+    """Deregister ``job`` and register its name again on ``app`` (2 shards, 0.2 CPU, no cron)."""
+    manager.deregister(job.job_name)
+    values: dict[str, Any] = {
+        "job_name": job.job_name,
+        "app_name": app.app_name,
+        "cpu_count": 0.2,
+        "memory_mb": 48.0,
+        "job_execution_type": JobExecutionType.TRANSIENT,
+        "sharding_total_count": 2,
+        "cron": "",
+    }
+    values.update(fields)
+    return manager.register(JobConfig(**values))
+
+
+def launched_with(run: list[dict[str, Any]]) -> tuple[set[str], set[float]]:
+    """The apps (from the executor ids) and per-task CPUs a launch used."""
+    apps = {task["executor"]["executor_id"]["value"].split("@-@")[0] for task in run}
+    cpus = {
+        resource["scalar"]["value"]
+        for task in run
+        for resource in task["resources"]
+        if resource["name"] == "cpus"
+    }
+    return apps, cpus
+
+
+async def test_a_run_planned_for_a_job_registered_again_elsewhere_launches_the_new_config(
+    zk_server: ZooKeeperServer,
+) -> None:
+    """The core holds the first job's configuration and its ready count; another process
+    deregisters the name, registers it on another app and triggers it (a ready node at the same
+    version as the old one). The launch transaction checks the configuration the plan was made
+    with, so the stale plan cannot commit: the core re-reads the job and launches the new one."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, cron=HOURLY, failover=True)
+        await rig.trigger(job.job_name)
+        other = await rig.publish_app()
+        with other_process(rig) as manager:
+            await asyncio.to_thread(register_again, manager, job, other)
+            await asyncio.to_thread(manager.trigger, job.job_name)
+        await rig.offer()
+        run = await rig.wait_for_accept(1)
+        assert len(rig.accepts()) == 1
+        assert shards(run) == [f"{job.job_name}@-@{item}@-@READY" for item in range(2)]
+        assert launched_with(run) == ({other.app_name}, {0.2})
+        assert rig.ready_count(job.job_name) == 0
+        await rig.finish(task_ids(run))
+        assert rig.running_nodes(job.job_name) == []
+
+
+async def test_a_cron_fire_of_a_job_registered_again_without_cron_launches_nothing(
+    zk_server: ZooKeeperServer,
+) -> None:
+    """The old configuration's cron fires before the core hears of the new registration (no
+    cron): the fire's launch cannot commit, nothing runs, and no timer of the old job is left."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, cron="0/5 * * * * ?")
+        other = await rig.publish_app()
+        with other_process(rig) as manager:
+            await asyncio.to_thread(register_again, manager, job, other)
+        await rig.offer()
+        await rig.fire(5)
+        await rig.offer()
+        await rig.fire(5)
+        assert rig.accepts() == []
+        assert rig.running_nodes(job.job_name) == []
+        assert rig.ready_count(job.job_name) == 0
+        assert rig.core.jobs[job.job_name].app_name == other.app_name
+        assert job.job_name not in rig.core.timers
+
+
+async def test_a_run_planned_before_an_update_elsewhere_launches_the_updated_config(
+    zk_server: ZooKeeperServer,
+) -> None:
+    """Another process updates the job (2 shards, more CPU) while the core holds a run planned
+    with the old configuration: the launch is made with the stored one."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, cron=HOURLY)
+        await rig.trigger(job.job_name)
+        with other_process(rig) as manager:
+            updated = dataclasses.replace(job, cpu_count=0.3, sharding_total_count=2)
+            await asyncio.to_thread(manager.update, updated)
+        await rig.offer()
+        run = await rig.wait_for_accept(1)
+        assert shards(run) == [f"{job.job_name}@-@{item}@-@READY" for item in range(2)]
+        assert launched_with(run) == ({app.app_name}, {0.3})
+
+
+async def test_a_job_registered_again_inherits_nothing_of_the_earlier_one(zk_server: ZooKeeperServer) -> None:
+    """The earlier job's task is still running (and its shard was failing over, with attempts
+    counted) when another process registers the name again. Once the core reads the registry,
+    the old task is only followed to be killed: the new job's trigger launches at once, its shard
+    starts with no failover attempts, and the old task's end queues nothing."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, cron=HOURLY, failover=True, sharding_total_count=1)
+        await rig.trigger(job.job_name)
+        await rig.offer()
+        (first,) = task_ids(await rig.wait_for_accept(1))
+        await rig.update(first, "TASK_FAILED")
+        await rig.offer()
+        (old,) = task_ids(await rig.wait_for_accept(2))
+        assert "@-@FAILOVER@-@" in old
+        other = await rig.publish_app()
+        with other_process(rig) as manager:
+            await asyncio.to_thread(
+                register_again, manager, job, other, failover=True, sharding_total_count=1
+            )
+            await asyncio.to_thread(manager.trigger, job.job_name)
+        await rig.core.resync()
+        assert old in rig.core.orphans
+        await rig.offer()
+        (new,) = run = await rig.wait_for_accept(3)
+        assert shards(run) == [f"{job.job_name}@-@0@-@READY"]
+        assert launched_with(run)[0] == {other.app_name}
+        await rig.update(old, "TASK_FAILED")  # the old task ends: nothing of it is queued
+        assert rig.failover_nodes(job.job_name) == []
+        assert rig.running_nodes(job.job_name) == [f"{job.job_name}@-@0"]
+        await rig.update(new["task_id"]["value"], "TASK_FAILED")
+        (queued,) = rig.failover_nodes(job.job_name)
+        path = rig.zookeeper.paths.failover_shard(job.job_name, queued)
+        entry = FailoverEntry.decode(rig.zookeeper.client.get(path)[0].decode())
+        assert entry.attempts == 1, "the new job's shard starts its backoff afresh"
