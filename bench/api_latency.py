@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 from elasticjob.cloud.v1 import job_pb2, job_pb2_grpc
 
-from testkit.harness import running_stack, unique_name, zookeeper_server
+from testkit.harness import json_value, running_stack, unique_name, zookeeper_server
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -38,11 +38,11 @@ def grpc_request(app: str, job_name: str) -> job_pb2.JobConfigRequest:
     return job_pb2.JobConfigRequest(
         app_name=app,
         job_name=job_name,
-        cpu_count=0.1,
-        memory_mb=64.0,
+        cpu_count=json_value(0.1),
+        memory_mb=json_value(64.0),
         job_execution_type="TRANSIENT",
         cron="0/5 * * * * ?",
-        sharding_total_count=5,
+        sharding_total_count=json_value(5),
     )
 
 

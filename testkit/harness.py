@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+from google.protobuf import json_format, struct_pb2
 from kazoo.client import KazooClient
 
 from devstack.stack import EnvoyProxy, ZooKeeperServer
@@ -131,6 +132,12 @@ def snapshot(client: KazooClient, root: str) -> dict[str, bytes]:
 
 def grpc_metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("accesstoken", token),)
+
+
+def json_value(plain: object) -> struct_pb2.Value:
+    """A JSON-like Python value (bool, number, string, None, list, dict) as a ``Value``, the type
+    of the number and boolean fields of the request messages."""
+    return json_format.ParseDict(plain, struct_pb2.Value())
 
 
 def channel(target: str) -> grpc.Channel:

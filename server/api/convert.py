@@ -1,14 +1,17 @@
-"""Protobuf ⇄ domain translation; the only module besides the servicers that touches ``*_pb2``."""
+"""Protobuf ⇄ domain translation; with ``values`` (strict numbers and booleans), the only modules
+besides the servicers that touch ``*_pb2``."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from elasticjob.cloud.v1 import app_pb2, job_pb2
 from google.api import httpbody_pb2
 from google.protobuf import struct_pb2
 
+from server.api import values
 from server.domain.app import AppConfig
 from server.domain.errors import InvalidArgument
 from server.domain.job import (
@@ -20,22 +23,34 @@ from server.domain.job import (
 )
 from server.domain.rules import check_name, quoted
 
+_T = TypeVar("_T")
+
+
+# Request fields carried as google.protobuf.Value: (proto field, JSON name, strict reader).
+_APP_VALUES: tuple[tuple[str, str, Callable[[struct_pb2.Value, str], object]], ...] = (
+    ("cpu_count", "cpuCount", values.number),
+    ("memory_mb", "memoryMB", values.number),
+    ("app_cache_enable", "appCacheEnable", values.boolean),
+    ("event_trace_sampling_count", "eventTraceSamplingCount", values.integer),
+)
+
+
+def _sent_values(request: app_pb2.PublishAppRequest | app_pb2.ModifyAppRequest) -> dict[str, Any]:
+    """The numbers and booleans the request carried, read strictly; those not sent left out."""
+    sent: dict[str, Any] = {}
+    for field_name, json_name, read in _APP_VALUES:
+        value = getattr(request, field_name)
+        if values.is_sent(value):
+            sent[field_name] = read(value, json_name)
+    return sent
+
 
 def app_from_publish(request: app_pb2.PublishAppRequest) -> AppConfig:
-    optional: dict[str, Any] = {}
-    if request.HasField("cpu_count"):
-        optional["cpu_count"] = request.cpu_count
-    if request.HasField("memory_mb"):
-        optional["memory_mb"] = request.memory_mb
-    if request.HasField("app_cache_enable"):
-        optional["app_cache_enable"] = request.app_cache_enable
-    if request.HasField("event_trace_sampling_count"):
-        optional["event_trace_sampling_count"] = request.event_trace_sampling_count
     return AppConfig(
         app_name=request.app_name,
         app_url=request.app_url,
         bootstrap_script=request.bootstrap_script,
-        **optional,
+        **_sent_values(request),
     )
 
 
@@ -43,16 +58,10 @@ def app_changes(request: app_pb2.ModifyAppRequest) -> tuple[str, dict[str, Any]]
     """The app name and only the fields the request carried."""
     check_name(request.app_name, "appName")
     changes: dict[str, Any] = {}
-    for field_name in (
-        "app_url",
-        "cpu_count",
-        "memory_mb",
-        "bootstrap_script",
-        "app_cache_enable",
-        "event_trace_sampling_count",
-    ):
+    for field_name in ("app_url", "bootstrap_script"):
         if request.HasField(field_name):
             changes[field_name] = getattr(request, field_name)
+    changes.update(_sent_values(request))
     return request.app_name, changes
 
 
@@ -68,10 +77,15 @@ def app_to_proto(app: AppConfig) -> app_pb2.App:
     )
 
 
-def _required(request: Any, field_name: str, json_name: str) -> Any:
-    if not request.HasField(field_name):
+def _required(value: struct_pb2.Value, json_name: str, read: Callable[[struct_pb2.Value, str], _T]) -> _T:
+    if not values.is_sent(value):
         raise InvalidArgument(f"{json_name} is required", field=json_name)
-    return getattr(request, field_name)
+    return read(value, json_name)
+
+
+def _flag(value: struct_pb2.Value, json_name: str) -> bool:
+    """A boolean that defaults to false when not sent."""
+    return values.boolean(value, json_name) if values.is_sent(value) else False
 
 
 def _plain(value: struct_pb2.Value) -> object:
@@ -103,15 +117,15 @@ def job_from_request(request: job_pb2.JobConfigRequest) -> JobConfig:
     return JobConfig(
         job_name=request.job_name,
         app_name=request.app_name,
-        cpu_count=_required(request, "cpu_count", "cpuCount"),
-        memory_mb=_required(request, "memory_mb", "memoryMB"),
+        cpu_count=_required(request.cpu_count, "cpuCount", values.number),
+        memory_mb=_required(request.memory_mb, "memoryMB", values.number),
         job_execution_type=job_execution_type,
-        sharding_total_count=_required(request, "sharding_total_count", "shardingTotalCount"),
+        sharding_total_count=_required(request.sharding_total_count, "shardingTotalCount", values.integer),
         cron=request.cron.strip(),
         sharding_item_parameters=request.sharding_item_parameters,
         job_parameter=request.job_parameter,
-        failover=request.failover,
-        misfire=request.misfire,
+        failover=_flag(request.failover, "failover"),
+        misfire=_flag(request.misfire, "misfire"),
         job_executor_service_handler_type=handler_type_from_request(
             _plain(request.job_executor_service_handler_type),
             ExecutorServiceHandlerType,

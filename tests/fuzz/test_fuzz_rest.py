@@ -2,7 +2,8 @@
 
 Properties: a reply is 200 or a 4xx with ``{"code","message"}`` (never 5xx while ZooKeeper is up);
 a refusal changes no node of the namespace; the server keeps its ZooKeeper session; an accepted
-value reads back from ZooKeeper exactly as sent. Bounded by ``max_examples`` (deadline off), so the
+value reads back from ZooKeeper exactly as sent; a number or boolean that is not JSON's (see
+``models``) is a 400, and an accepted one is stored as JSON reads it. Bounded by ``max_examples`` (deadline off), so the
 module runs in well under a minute.
 """
 
@@ -16,55 +17,70 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.client import KazooClient
 
+from server.domain.app import DEFAULT_APP_CPU_COUNT, DEFAULT_APP_MEMORY_MB
 from server.registry.apps import AppRepository
 from server.registry.jobs import JobRepository
 from testkit.harness import Stack, snapshot, unique_name
 
+from .models import (
+    INVALID,
+    NOT_SENT,
+    crons,
+    expected_boolean,
+    expected_integer,
+    expected_number,
+    json_values,
+    maybe,
+    names,
+    scripts,
+    urls,
+)
+
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ALLOWED = {200, 400, 401, 404, 409, 413}
 
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=300),
-    st.sampled_from(["0x10", "yes", "1e308", "16", "true", "-1", "NaN", "Infinity"]),
+APP_VALUE_FIELDS = (
+    ("cpuCount", "cpu_count", expected_number, DEFAULT_APP_CPU_COUNT),
+    ("memoryMB", "memory_mb", expected_number, DEFAULT_APP_MEMORY_MB),
+    ("appCacheEnable", "app_cache_enable", expected_boolean, True),
+    ("eventTraceSamplingCount", "event_trace_sampling_count", expected_integer, 0),
 )
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-    max_leaves=6,
+JOB_VALUE_FIELDS = (
+    ("cpuCount", "cpu_count", expected_number, None),
+    ("memoryMB", "memory_mb", expected_number, None),
+    ("shardingTotalCount", "sharding_total_count", expected_integer, None),
+    ("failover", "failover", expected_boolean, False),
+    ("misfire", "misfire", expected_boolean, False),
 )
-names = st.one_of(st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.\-]{0,20}\Z"), st.text(max_size=150))
 
-
-def maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(value, json_values)
-
-
+app_value_fields = {
+    "cpuCount": json_values,
+    "memoryMB": json_values,
+    "appCacheEnable": json_values,
+    "eventTraceSamplingCount": json_values,
+}
 app_bodies = st.fixed_dictionaries(
     {"appName": maybe(names)},
-    optional={
-        "appURL": maybe(st.sampled_from(["http://h/a.tgz", "file:///tmp/a.tgz", "gopher://x"]) | st.text()),
-        "bootstrapScript": maybe(st.sampled_from(["bin/start.sh", "../x", "/abs"]) | st.text()),
-        "cpuCount": json_values,
-        "memoryMB": json_values,
-        "appCacheEnable": json_values,
-        "eventTraceSamplingCount": json_values,
-    },
+    optional={"appURL": maybe(urls), "bootstrapScript": maybe(scripts), **app_value_fields},
 )
 
 
-def job_bodies(app_name: str) -> st.SearchStrategy[dict[str, Any]]:
+def modify_bodies(app_name: str) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
-        {"appName": st.just(app_name) | names, "jobName": maybe(names)},
+        {"appName": st.just(app_name) | names},
+        optional={"appURL": maybe(urls), "bootstrapScript": maybe(scripts), **app_value_fields},
+    )
+
+
+def job_bodies(app_name: str, job_name: str) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {"appName": st.just(app_name) | names, "jobName": st.just(job_name) | maybe(names)},
         optional={
             "cpuCount": json_values,
             "memoryMB": json_values,
             "jobExecutionType": maybe(st.sampled_from(["TRANSIENT", "DAEMON", "transient"])),
-            "cron": maybe(st.sampled_from(["0/5 * * * * ?", "* * * * * ?", "bad", ""]) | st.text()),
-            "shardingTotalCount": maybe(st.integers(min_value=-3, max_value=20_000)),
+            "cron": maybe(crons),
+            "shardingTotalCount": json_values,
             "shardingItemParameters": maybe(st.sampled_from(["0=a,1=b", "9=x", ""]) | st.text()),
             "jobParameter": maybe(st.text()),
             "failover": json_values,
@@ -73,6 +89,25 @@ def job_bodies(app_name: str) -> st.SearchStrategy[dict[str, Any]]:
             "props": maybe(st.dictionaries(st.text(max_size=20), st.text(max_size=50), max_size=4)),
         },
     )
+
+
+def check_values(
+    body: dict[str, Any], status: int, stored: object, fields: tuple[Any, ...], previous: object = None
+) -> None:
+    """Against the model: a value it calls invalid was refused with 400; an accepted request stored
+    each sent value as the model reads it, and the default (or, on modify, the previous value) for
+    a value not sent."""
+    for json_name, attribute, expected_of, default in fields:
+        if json_name not in body:
+            continue
+        expected = expected_of(body[json_name])
+        if expected is INVALID:
+            assert status == 400, (json_name, body[json_name], status)
+        elif status == 200:
+            if expected is NOT_SENT:
+                expected = getattr(previous, attribute) if previous is not None else default
+            assert getattr(stored, attribute) == expected, (json_name, body[json_name])
+            assert type(getattr(stored, attribute)) is type(expected), (json_name, body[json_name])
 
 
 def check_reply(response: httpx.Response) -> None:
@@ -94,6 +129,17 @@ def app_name(stack: Stack, token: str) -> str:
     return name
 
 
+@pytest.fixture
+def job_name(stack: Stack, token: str, app_name: str) -> str:
+    """A registered job, so that generated updates can find one."""
+    name = unique_name("fuzzjob")
+    body = {"appName": app_name, "jobName": name, "cpuCount": 0.1, "memoryMB": 64, "jobExecutionType": "TRANSIENT",
+            "shardingTotalCount": 1}  # fmt: skip
+    with stack.rest(token) as client:
+        assert client.post("/api/job/register", json=body).status_code == 200
+    return name
+
+
 @FUZZ
 @given(body=app_bodies)
 def test_publish_app_replies_4xx_writes_nothing_when_refused_and_reads_back_when_accepted(
@@ -108,7 +154,34 @@ def test_publish_app_replies_4xx_writes_nothing_when_refused_and_reads_back_when
         stored = AppRepository(stack.registry).get(response.json()["appName"]).app
         assert stored.app_name == body["appName"] and stored.app_url == body["appURL"]
         assert stored.bootstrap_script == body["bootstrapScript"]
+        check_values(body, 200, stored, APP_VALUE_FIELDS)
+        assert response.json()["appCacheEnable"] is stored.app_cache_enable
     else:
+        check_values(body, response.status_code, None, APP_VALUE_FIELDS)
+        assert snapshot(zk, stack.paths.root) == before
+    assert stack.registry.client.client_id == session
+
+
+@FUZZ
+@given(data=st.data())
+def test_modify_app_changes_only_the_fields_sent_and_writes_nothing_when_refused(
+    stack: Stack, token: str, zk: KazooClient, app_name: str, data: st.DataObject
+) -> None:
+    body = data.draw(modify_bodies(app_name))
+    session = stack.registry.client.client_id
+    previous = AppRepository(stack.registry).get(app_name).app
+    before = snapshot(zk, stack.paths.root)
+    with stack.rest(token) as client:
+        response = client.put("/api/app", json=body)
+    check_reply(response)
+    if response.status_code == 200:
+        stored = AppRepository(stack.registry).get(app_name).app
+        for json_name, attribute in (("appURL", "app_url"), ("bootstrapScript", "bootstrap_script")):
+            expected = body[json_name] if json_name in body else getattr(previous, attribute)
+            assert getattr(stored, attribute) == expected
+        check_values(body, 200, stored, APP_VALUE_FIELDS, previous=previous)
+    else:
+        check_values(body, response.status_code, None, APP_VALUE_FIELDS)
         assert snapshot(zk, stack.paths.root) == before
     assert stack.registry.client.client_id == session
 
@@ -116,9 +189,9 @@ def test_publish_app_replies_4xx_writes_nothing_when_refused_and_reads_back_when
 @FUZZ
 @given(data=st.data())
 def test_register_and_update_job_reply_4xx_write_nothing_when_refused_and_read_back_when_accepted(
-    stack: Stack, token: str, zk: KazooClient, app_name: str, data: st.DataObject
+    stack: Stack, token: str, zk: KazooClient, app_name: str, job_name: str, data: st.DataObject
 ) -> None:
-    body = data.draw(job_bodies(app_name))
+    body = data.draw(job_bodies(app_name, job_name))
     route = data.draw(st.sampled_from([("POST", "/api/job/register"), ("PUT", "/api/job/update")]))
     session = stack.registry.client.client_id
     before = snapshot(zk, stack.paths.root)
@@ -137,7 +210,15 @@ def test_register_and_update_job_reply_4xx_write_nothing_when_refused_and_read_b
                 assert getattr(stored, attribute) == sent
         if isinstance(body.get("props"), dict):
             assert dict(stored.props) == body["props"]
+        check_values(body, 200, stored, JOB_VALUE_FIELDS)
+        reply = response.json()
+        assert (reply["failover"], reply["misfire"]) == (stored.failover, stored.misfire)
+        assert (reply["cpuCount"], reply["shardingTotalCount"]) == (
+            stored.cpu_count,
+            stored.sharding_total_count,
+        )
     else:
+        check_values(body, response.status_code, None, JOB_VALUE_FIELDS)
         assert snapshot(zk, stack.paths.root) == before
     assert stack.registry.client.client_id == session
 

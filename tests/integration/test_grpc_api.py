@@ -14,7 +14,7 @@ from grpc_status import rpc_status
 
 from server.api.tokens import TokenSigner
 from testkit.clock import ManualClock
-from testkit.harness import Stack, grpc_metadata, unique_name
+from testkit.harness import Stack, grpc_metadata, json_value, unique_name
 
 LONG_AGO = datetime.fromtimestamp(100.0, UTC)
 
@@ -56,10 +56,10 @@ def test_an_invalid_field_carries_a_bad_request_detail_naming_it(stack: Stack, t
     request = job_pb2.JobConfigRequest(
         app_name="whatever",
         job_name=unique_name("job"),
-        cpu_count=0.0,
-        memory_mb=64,
+        cpu_count=json_value(0.0),
+        memory_mb=json_value(64),
         job_execution_type="TRANSIENT",
-        sharding_total_count=1,
+        sharding_total_count=json_value(1),
     )
     with grpc.insecure_channel(stack.grpc_target) as channel, pytest.raises(grpc.RpcError) as caught:
         job_pb2_grpc.JobServiceStub(channel).RegisterJob(request, metadata=grpc_metadata(token), timeout=5)

@@ -227,3 +227,100 @@ def test_a_repeated_identical_request_after_success_succeeds_and_a_different_one
         assert client.post("/api/job/register", json={**body, "props": {}}).status_code == 409
         assert client.post("/api/app", json=app_body(app_name)).status_code == 200
         assert client.post("/api/app", json=app_body(app_name, memoryMB=256)).status_code == 409
+
+
+# Booleans are JSON's true and false; numbers are JSON numbers or decimal numeric strings (as
+# ElasticJob-Cloud 3.0's JSON reader took them). Envoy's transcoder alone takes "yes", "t", "1" for
+# true and hex or signed strings for numbers, so these fields reach the server as JSON values.
+NOT_BOOLEANS = ["yes", "y", "t", "1", "true", "false", 1, 0, [True], {"a": True}]
+NOT_NUMBERS = ["0x10", "0x1p-3", "NaN", "Infinity", "-Infinity", "+1", " 1", "1 ", "1_0", "", "1e", ".5", True, [1]]  # fmt: skip
+NOT_INTEGERS = [*NOT_NUMBERS, "1.5", 1.5, "1e1", 2**31]
+
+
+def refusals(client: httpx.Client, app_name: str, field: str, value: object) -> list[httpx.Response]:
+    """The requests that carry ``field`` = ``value``: register, update, publish and modify."""
+    job_fields = {"failover", "misfire", "cpuCount", "memoryMB", "shardingTotalCount"}
+    app_fields = {"appCacheEnable", "cpuCount", "memoryMB", "eventTraceSamplingCount"}
+    sent: list[httpx.Response] = []
+    if field in job_fields:
+        body = job_body(app_name, unique_name("job"), **{field: value})
+        sent.append(client.post("/api/job/register", json=body))
+        sent.append(client.put("/api/job/update", json=body))
+    if field in app_fields:
+        sent.append(client.post("/api/app", json=app_body(unique_name("app"), **{field: value})))
+        sent.append(client.put("/api/app", json={"appName": app_name, field: value}))
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(field, value) for field in ("failover", "misfire", "appCacheEnable") for value in NOT_BOOLEANS]
+    + [(field, value) for field in ("cpuCount", "memoryMB") for value in NOT_NUMBERS]
+    + [
+        (field, value)
+        for field in ("shardingTotalCount", "eventTraceSamplingCount")
+        for value in NOT_INTEGERS
+    ],
+)
+def test_a_boolean_or_number_that_is_not_json_is_refused_naming_the_field(
+    stack: Stack, token: str, app_name: str, zk: KazooClient, field: str, value: object
+) -> None:
+    before = snapshot(zk, stack.paths.root)
+    with stack.rest(token) as client:
+        responses = refusals(client, app_name, field, value)
+    for response in responses:
+        assert_refused(response, field)
+    assert snapshot(zk, stack.paths.root) == before
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ({"cpuCount": "0.5", "memoryMB": "64", "shardingTotalCount": "3"}, (0.5, 64.0, 3)),
+        ({"cpuCount": "2.5e-1", "memoryMB": "1E2", "shardingTotalCount": 3.0}, (0.25, 100.0, 3)),
+        ({"cpuCount": 1, "memoryMB": 64, "shardingTotalCount": "-0"}, None),
+    ],
+)
+def test_numbers_may_be_decimal_strings_and_read_back_as_numbers(
+    stack: Stack, token: str, app_name: str, sent: dict[str, object], stored: tuple[float, float, int] | None
+) -> None:
+    job_name = unique_name("job")
+    with stack.rest(token) as client:
+        response = client.post("/api/job/register", json=job_body(app_name, job_name, **sent))
+    if stored is None:
+        assert_refused(response, "shardingTotalCount")
+        return
+    assert response.status_code == 200, response.text
+    job = JobRepository(stack.registry).get(job_name)
+    assert (job.cpu_count, job.memory_mb, job.sharding_total_count) == stored
+    reply = response.json()
+    assert (reply["cpuCount"], reply["memoryMB"], reply["shardingTotalCount"]) == stored
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_booleans_read_back_as_sent_and_null_means_not_sent(
+    stack: Stack, token: str, app_name: str, zk: KazooClient, flag: bool
+) -> None:
+    job_name, new_app = unique_name("job"), unique_name("app")
+    with stack.rest(token) as client:
+        registered = client.post(
+            "/api/job/register", json=job_body(app_name, job_name, failover=flag, misfire=not flag)
+        )
+        published = client.post(
+            "/api/app",
+            json=app_body(new_app, appCacheEnable=flag, eventTraceSamplingCount=None, cpuCount=None),
+        )
+        modified = client.put(
+            "/api/app", json={"appName": new_app, "appCacheEnable": not flag, "memoryMB": None}
+        )
+    assert registered.status_code == published.status_code == modified.status_code == 200
+    stored_job = yaml.safe_load(zk.get(stack.paths.job(job_name))[0])
+    assert (stored_job["failover"], stored_job["misfire"]) == (flag, not flag)
+    assert published.json()["appCacheEnable"] is flag
+    stored_app = yaml.safe_load(zk.get(stack.paths.app(new_app))[0])
+    assert (stored_app["appCacheEnable"], stored_app["cpuCount"], stored_app["memoryMB"]) == (
+        not flag,
+        1.0,
+        128.0,
+    )
+    assert stored_app["eventTraceSamplingCount"] == 0

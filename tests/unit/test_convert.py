@@ -24,6 +24,38 @@ from server.api.convert import (
 from server.domain.app import AppConfig
 from server.domain.errors import InvalidArgument
 from server.domain.job import ErrorHandlerType, ExecutorServiceHandlerType, JobConfig, JobExecutionType
+from testkit.harness import json_value
+
+# Number and boolean fields of the requests: google.protobuf.Value, read strictly by the server.
+VALUE_FIELDS = frozenset(
+    {
+        "cpu_count",
+        "memory_mb",
+        "sharding_total_count",
+        "failover",
+        "misfire",
+        "app_cache_enable",
+        "event_trace_sampling_count",
+    }
+)
+
+
+def as_request_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Plain numbers and booleans of ``fields`` wrapped as the Values the request carries."""
+    return {
+        key: json_value(value) if key in VALUE_FIELDS and not isinstance(value, struct_pb2.Value) else value
+        for key, value in fields.items()
+        if value is not None
+    }
+
+
+def publish(**fields: Any) -> app_pb2.PublishAppRequest:
+    return app_pb2.PublishAppRequest(**as_request_fields(fields))
+
+
+def modify(**fields: Any) -> app_pb2.ModifyAppRequest:
+    return app_pb2.ModifyAppRequest(**as_request_fields(fields))
+
 
 APP_REQUIRED: dict[str, Any] = {
     "app_name": "test_app",
@@ -47,7 +79,7 @@ def job_request(**overrides: Any) -> job_pb2.JobConfigRequest:
         "cron": "0/30 * * * * ?",
     }
     fields.update(overrides)
-    return job_pb2.JobConfigRequest(**{key: value for key, value in fields.items() if value is not None})
+    return job_pb2.JobConfigRequest(**as_request_fields(fields))
 
 
 def refusal_of(call: Any, *args: Any) -> InvalidArgument:
@@ -323,7 +355,7 @@ def test_job_to_proto_reports_every_field_with_enums_as_their_names() -> None:
 
 
 def test_a_published_app_without_optional_fields_takes_the_defaults() -> None:
-    app = app_from_publish(app_pb2.PublishAppRequest(**APP_REQUIRED))
+    app = app_from_publish(publish(**APP_REQUIRED))
 
     assert app == AppConfig(**APP_REQUIRED)
     assert (app.cpu_count, app.memory_mb, app.app_cache_enable, app.event_trace_sampling_count) == (
@@ -335,7 +367,7 @@ def test_a_published_app_without_optional_fields_takes_the_defaults() -> None:
 
 
 def test_a_published_app_keeps_every_optional_field_that_was_sent() -> None:
-    request = app_pb2.PublishAppRequest(
+    request = publish(
         **APP_REQUIRED, cpu_count=0.5, memory_mb=64.0, app_cache_enable=False, event_trace_sampling_count=7
     )
 
@@ -348,13 +380,13 @@ def test_a_published_app_keeps_every_optional_field_that_was_sent() -> None:
     "sent, json_name", [({"cpu_count": 0.0}, "cpuCount"), ({"memory_mb": 0.0}, "memoryMB")]
 )
 def test_a_resource_sent_as_zero_is_refused_not_defaulted(sent: dict[str, Any], json_name: str) -> None:
-    request = app_pb2.PublishAppRequest(**APP_REQUIRED, **sent)
+    request = publish(**APP_REQUIRED, **sent)
 
     assert refusal_of(app_from_publish, request).field == json_name
 
 
 def test_false_and_zero_that_were_sent_are_kept_not_defaulted() -> None:
-    request = app_pb2.PublishAppRequest(**APP_REQUIRED, app_cache_enable=False, event_trace_sampling_count=0)
+    request = publish(**APP_REQUIRED, app_cache_enable=False, event_trace_sampling_count=0)
 
     app = app_from_publish(request)
 
@@ -362,7 +394,7 @@ def test_false_and_zero_that_were_sent_are_kept_not_defaulted() -> None:
 
 
 def test_a_negative_sampling_count_is_refused() -> None:
-    request = app_pb2.PublishAppRequest(**APP_REQUIRED, event_trace_sampling_count=-1)
+    request = publish(**APP_REQUIRED, event_trace_sampling_count=-1)
 
     assert refusal_of(app_from_publish, request).field == "eventTraceSamplingCount"
 
@@ -374,7 +406,7 @@ def test_a_negative_sampling_count_is_refused() -> None:
 def test_a_published_app_missing_a_required_field_is_refused_naming_it(missing: str, json_name: str) -> None:
     fields = {key: value for key, value in APP_REQUIRED.items() if key != missing}
 
-    error = refusal_of(app_from_publish, app_pb2.PublishAppRequest(**fields))
+    error = refusal_of(app_from_publish, publish(**fields))
 
     assert error.field == json_name
     assert "required" in str(error)
@@ -392,19 +424,17 @@ def test_app_to_proto_reports_every_field() -> None:
 
 
 def test_a_modify_request_with_only_the_name_changes_nothing() -> None:
-    assert app_changes(app_pb2.ModifyAppRequest(app_name="test_app")) == ("test_app", {})
+    assert app_changes(modify(app_name="test_app")) == ("test_app", {})
 
 
 def test_a_modify_request_returns_only_the_fields_sent() -> None:
-    request = app_pb2.ModifyAppRequest(
-        app_name="test_app", app_cache_enable=False, event_trace_sampling_count=0
-    )
+    request = modify(app_name="test_app", app_cache_enable=False, event_trace_sampling_count=0)
 
     assert app_changes(request) == ("test_app", {"app_cache_enable": False, "event_trace_sampling_count": 0})
 
 
 def test_a_modify_request_may_send_every_field() -> None:
-    request = app_pb2.ModifyAppRequest(
+    request = modify(
         app_name="test_app",
         app_url="https://example.com/v2.jar",
         cpu_count=2.0,
@@ -429,7 +459,7 @@ def test_a_modify_request_may_send_every_field() -> None:
 
 def test_the_changes_apply_to_a_stored_app_and_are_validated_there() -> None:
     stored = AppConfig(**APP_REQUIRED)
-    _, changes = app_changes(app_pb2.ModifyAppRequest(app_name="test_app", cpu_count=0.0))
+    _, changes = app_changes(modify(app_name="test_app", cpu_count=0.0))
 
     with pytest.raises(InvalidArgument) as caught:
         stored.with_changes(changes)
@@ -439,4 +469,130 @@ def test_the_changes_apply_to_a_stored_app_and_are_validated_there() -> None:
 
 @pytest.mark.parametrize("name", ["", "bad name", "_app"])
 def test_a_modify_request_with_an_invalid_name_is_refused(name: str) -> None:
-    assert refusal_of(app_changes, app_pb2.ModifyAppRequest(app_name=name)).field == "appName"
+    assert refusal_of(app_changes, modify(app_name=name)).field == "appName"
+
+
+# --- numbers and booleans: JSON's own, plus decimal numeric strings for numbers -------------------
+
+
+@pytest.mark.parametrize("field", ["failover", "misfire"])
+@pytest.mark.parametrize("sent", ["yes", "y", "t", "1", "true", "True", 1, 0, [True], {"a": True}], ids=repr)
+def test_a_job_flag_that_is_not_a_json_boolean_is_refused_naming_it(field: str, sent: object) -> None:
+    error = refusal_of(job_from_request, job_request(**{field: json_value(sent)}))
+
+    assert error.field == field
+    assert "true or false" in str(error)
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_a_job_flag_sent_as_a_boolean_is_kept(sent: bool) -> None:
+    job = job_from_request(job_request(failover=sent, misfire=not sent))
+
+    assert (job.failover, job.misfire) == (sent, not sent)
+
+
+@pytest.mark.parametrize(
+    "unsent", [None, struct_pb2.Value(null_value=struct_pb2.NULL_VALUE), struct_pb2.Value()]
+)
+def test_a_flag_or_optional_number_sent_as_null_counts_as_not_sent(unsent: struct_pb2.Value | None) -> None:
+    job = job_from_request(job_request(failover=unsent, misfire=unsent))
+    app = app_from_publish(
+        publish(**APP_REQUIRED, cpu_count=unsent, app_cache_enable=unsent, event_trace_sampling_count=unsent)
+    )
+
+    assert (job.failover, job.misfire) == (False, False)
+    assert (app.cpu_count, app.app_cache_enable, app.event_trace_sampling_count) == (1.0, True, 0)
+    assert app_changes(modify(app_name="test_app", memory_mb=unsent, app_cache_enable=unsent)) == (
+        "test_app",
+        {},
+    )
+
+
+@pytest.mark.parametrize(
+    "field, json_name", [("cpu_count", "cpuCount"), ("sharding_total_count", "shardingTotalCount")]
+)
+def test_a_required_number_sent_as_null_is_missing(field: str, json_name: str) -> None:
+    error = refusal_of(job_from_request, job_request(**{field: json_value(None)}))
+
+    assert str(error) == f"{json_name} is required"
+
+
+NOT_NUMBERS = ["0x10", "0x1p-3", "NaN", "nan", "Infinity", "-inf", "+1", " 1", "1 ", "1_0", "", "1e", ".5", "1.",
+               "01", "٣", "1" * 101, True, [1], {"a": 1}]  # fmt: skip
+
+
+@pytest.mark.parametrize("sent", NOT_NUMBERS, ids=repr)
+@pytest.mark.parametrize("field, json_name", [("cpu_count", "cpuCount"), ("memory_mb", "memoryMB")])
+def test_a_resource_that_is_not_a_json_number_or_decimal_string_is_refused(
+    sent: object, field: str, json_name: str
+) -> None:
+    job_error = refusal_of(job_from_request, job_request(**{field: json_value(sent)}))
+    app_error = refusal_of(app_from_publish, publish(**APP_REQUIRED, **{field: json_value(sent)}))
+    modify_error = refusal_of(app_changes, modify(app_name="test_app", **{field: json_value(sent)}))
+
+    for error in (job_error, app_error, modify_error):
+        assert error.field == json_name
+        assert "must be a number" in str(error)
+        assert len(str(error)) < 200
+
+
+@pytest.mark.parametrize("sent", [float("nan"), float("inf"), float("-inf"), "1e400"], ids=repr)
+def test_a_number_that_is_not_finite_is_refused(sent: object) -> None:
+    error = refusal_of(job_from_request, job_request(cpu_count=struct_pb2.Value(number_value=float(sent))
+                                                     if isinstance(sent, float) else json_value(sent)))  # fmt: skip
+
+    assert error.field == "cpuCount"
+    assert "finite" in str(error)
+
+
+@pytest.mark.parametrize(
+    "sent, read",
+    [("0.5", 0.5), ("64", 64.0), ("2.5e-1", 0.25), ("1E2", 100.0), ("-0", -0.0), (0.5, 0.5), (3, 3.0)],
+)
+def test_a_number_may_be_a_json_number_or_a_decimal_string(sent: object, read: float) -> None:
+    _, changes = app_changes(modify(app_name="test_app", memory_mb=json_value(sent)))
+
+    assert changes == {"memory_mb": read}
+
+
+@pytest.mark.parametrize("sent", [*NOT_NUMBERS, "1.5", 1.5, "1e1", "3.0", 2**31, -(2**31) - 1], ids=repr)
+def test_an_integer_that_is_not_a_json_integer_or_decimal_integer_string_is_refused(sent: object) -> None:
+    job_error = refusal_of(job_from_request, job_request(sharding_total_count=json_value(sent)))
+    app_error = refusal_of(
+        app_from_publish, publish(**APP_REQUIRED, event_trace_sampling_count=json_value(sent))
+    )
+
+    assert job_error.field == "shardingTotalCount"
+    assert app_error.field == "eventTraceSamplingCount"
+    for error in (job_error, app_error):
+        assert "integer" in str(error) or "between" in str(error)
+
+
+@pytest.mark.parametrize("sent, read", [("3", 3), (3, 3), (3.0, 3), (1e3, 1000), ("10000", 10000)])
+def test_an_integer_may_be_an_integral_json_number_or_a_decimal_integer_string(
+    sent: object, read: int
+) -> None:
+    job = job_from_request(job_request(sharding_total_count=json_value(sent)))
+    app = app_from_publish(publish(**APP_REQUIRED, event_trace_sampling_count=json_value(sent)))
+
+    assert job.sharding_total_count == read and type(job.sharding_total_count) is int
+    assert app.event_trace_sampling_count == read and type(app.event_trace_sampling_count) is int
+
+
+@pytest.mark.parametrize("sent", ["yes", "true", 1, None], ids=repr)
+def test_an_app_cache_flag_that_is_not_a_json_boolean_is_refused_by_publish_and_modify(sent: object) -> None:
+    if sent is None:  # null is "not sent": the default on publish, no change on modify
+        assert app_from_publish(publish(**APP_REQUIRED, app_cache_enable=json_value(None))).app_cache_enable
+        return
+    for error in (
+        refusal_of(app_from_publish, publish(**APP_REQUIRED, app_cache_enable=json_value(sent))),
+        refusal_of(app_changes, modify(app_name="test_app", app_cache_enable=json_value(sent))),
+    ):
+        assert error.field == "appCacheEnable"
+
+
+def test_a_long_bad_string_is_quoted_by_a_prefix_only() -> None:
+    error = refusal_of(job_from_request, job_request(cpu_count=json_value("x" * 100_000)))
+
+    assert len(str(error)) < 200
+    assert "100000 characters" in str(error)

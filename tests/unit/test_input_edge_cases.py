@@ -10,6 +10,7 @@ from server.api.tokens import TokenSigner
 from server.domain.errors import ConfigurationError, InvalidArgument, Unauthenticated
 from server.registry import codec
 from server.settings import Settings
+from testkit.harness import json_value
 
 
 @pytest.mark.parametrize("token", ["é.abc", "abc.é"])
@@ -27,10 +28,10 @@ def test_a_superscript_digit_as_sharding_item_is_an_invalid_argument() -> None:
     request = job_pb2.JobConfigRequest(
         job_name="j",
         app_name="a",
-        cpu_count=1,
-        memory_mb=128,
+        cpu_count=json_value(1),
+        memory_mb=json_value(128),
         job_execution_type="TRANSIENT",
-        sharding_total_count=3,
+        sharding_total_count=json_value(3),
         sharding_item_parameters="²=a",
     )
     with pytest.raises(InvalidArgument):

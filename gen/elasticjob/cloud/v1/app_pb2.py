@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/app.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\"\xb8\x01\n\x03\x41pp\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08\x12\"\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05\"\xaa\x02\n\x11PublishAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12\x16\n\tcpu_count\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12 \n\tmemory_mb\x18\x04 \x01(\x01H\x01R\x08memoryMB\x88\x01\x01\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x1d\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08H\x02\x88\x01\x01\x12\'\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05H\x03\x88\x01\x01\x42\x0c\n\n_cpu_countB\x0c\n\n_memory_mbB\x13\n\x11_app_cache_enableB\x1d\n\x1b_event_trace_sampling_count\"\xd4\x02\n\x10ModifyAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x1c\n\x07\x61pp_url\x18\x02 \x01(\tH\x00R\x06\x61ppURL\x88\x01\x01\x12\x16\n\tcpu_count\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12 \n\tmemory_mb\x18\x04 \x01(\x01H\x02R\x08memoryMB\x88\x01\x01\x12\x1d\n\x10\x62ootstrap_script\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\x1d\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08H\x04\x88\x01\x01\x12\'\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05H\x05\x88\x01\x01\x42\n\n\x08_app_urlB\x0c\n\n_cpu_countB\x0c\n\n_memory_mbB\x13\n\x11_bootstrap_scriptB\x13\n\x11_app_cache_enableB\x1d\n\x1b_event_trace_sampling_count2\xd4\x01\n\nAppService\x12\x63\n\nPublishApp\x12&.elasticjob.cloud.v1.PublishAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/api/app:\x01*\x12\x61\n\tModifyApp\x12%.elasticjob.cloud.v1.ModifyAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/api/app:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/app.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xb8\x01\n\x03\x41pp\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08\x12\"\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05\"\xa6\x02\n\x11PublishAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\"\xd0\x02\n\x10ModifyAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x1c\n\x07\x61pp_url\x18\x02 \x01(\tH\x00R\x06\x61ppURL\x88\x01\x01\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x1d\n\x10\x62ootstrap_script\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.ValueB\n\n\x08_app_urlB\x13\n\x11_bootstrap_script2\xd4\x01\n\nAppService\x12\x63\n\nPublishApp\x12&.elasticjob.cloud.v1.PublishAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/api/app:\x01*\x12\x61\n\tModifyApp\x12%.elasticjob.cloud.v1.ModifyAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/api/app:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,12 +37,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPSERVICE'].methods_by_name['PublishApp']._serialized_options = b'\202\323\344\223\002\r\"\010/api/app:\001*'
   _globals['_APPSERVICE'].methods_by_name['ModifyApp']._loaded_options = None
   _globals['_APPSERVICE'].methods_by_name['ModifyApp']._serialized_options = b'\202\323\344\223\002\r\032\010/api/app:\001*'
-  _globals['_APP']._serialized_start=85
-  _globals['_APP']._serialized_end=269
-  _globals['_PUBLISHAPPREQUEST']._serialized_start=272
-  _globals['_PUBLISHAPPREQUEST']._serialized_end=570
-  _globals['_MODIFYAPPREQUEST']._serialized_start=573
-  _globals['_MODIFYAPPREQUEST']._serialized_end=913
-  _globals['_APPSERVICE']._serialized_start=916
-  _globals['_APPSERVICE']._serialized_end=1128
+  _globals['_APP']._serialized_start=115
+  _globals['_APP']._serialized_end=299
+  _globals['_PUBLISHAPPREQUEST']._serialized_start=302
+  _globals['_PUBLISHAPPREQUEST']._serialized_end=596
+  _globals['_MODIFYAPPREQUEST']._serialized_start=599
+  _globals['_MODIFYAPPREQUEST']._serialized_end=935
+  _globals['_APPSERVICE']._serialized_start=938
+  _globals['_APPSERVICE']._serialized_end=1150
 # @@protoc_insertion_point(module_scope)

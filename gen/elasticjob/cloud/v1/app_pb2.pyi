@@ -1,7 +1,9 @@
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -34,12 +36,12 @@ class PublishAppRequest(_message.Message):
     EVENT_TRACE_SAMPLING_COUNT_FIELD_NUMBER: _ClassVar[int]
     app_name: str
     app_url: str
-    cpu_count: float
-    memory_mb: float
+    cpu_count: _struct_pb2.Value
+    memory_mb: _struct_pb2.Value
     bootstrap_script: str
-    app_cache_enable: bool
-    event_trace_sampling_count: int
-    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., event_trace_sampling_count: _Optional[int] = ...) -> None: ...
+    app_cache_enable: _struct_pb2.Value
+    event_trace_sampling_count: _struct_pb2.Value
+    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., memory_mb: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., event_trace_sampling_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class ModifyAppRequest(_message.Message):
     __slots__ = ("app_name", "app_url", "cpu_count", "memory_mb", "bootstrap_script", "app_cache_enable", "event_trace_sampling_count")
@@ -52,9 +54,9 @@ class ModifyAppRequest(_message.Message):
     EVENT_TRACE_SAMPLING_COUNT_FIELD_NUMBER: _ClassVar[int]
     app_name: str
     app_url: str
-    cpu_count: float
-    memory_mb: float
+    cpu_count: _struct_pb2.Value
+    memory_mb: _struct_pb2.Value
     bootstrap_script: str
-    app_cache_enable: bool
-    event_trace_sampling_count: int
-    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[bool] = ..., event_trace_sampling_count: _Optional[int] = ...) -> None: ...
+    app_cache_enable: _struct_pb2.Value
+    event_trace_sampling_count: _struct_pb2.Value
+    def __init__(self, app_name: _Optional[str] = ..., app_url: _Optional[str] = ..., cpu_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., memory_mb: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., bootstrap_script: _Optional[str] = ..., app_cache_enable: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., event_trace_sampling_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...

@@ -70,20 +70,20 @@ class JobConfigRequest(_message.Message):
     PROPS_FIELD_NUMBER: _ClassVar[int]
     app_name: str
     job_name: str
-    cpu_count: float
-    memory_mb: float
+    cpu_count: _struct_pb2.Value
+    memory_mb: _struct_pb2.Value
     job_execution_type: str
     cron: str
-    sharding_total_count: int
+    sharding_total_count: _struct_pb2.Value
     sharding_item_parameters: str
     job_parameter: str
-    failover: bool
-    misfire: bool
+    failover: _struct_pb2.Value
+    misfire: _struct_pb2.Value
     job_executor_service_handler_type: _struct_pb2.Value
     job_error_handler_type: _struct_pb2.Value
     description: str
     props: _struct_pb2.Struct
-    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[float] = ..., memory_mb: _Optional[float] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[int] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[bool] = ..., misfire: _Optional[bool] = ..., job_executor_service_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_error_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., props: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, app_name: _Optional[str] = ..., job_name: _Optional[str] = ..., cpu_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., memory_mb: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_execution_type: _Optional[str] = ..., cron: _Optional[str] = ..., sharding_total_count: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., sharding_item_parameters: _Optional[str] = ..., job_parameter: _Optional[str] = ..., failover: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., misfire: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_executor_service_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., job_error_handler_type: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., description: _Optional[str] = ..., props: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DeregisterJobRequest(_message.Message):
     __slots__ = ("body",)
