@@ -16,7 +16,7 @@ import pytest
 
 from devstack.stack import ZooKeeperServer
 from server.wiring import build_scheduler
-from testkit.e2e import ClusterProcess, System, kill_process_group_of, running_system
+from testkit.e2e import System, kill_process_group_of, running_system
 from testkit.polling import eventually
 
 
@@ -46,11 +46,10 @@ def restart_cluster(system: System) -> None:
     kill_process_group_of(old.process.process.pid)
     old.process.process.wait(timeout=10)
     old.process = None
-    new = ClusterProcess(old.work_dir, env=old.env)
-    new.argv[new.argv.index("--port") + 1] = str(master_port)
-    new.argv[new.argv.index("--agent-port") + 1] = str(agent_port)
-    new.start()
-    system.cluster = new
+    # The same ClusterProcess starts again, so the system's own clean-up stops the restarted one.
+    old.argv[old.argv.index("--port") + 1] = str(master_port)
+    old.argv[old.argv.index("--agent-port") + 1] = str(agent_port)
+    old.start()
 
 
 def running_task_of(system: System, job: str) -> list[str]:
