@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -71,9 +72,13 @@ def id_problem(value: str) -> str | None:
         return "ID must not be empty"
     if value in (".", ".."):
         return f"'{value}' is disallowed"
-    if "/" in value or any(ord(character) < 0x20 or ord(character) == 0x7F for character in value):
+    if _NOT_IN_IDS.search(value) is not None:
         return "ID must not contain '/' or control characters"
     return None
+
+
+#: What an id may not contain: ``/`` and the C0 control characters and DEL.
+_NOT_IN_IDS = re.compile("[/\x00-\x1f\x7f]")
 
 
 def b64encode(data: bytes) -> str:
