@@ -83,3 +83,22 @@ crons = st.sampled_from(["0/5 * * * * ?", "* * * * * ?", "bad", ""]) | st.text()
 def maybe(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Mostly the given strategy, sometimes any JSON value instead."""
     return st.one_of(value, json_values)
+
+
+fresh_names = st.uuids().map(lambda generated: f"fz_{generated.hex[:12]}")
+
+
+@st.composite
+def mutated(
+    draw: st.DrawFn, template: dict[str, Any], generators: dict[str, st.SearchStrategy[Any]]
+) -> dict[str, Any]:
+    """A valid ``template`` with one or two of its fields (or added ones) generated: bodies that
+    fail, or pass, because of that field alone."""
+    body = dict(template)
+    for key in draw(st.lists(st.sampled_from(sorted(generators)), min_size=1, max_size=2, unique=True)):
+        body[key] = draw(generators[key])
+    return body
+
+
+# For number and boolean fields: often a string a lenient reader would take, else any JSON value.
+value_candidates = st.sampled_from(TRICKY_STRINGS) | json_values

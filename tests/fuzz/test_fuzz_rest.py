@@ -29,11 +29,13 @@ from .models import (
     expected_boolean,
     expected_integer,
     expected_number,
-    json_values,
+    fresh_names,
     maybe,
+    mutated,
     names,
     scripts,
     urls,
+    value_candidates,
 )
 
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -54,14 +56,19 @@ JOB_VALUE_FIELDS = (
 )
 
 app_value_fields = {
-    "cpuCount": json_values,
-    "memoryMB": json_values,
-    "appCacheEnable": json_values,
-    "eventTraceSamplingCount": json_values,
+    "cpuCount": value_candidates,
+    "memoryMB": value_candidates,
+    "appCacheEnable": value_candidates,
+    "eventTraceSamplingCount": value_candidates,
 }
 app_bodies = st.fixed_dictionaries(
     {"appName": maybe(names)},
     optional={"appURL": maybe(urls), "bootstrapScript": maybe(scripts), **app_value_fields},
+) | fresh_names.flatmap(
+    lambda name: mutated(
+        {"appName": name, "appURL": "http://h/a.tgz", "bootstrapScript": "run.sh"},
+        {"appURL": maybe(urls), "bootstrapScript": maybe(scripts), **app_value_fields},
+    )
 )
 
 
@@ -73,22 +80,34 @@ def modify_bodies(app_name: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def job_bodies(app_name: str, job_name: str) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {"appName": st.just(app_name) | names, "jobName": st.just(job_name) | maybe(names)},
-        optional={
-            "cpuCount": json_values,
-            "memoryMB": json_values,
-            "jobExecutionType": maybe(st.sampled_from(["TRANSIENT", "DAEMON", "transient"])),
-            "cron": maybe(crons),
-            "shardingTotalCount": json_values,
-            "shardingItemParameters": maybe(st.sampled_from(["0=a,1=b", "9=x", ""]) | st.text()),
-            "jobParameter": maybe(st.text()),
-            "failover": json_values,
-            "misfire": json_values,
-            "description": maybe(st.text()),
-            "props": maybe(st.dictionaries(st.text(max_size=20), st.text(max_size=50), max_size=4)),
-        },
+    generated = job_fields()
+    template = {"appName": app_name, "cpuCount": 0.1, "memoryMB": 64, "jobExecutionType": "TRANSIENT",
+                "shardingTotalCount": 2}  # fmt: skip
+    return st.one_of(
+        st.fixed_dictionaries(
+            {"appName": st.just(app_name) | names, "jobName": st.just(job_name) | maybe(names)},
+            optional=generated,
+        ),
+        (st.just(job_name) | fresh_names).flatmap(
+            lambda name: mutated({**template, "jobName": name}, generated)
+        ),
     )
+
+
+def job_fields() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "cpuCount": value_candidates,
+        "memoryMB": value_candidates,
+        "jobExecutionType": maybe(st.sampled_from(["TRANSIENT", "DAEMON", "transient"])),
+        "cron": maybe(crons),
+        "shardingTotalCount": value_candidates,
+        "shardingItemParameters": maybe(st.sampled_from(["0=a,1=b", "9=x", ""]) | st.text()),
+        "jobParameter": maybe(st.text()),
+        "failover": value_candidates,
+        "misfire": value_candidates,
+        "description": maybe(st.text()),
+        "props": maybe(st.dictionaries(st.text(max_size=20), st.text(max_size=50), max_size=4)),
+    }
 
 
 def check_values(
