@@ -47,7 +47,7 @@ from devstack.stack import (
     port_taken,
     wait_for_port,
 )
-from server.base.processes import become_subreaper, set_parent_death_signal
+from server.base.processes import become_subreaper, live_processes, set_parent_death_signal
 from server.settings import DEFAULT_GRPC_ADDRESS
 
 log = logging.getLogger("devstack")
@@ -350,16 +350,8 @@ def _kill_descendants(deadline: float) -> None:
 def _descendants(root: int) -> list[int]:
     """Pids of the live (not zombie) descendants of ``root``, from ``/proc``."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        if fields[0] not in ("Z", "X"):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    for pid, stat in live_processes().items():
+        children.setdefault(stat.ppid, []).append(pid)
     found: list[int] = []
     pending = list(children.get(root, ()))
     while pending:

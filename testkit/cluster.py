@@ -310,17 +310,9 @@ def offer_resources(offer: JsonObject) -> dict[str, float]:
 
 def group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is in process group ``pgid``."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2 :].split()
-        if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            return True
-    return False
+    from server.base.processes import live_processes
+
+    return any(stat.pgid == pgid for stat in live_processes().values())
 
 
 async def wait_gone(pgid: int, timeout: float = 5.0) -> bool:

@@ -46,8 +46,11 @@ __all__ = [
     "ManagedProcess",
     "PidRecord",
     "PidRegistry",
+    "ProcStat",
     "ProcessStartError",
     "become_subreaper",
+    "live_processes",
+    "proc_stat",
     "set_parent_death_signal",
     "start_process",
 ]
@@ -109,14 +112,17 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class _ProcStat:
+class ProcStat:
+    """The fields of ``/proc/<pid>/stat`` this module reads."""
+
     state: str
+    ppid: int
     pgid: int
     session: int
     start_ticks: int
 
 
-def _proc_stat(pid: int) -> _ProcStat | None:
+def proc_stat(pid: int) -> ProcStat | None:
     """The fields of ``/proc/<pid>/stat`` we need, or ``None`` if there is no such process."""
     try:
         raw = (_PROC / str(pid) / "stat").read_text()
@@ -125,34 +131,42 @@ def _proc_stat(pid: int) -> _ProcStat | None:
     # The command name (field 2) is in parentheses and may itself contain spaces and parentheses.
     fields = raw[raw.rfind(")") + 2 :].split()
     try:
-        return _ProcStat(
-            state=fields[0], pgid=int(fields[2]), session=int(fields[3]), start_ticks=int(fields[19])
+        return ProcStat(
+            state=fields[0],
+            ppid=int(fields[1]),
+            pgid=int(fields[2]),
+            session=int(fields[3]),
+            start_ticks=int(fields[19]),
         )
     except (IndexError, ValueError):
         return None
 
 
-def _running(stat: _ProcStat | None) -> bool:
+def _running(stat: ProcStat | None) -> bool:
     return stat is not None and stat.state not in ("Z", "X", "x")
 
 
-def _group_members(pgid: int) -> dict[int, _ProcStat]:
-    """Live (non-zombie) processes whose process group is ``pgid``."""
-    members: dict[int, _ProcStat] = {}
-    if not group_exists(pgid):  # cheap: a group with no process at all needs no /proc scan
-        return members
+def live_processes() -> dict[int, ProcStat]:
+    """Every live (non-zombie) process on the machine, from one scan of ``/proc``."""
+    found: dict[int, ProcStat] = {}
     try:
         entries = list(_PROC.iterdir())
     except OSError:
-        return members
+        return found
     for entry in entries:
         if not entry.name.isdigit():
             continue
-        pid = int(entry.name)
-        stat = _proc_stat(pid)
-        if _running(stat) and stat is not None and stat.pgid == pgid:
-            members[pid] = stat
-    return members
+        stat = proc_stat(int(entry.name))
+        if _running(stat) and stat is not None:
+            found[int(entry.name)] = stat
+    return found
+
+
+def _group_members(pgid: int) -> dict[int, ProcStat]:
+    """Live (non-zombie) processes whose process group is ``pgid``."""
+    if not group_exists(pgid):  # cheap: a group with no process at all needs no /proc scan
+        return {}
+    return {pid: stat for pid, stat in live_processes().items() if stat.pgid == pgid}
 
 
 def group_exists(pgid: int) -> bool:
@@ -237,7 +251,7 @@ class PidRegistry:
         If the leader has already gone, the earliest start time among its group's members stands
         in for it (every member started after the leader).
         """
-        stat = _proc_stat(pid)
+        stat = proc_stat(pid)
         if stat is not None:
             start_ticks = stat.start_ticks
         else:
@@ -325,7 +339,7 @@ class PidRegistry:
 
 def _verified_members(record: PidRecord) -> dict[int, int]:
     """Live members of the recorded group that are provably ours, as {pid: start_ticks}."""
-    leader = _proc_stat(record.pgid)
+    leader = proc_stat(record.pgid)
     if _running(leader) and leader is not None and leader.start_ticks != record.start_ticks:
         return {}  # the pid was recycled: the group now belongs to someone else
     members = _group_members(record.pgid)
@@ -337,7 +351,7 @@ def _still_ours(members: Mapping[int, int]) -> bool:
 
 
 def _is_same_process(pid: int, start_ticks: int) -> bool:
-    stat = _proc_stat(pid)
+    stat = proc_stat(pid)
     return _running(stat) and stat is not None and stat.start_ticks == start_ticks
 
 
