@@ -14,12 +14,15 @@ import time
 from dataclasses import dataclass, field
 
 from server.api.server import ApiServer, create_server
+from server.api.task_output_servicer import MesosTaskOutput
 from server.api.tokens import Credentials, TokenSigner
 from server.base.clock import Clock, SystemClock
 from server.domain.errors import ConfigurationError
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
+from server.registry.framework import FrameworkIdStore
 from server.registry.jobs import JobRepository
+from server.registry.mesos_master import detect_leader
 from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
@@ -130,6 +133,10 @@ def build(
             apps=AppManager(AppRepository(zookeeper)),
             jobs=jobs,
             registry=zookeeper,
+            zone=settings.zone(),
+            task_output=MesosTaskOutput(
+                settings.mesos_url, FrameworkIdStore(zookeeper).get, detect=detect_leader
+            ),
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"ELASTICJOB_GRPC_ADDRESS: {exc}") from exc

@@ -31,12 +31,15 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.Conflict, grpc.StatusCode.ABORTED),
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.MesosUnavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
-# Methods callable without a token.
+# Methods callable without a token: login, health, and the console's static files (which hold no
+# data; the console calls the API with the user's token).
 PUBLIC_METHODS = frozenset(
     {
         "/elasticjob.cloud.v1.AuthService/Login",
+        "/elasticjob.cloud.v1.ConsoleService/GetConsoleAsset",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
     }
@@ -118,7 +121,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Every method but Login, health and reflection needs a valid token, sent as the metadata
+    """Every method but Login, the console's files, health and reflection needs a valid token, sent as the metadata
     ``accesstoken`` (what Envoy passes for the REST header ``accessToken``) or
     ``authorization: Bearer <token>``."""
 

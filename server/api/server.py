@@ -9,16 +9,35 @@ import logging
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Protocol
 
 import grpc
-from elasticjob.cloud.v1 import app_pb2, app_pb2_grpc, auth_pb2, auth_pb2_grpc, job_pb2, job_pb2_grpc
+from elasticjob.cloud.v1 import (
+    app_pb2,
+    app_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    console_pb2,
+    console_pb2_grpc,
+    cron_pb2,
+    cron_pb2_grpc,
+    job_pb2,
+    job_pb2_grpc,
+    task_output_pb2,
+    task_output_pb2_grpc,
+)
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server.api.console_servicer import ConsoleServicer
+from server.api.cron_servicer import CronServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
+from server.api.task_output_servicer import TaskOutputReader, TaskOutputServicer
 from server.api.tokens import Credentials, TokenSigner
+from server.base.zones import local_zone
+from server.console.assets import ConsoleAssets
 from server.domain.errors import ConfigurationError
 from server.usecases.apps import AppManager
 from server.usecases.jobs import JobManager
@@ -29,6 +48,9 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     app_pb2.DESCRIPTOR.services_by_name["AppService"].full_name,
     job_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    cron_pb2.DESCRIPTOR.services_by_name["CronService"].full_name,
+    console_pb2.DESCRIPTOR.services_by_name["ConsoleService"].full_name,
+    task_output_pb2.DESCRIPTOR.services_by_name["TaskOutputService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
 HEALTH_NAMES = ("", *SERVICE_NAMES)
@@ -71,9 +93,13 @@ def create_server(
     apps: AppManager,
     jobs: JobManager,
     registry: RegistryConnection,
+    zone: tzinfo | None = None,
+    task_output: TaskOutputReader | None = None,
     max_workers: int = 16,
 ) -> ApiServer:
-    """Build the server; ConfigurationError when ``address`` cannot be listened on."""
+    """Build the server; ConfigurationError when ``address`` cannot be listened on. ``zone`` is the
+    one job crons are read in (default: the machine's), which the cron preview uses by default;
+    ``task_output`` reads tasks' sandbox files (without it TaskOutputService is not served)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[ErrorInterceptor(), AuthInterceptor(signer)],
@@ -82,6 +108,10 @@ def create_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(credentials, signer), server)
     app_pb2_grpc.add_AppServiceServicer_to_server(AppServicer(apps), server)
     job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
+    cron_pb2_grpc.add_CronServiceServicer_to_server(CronServicer(zone or local_zone()), server)
+    console_pb2_grpc.add_ConsoleServiceServicer_to_server(ConsoleServicer(ConsoleAssets.packaged()), server)
+    if task_output is not None:
+        task_output_pb2_grpc.add_TaskOutputServiceServicer_to_server(TaskOutputServicer(task_output), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -66,3 +66,7 @@ class Conflict(ElasticJobError):
 
 class RegistryUnavailable(ElasticJobError):
     """ZooKeeper cannot be reached within the configured time."""
+
+
+class MesosUnavailable(ElasticJobError):
+    """The Mesos master or agent did not answer in time (or no master is configured)."""
