@@ -57,7 +57,7 @@ export async function render(main) {
 
 const JOB_FIELDS = [
   ["jobName", "Name", "text", { hint: "1 to 100 of A-Z a-z 0-9 _ . -" }],
-  ["appName", "App", "select", {}],
+  ["appName", "App", "text", {}],
   ["jobExecutionType", "Type", "select", { options: ["TRANSIENT", "DAEMON"] }],
   ["cron", "Cron (Quartz, seconds first)", "text", { hint: "e.g. 0/5 * * * * ? — the next fire times show below" }],
   ["shardingTotalCount", "Shards", "number", { step: "1" }],
@@ -75,14 +75,17 @@ const JOB_FIELDS = [
 export async function renderForm(main, [jobName]) {
   const editing = jobName !== undefined;
   const [existing, apps] = await Promise.all([
-    editing ? get(`/api/job/jobs/${seg(jobName)}`) : {}, get("/api/app/list")]);
+    editing ? get(`/api/job/jobs/${seg(jobName)}`) : {}, quiet(get("/api/app/list"), [])]);
   const inputs = {};
   const preview = h("div", { class: "preview", id: "cron-preview", "aria-live": "polite" }, "Type a cron expression to see when it fires.");
+  const appNames = h("datalist", { id: "job-app-names" }, (apps || []).map((a) => h("option", { value: a.appName })));
   const fields = JOB_FIELDS.map(([name, label, type, options]) => {
     let input;
-    if (type === "select") {
-      const choices = name === "appName" ? (apps || []).map((a) => a.appName) : options.options;
-      input = h("select", { name, id: `job-${name}` }, choices.map((choice) => h("option", { value: choice }, choice || "(default)")));
+    if (name === "appName") {
+      // A text box with the published apps as suggestions.
+      input = h("input", { name, type: "text", id: "job-appName", list: "job-app-names", autocomplete: "off" });
+    } else if (type === "select") {
+      input = h("select", { name, id: `job-${name}` }, options.options.map((choice) => h("option", { value: choice }, choice || "(default)")));
     } else {
       input = h("input", { name, type, id: `job-${name}`, step: options.step, autocomplete: "off" });
     }
@@ -92,6 +95,7 @@ export async function renderForm(main, [jobName]) {
     inputs[name] = input;
     const wrapper = field(label, input, { hint: options.hint, wide: options.wide });
     if (name === "cron") wrapper.append(preview);
+    if (name === "appName") wrapper.append(appNames);
     return wrapper;
   });
   if (!editing) { inputs.shardingTotalCount.value = 1; inputs.cpuCount.value = 0.1; inputs.memoryMB.value = 64; }
@@ -166,7 +170,7 @@ function stateView(state) {
       h("thead", {}, h("tr", {}, keys.map((k) => h("th", { scope: "col" }, k)))),
       h("tbody", {}, shards.map((s) => h("tr", {}, keys.map((k) => {
         const value = s[k];
-        if ((k === "taskId" || k === "task") && value) return h("td", { class: "mono" }, h("a", { href: `#/output/${seg(value)}` }, value));
+        if ((k === "taskId" || k === "task") && value) return h("td", {}, h("a", { href: `#/output/${seg(value)}`, title: value, class: "output-link" }, "output"));
         return h("td", {}, value === undefined || value === null ? "" : String(value));
       }))))));
   }
