@@ -2,7 +2,7 @@
 ``chromium-driver`` through Selenium, with a fresh profile in a temporary folder.
 
 The flags keep Chromium off the network (no background fetches, component updates or sync) and
-working as root in a container (no sandbox, no GPU). The window is 1280×800, the size the console
+working as root in a container (no sandbox, no GPU). The window is 1280 x 800, the size the console
 is made for.
 """
 
