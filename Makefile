@@ -9,7 +9,7 @@ GEN_DIR ?= gen
 EXECUTOR_ZIPAPP ?= dist/elasticjob-executor.pyz
 LINTED := server tests bench testkit devstack tools
 
-.PHONY: help venv zookeeper deps gen gen-check lint test test-unit test-chaos run bench executor clean
+.PHONY: help venv zookeeper browser deps gen gen-check lint test test-unit test-chaos test-browser screenshots run bench executor clean
 
 help:
 	@echo "make run    - start ZooKeeper, the gRPC server and Envoy (REST on 127.0.0.1:8899) for development"
@@ -17,6 +17,8 @@ help:
 	@echo "make gen    - regenerate gen/ from proto/"
 	@echo "make bench  - run the benchmarks in bench/"
 	@echo "make executor - build $(EXECUTOR_ZIPAPP), the executor any Mesos agent runs with python3"
+	@echo "make test-browser - the web console's tests in a headless Chromium"
+	@echo "make screenshots - every console page at 1280x800 into var/screenshots/"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,7 +37,15 @@ zookeeper:
 	  { echo "could not install zookeeper (run as root, or: sudo apt-get install zookeeper)"; exit 1; }; \
 	fi
 
-deps: venv zookeeper
+# Debian's Chromium and its WebDriver, for the console's browser tests. Skipped when both are there.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing Debian's chromium and chromium-driver packages"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  { echo "could not install chromium (run as root, or: sudo apt-get install chromium chromium-driver)"; exit 1; }; \
+	fi
+
+deps: venv zookeeper browser
 
 gen: $(STAMP)
 	rm -rf $(GEN_DIR) && mkdir -p $(GEN_DIR)
@@ -66,6 +76,15 @@ test-unit: $(STAMP)
 # The fault-injection suite alone (it also runs in `make test`).
 test-chaos: deps
 	$(VENV)/bin/pytest -q -m chaos tests/chaos
+
+# The web console's tests alone (they also run in `make test`).
+test-browser: deps
+	$(VENV)/bin/pytest -q -m browser tests/browser
+
+# Every console page at 1280x800, from the whole system on loopback with a few jobs.
+screenshots: deps
+	ELASTICJOB_SCREENSHOTS_DIR=$(CURDIR)/var/screenshots $(VENV)/bin/pytest -q tests/browser/test_screenshots.py
+	@echo "screenshots in var/screenshots/"
 
 # exec: python replaces the shell, so make is its parent (it stops the stack when make dies).
 run: deps

@@ -287,7 +287,8 @@ def start_stack(settings: StackSettings, started: list[ChildProcess], stopping: 
         if envoy.process is not None:
             started.append(envoy.process)
     log.info(
-        "ready: REST on http://127.0.0.1:%d/api (login root / pwd), gRPC on %s",
+        "ready: REST on http://127.0.0.1:%d/api (login root / pwd), console on http://127.0.0.1:%d/, gRPC on %s",
+        settings.rest_port,
         settings.rest_port,
         settings.grpc_address,
     )

@@ -3,7 +3,8 @@
 
 The flags keep Chromium off the network (no background fetches, component updates or sync) and
 working as root in a container (no sandbox, no GPU). The window is 1280 x 800, the size the console
-is made for.
+is made for;
+the page's viewport is exactly that size.
 """
 
 from __future__ import annotations
@@ -59,7 +60,11 @@ def chromium() -> Iterator[webdriver.Chrome]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
     try:
-        driver.set_window_size(WIDTH, HEIGHT)
+        # The page's viewport itself is 1280 x 800 (the window's size counts the browser's frame).
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+        )
         yield driver
     finally:
         driver.quit()

@@ -1,0 +1,189 @@
+"""The web console in a real headless Chromium, against the whole system through Envoy: log in,
+publish an app, register a job with its cron preview, watch it run, read a shard's output,
+disable and enable the job, delete the app.
+
+The routes the pages call are ElasticJob-Cloud 3.0's (its console's app, job, task and event
+routes; see the operations spec) and ours (cron preview, job state, task output); Mesos' files
+API (``/files/read``) is what the task output reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
+
+from testkit import browser
+from testkit.e2e import System
+from testkit.harness import unique_name
+from tests.browser.console import fill, go, log_in, open_console, printing_app, uncaught_errors
+
+pytestmark = pytest.mark.browser
+
+
+def app_exists(system: System, app_name: str) -> bool:
+    return system.zookeeper.client.exists(system.zookeeper.paths.app(app_name)) is not None
+
+
+def job_exists(system: System, job_name: str) -> bool:
+    return system.zookeeper.client.exists(system.zookeeper.paths.job(job_name)) is not None
+
+
+def test_login_keeps_the_token_for_the_tab_and_a_401_returns_to_the_login(
+    system: System, driver: webdriver.Chrome
+) -> None:
+    open_console(driver, system.envoy.base_url)
+    log_in(driver, password="wrong")
+    browser.wait_for_text(driver, ".login .form-error", "Wrong user name or password")
+    log_in(driver)
+    browser.wait_for(driver, "#top nav")
+    assert driver.execute_script("return location.hash") == "#/dashboard"
+    assert driver.execute_script("return sessionStorage.getItem('elasticjob.token')")
+    assert driver.execute_script("return localStorage.length") == 0
+
+    # A token the server no longer accepts: the next call answers 401 and the login comes back.
+    driver.execute_script("sessionStorage.setItem('elasticjob.token', 'not-a-token')")
+    go(driver, "#/apps/new")
+    fill(
+        driver, {"appName": unique_name("app"), "appURL": "file:///x.tar.gz", "bootstrapScript": "run"}, "app"
+    )
+    driver.find_element(By.ID, "app-submit").click()
+    browser.wait_for(driver, "#login-username")
+    assert driver.execute_script("return sessionStorage.getItem('elasticjob.token')") is None
+    log_in(driver)
+    browser.wait_for(driver, "#app-form-title")  # back where the session ended
+    assert uncaught_errors(driver) == []
+
+
+def test_publish_shows_the_apis_field_error_beside_the_field(
+    system: System, driver: webdriver.Chrome
+) -> None:
+    app_name = unique_name("app")
+    open_console(driver, system.envoy.base_url, "#/apps/new")
+    log_in(driver)
+    browser.wait_for(driver, "#app-appName")
+    fill(
+        driver,
+        {
+            "appName": app_name,
+            "appURL": system.app_archive.as_uri(),
+            "bootstrapScript": "bin/run.sh",
+            "cpuCount": "-1",
+            "memoryMB": "32",
+        },
+        "app",
+    )
+    driver.find_element(By.ID, "app-submit").click()
+    error = browser.wait_for_text(driver, "#app-cpuCount-error", "cpuCount")
+    assert driver.find_element(By.ID, "app-cpuCount").get_attribute("aria-invalid") == "true"
+    assert driver.switch_to.active_element.get_attribute("id") == "app-cpuCount"
+    assert not app_exists(system, app_name), error.text
+
+    fill(driver, {"cpuCount": "0.1"}, "app")
+    driver.find_element(By.ID, "app-submit").click()
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return location.hash") == "#/apps")
+    assert app_exists(system, app_name)
+
+
+def test_register_previews_the_cron_as_it_is_typed(system: System, driver: webdriver.Chrome) -> None:
+    app_name = system.publish_app()
+    job_name = unique_name("job")
+    open_console(driver, system.envoy.base_url, "#/jobs/new")
+    log_in(driver)
+    cron = browser.wait_for(driver, "#job-cron")
+    cron.send_keys("0 0 25 * * ?")
+    browser.wait_for_text(driver, "#cron-preview .field-error", "cron")
+    assert cron.get_attribute("aria-invalid") == "true"
+
+    cron.clear()
+    cron.send_keys("0/2 * * * * ?")
+    WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cron-preview li")) == 5)
+    fires = [
+        datetime.fromisoformat(item.text)
+        for item in driver.find_elements(By.CSS_SELECTOR, "#cron-preview li")
+    ]
+    assert all((later - earlier).total_seconds() == 2 for earlier, later in itertools.pairwise(fires))
+    assert all(fire.second % 2 == 0 for fire in fires)
+
+    fill(driver, {"jobName": job_name, "appName": app_name, "shardingTotalCount": 1, "memoryMB": 16}, "job")
+    driver.find_element(By.ID, "job-submit").click()
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script("return location.hash") == f"#/jobs/{job_name}"
+    )
+    assert job_exists(system, job_name)
+    system.deregister(job_name)
+
+
+def test_a_job_runs_and_its_shards_output_disable_enable_and_delete(
+    system: System, driver: webdriver.Chrome, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The whole walk of the issue: needs the operations routes (app and job lists, job state,
+    disable / enable, app delete), the run history and the Mesos files API."""
+    archive = printing_app(tmp_path_factory.mktemp("printing"))
+    app_name = unique_name("app")
+    job_name = unique_name("job")
+    open_console(driver, system.envoy.base_url, "#/apps/new")
+    log_in(driver)
+    browser.wait_for(driver, "#app-appName")
+    fill(
+        driver,
+        {
+            "appName": app_name,
+            "appURL": archive.as_uri(),
+            "bootstrapScript": "bin/run.sh",
+            "cpuCount": "0.1",
+            "memoryMB": "32",
+        },
+        "app",
+    )
+    driver.find_element(By.ID, "app-submit").click()
+    browser.wait_for(driver, f'#apps-rows tr[data-app="{app_name}"]')
+
+    go(driver, "#/jobs/new")
+    browser.wait_for(driver, "#job-cron").send_keys("0/3 * * * * ?")
+    WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cron-preview li")) == 5)
+    fill(
+        driver,
+        {
+            "jobName": job_name,
+            "appName": app_name,
+            "shardingTotalCount": 2,
+            "memoryMB": 16,
+            "cpuCount": "0.1",
+        },
+        "job",
+    )
+    driver.find_element(By.ID, "job-submit").click()
+    browser.wait_for(driver, "#job-trigger")
+
+    # Watch it run: a shard's output link appears on the job's page (running task or last run).
+    link = browser.wait_for(driver, "#main a.output-link", timeout=60)
+    link.click()
+    browser.wait_for_text(driver, "#output-text", f"console-line job={job_name} shard=", timeout=30)
+
+    go(driver, f"#/jobs/{job_name}")
+    browser.wait_for(driver, "#job-disable").click()
+    browser.wait_for(driver, "#job-enable")
+    browser.wait_for_text(driver, "#main h1", "disabled")
+    with httpx.Client(base_url=system.envoy.base_url, headers={"accessToken": system.token}) as client:
+        assert client.get(f"/api/job/{job_name}/disable").json() is True
+    driver.find_element(By.ID, "job-enable").click()
+    browser.wait_for(driver, "#job-disable")
+    browser.wait_for_text(driver, "#main h1", "enabled")
+
+    go(driver, "#/apps")
+    row = browser.wait_for(driver, f'#apps-rows tr[data-app="{app_name}"]')
+    row.find_element(By.CSS_SELECTOR, "button.danger").click()
+    browser.wait_for_text(driver, "#delete-jobs", job_name)
+    driver.find_element(By.ID, "confirm-ok").click()
+    WebDriverWait(driver, 15).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, f'#apps-rows tr[data-app="{app_name}"]')
+    )
+    assert not app_exists(system, app_name)
+    assert not job_exists(system, job_name)
+    assert uncaught_errors(driver) == []
