@@ -125,7 +125,7 @@ class TaskOutputServicer(task_output_pb2_grpc.TaskOutputServiceServicer):
 
 def _whole_characters(data: bytes, *, at_end: bool) -> bytes:
     """``data`` without a UTF-8 sequence cut at its end (the next read starts with it), unless the
-    file ends there."""
+    file ends there or nothing would be left (a read always moves on)."""
     if at_end:
         return data
     for back in range(1, min(4, len(data)) + 1):
@@ -134,5 +134,5 @@ def _whole_characters(data: bytes, *, at_end: bool) -> bytes:
             return data  # ASCII: nothing is cut
         if byte >= 0xC0:  # a lead byte: is its sequence complete?
             needed = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return data if back >= needed else data[:-back]
+            return data if back >= needed or back == len(data) else data[:-back]
     return data
