@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 
 from testkit import browser
 from testkit.e2e import System
-from tests.browser.console import go, log_in, open_console, uncaught_errors
+from tests.browser.console import fill, go, log_in, open_console, uncaught_errors
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,11 @@ def test_every_page_renders_at_1280_by_800(system: System, driver: webdriver.Chr
     for name, page, ready in pages[1:]:
         go(driver, page)
         browser.wait_for(driver, ready)
+        if name == "app-form":  # with the API's refusal shown beside its field
+            fill(driver, {"appName": "reports", "appURL": "https://repo.example/reports-2.4.tar.gz"}, "app")
+            fill(driver, {"bootstrapScript": "bin/start.sh", "cpuCount": "0", "memoryMB": "512"}, "app")
+            driver.find_element(By.ID, "app-submit").click()
+            browser.wait_for_text(driver, "#app-cpuCount-error", "cpuCount")
         if name == "job-form":
             driver.find_element(By.ID, "job-cron").send_keys("0 0/15 9-17 ? * MON-FRI")
             browser.wait_for(driver, "#cron-preview li")

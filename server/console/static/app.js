@@ -58,6 +58,8 @@ function route() {
   current.stop();
   current = { stop: () => {} };
   const main = document.getElementById("main");
+  const notice = document.getElementById("notice");
+  if (notice.classList.contains("error")) notice.hidden = true; // an earlier page's trouble
   if (!session.token) {
     if (location.hash && location.hash !== "#/login") afterLogin = location.hash;
     if (location.hash !== "#/login") history.replaceState(null, "", "#/login");
@@ -101,8 +103,8 @@ function route() {
 }
 
 whenUnauthenticated(() => {
-  tell("Your session has ended: log in again.", { error: true });
   route();
+  tell("Your session has ended: log in again.", { error: true });
 });
 document.getElementById("logout").addEventListener("click", () => { session.clear(); afterLogin = "#/dashboard"; route(); });
 window.addEventListener("hashchange", route);
