@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -163,8 +164,11 @@ def test_a_job_runs_and_its_shards_output_disable_enable_and_delete(
 
     # Watch it run: a shard's output link appears on the job's page (running task or last run).
     link = browser.wait_for(driver, "#main a.output-link", timeout=60)
-    link.click()
-    browser.wait_for_text(driver, "#output-text", f"console-line job={job_name} shard=", timeout=30)
+    href = str(link.get_attribute("href"))  # by its address: the list is redrawn as tasks end
+    go(driver, href[href.index("#") :])
+    shown = browser.wait_for_text(driver, "#output-text", f"console-line job={job_name} shard=", timeout=30)
+    shard = unquote(href).split("@-@")[1]  # the executor's file holds every shard: only this one's lines show
+    assert all(line.startswith(f"[{job_name}-{shard}]") for line in shown.text.splitlines()), shown.text
 
     go(driver, f"#/jobs/{job_name}")
     browser.wait_for(driver, "#job-disable").click()

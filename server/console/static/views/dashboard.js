@@ -1,4 +1,4 @@
-// Dashboard: counts of apps, jobs and tasks, and task results over the last 24 hours.
+// Dashboard: counts of apps, jobs and tasks, and task results over the last hour or 24 hours.
 import { get, seg } from "../api.js";
 import { h, replace } from "../dom.js";
 import { resultsChart } from "../chart.js";
@@ -18,12 +18,23 @@ export async function jobsWithState() {
   return jobs.map((job, index) => ({ ...job, disabled: flags[index] === true }));
 }
 
+// The chart's period in hours, kept while the tab lives.
+let chartHours = 24;
+
 export async function render(main) {
   const cards = h("div", { class: "cards", "aria-label": "Counts" });
   const chart = h("div", { class: "chart" });
-  replace(main, h("h1", {}, "Dashboard"), cards, h("h2", {}, "Task results, last 24 hours"), chart);
+  const span = h("select", { id: "chart-span", "aria-label": "Chart period" },
+    h("option", { value: "24" }, "last 24 hours"), h("option", { value: "1" }, "last hour"));
+  span.value = String(chartHours);
+  replace(main, h("h1", {}, "Dashboard"), cards,
+    h("div", { class: "toolbar" }, h("h2", { id: "chart-title" }, "Task results"), span), chart);
+  let results = null;
+  const drawChart = () => replace(chart, results ? resultsChart(results, chartHours) : h("p", { class: "empty" }, "No statistics available."));
+  span.addEventListener("change", () => { chartHours = Number(span.value); drawChart(); });
   async function refresh() {
-    const [apps, jobs, running, ready, failover, results] = await Promise.all([
+    let apps, jobs, running, ready, failover;
+    [apps, jobs, running, ready, failover, results] = await Promise.all([
       get("/api/app/list"),
       jobsWithState(),
       optional(get("/api/job/tasks/running"), null),
@@ -42,7 +53,7 @@ export async function render(main) {
       card("tasks running", running ? running.length : null, "count-running"),
       card("runs ready", readyRuns, "count-ready"),
       card("shards failing over", failover ? failover.length : null, "count-failover"));
-    replace(chart, results ? resultsChart(results) : h("p", { class: "empty" }, "No statistics available."));
+    drawChart();
   }
   await refresh();
   return { refresh };

@@ -148,31 +148,55 @@ export async function renderForm(main, [jobName]) {
   (editing ? inputs.cron : inputs.jobName).focus();
 }
 
-// The job state answer, shape decided by the operations API: known parts drawn, the rest as JSON.
+// The job state answer (the operations API's JobState): known parts drawn, the whole as JSON too.
+function outputLink(taskId, text = "output") {
+  return h("a", { href: `#/output/${seg(taskId)}`, title: taskId, class: "output-link" }, text);
+}
+
 function stateView(state) {
   if (!state || typeof state !== "object") return h("p", { class: "empty" }, "No state available.");
   const parts = [];
-  const reason = state.reason || state.whyNotRunning || state.blockedReason || state.notRunningReason;
-  if (reason) parts.push(h("p", { class: "notice error", id: "job-reason" }, `Why nothing runs: ${typeof reason === "string" ? reason : JSON.stringify(reason)}`));
-  const items = [];
-  const enabled = state.enabled;
-  if (enabled !== undefined) items.push(["Enabled", enabled ? badge("enabled", "ok") : badge(`disabled${state.disabledBy ? ` (${state.disabledBy})` : ""}`, "bad")]);
-  const nextFires = state.nextFireTimes || state.nextFires;
-  if (Array.isArray(nextFires)) items.push(["Next fires", nextFires.length ? h("ol", {}, nextFires.map((t) => h("li", { class: "mono" }, t))) : "none"]);
-  for (const key of ["readyRuns", "waitingRuns", "ready", "readyTimes"]) {
-    if (state[key] !== undefined && typeof state[key] !== "object") items.push(["Runs waiting", String(state[key])]);
+  const reason = state.waitingReason;
+  if (reason) {
+    parts.push(h("p", { class: "notice error", id: "job-reason" },
+      `Why nothing runs: ${reason}`, state.waitingSince ? ` (since ${when(state.waitingSince)})` : ""));
   }
+  const items = [];
+  if (state.enabled !== undefined) {
+    const why = [state.jobDisabled ? "the job" : null, state.appDisabled ? "its app" : null].filter(Boolean).join(" and ");
+    items.push(["Enabled", state.enabled ? badge("enabled", "ok") : badge(`disabled${why ? `: ${why}` : ""}`, "bad")]);
+  }
+  if (Array.isArray(state.nextFireTimes)) {
+    items.push([`Next fires${state.zone ? ` (${state.zone})` : ""}`, state.nextFireTimes.length
+      ? h("ol", { id: "job-next-fires" }, state.nextFireTimes.map((t) => h("li", { class: "mono" }, t))) : "none"]);
+  }
+  if (state.readyRuns !== undefined) items.push(["Runs waiting", String(state.readyRuns)]);
   if (items.length) parts.push(h("dl", { class: "kv" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
-  const shards = state.shards || state.shardStates;
-  if (Array.isArray(shards) && shards.length) {
-    const keys = [...new Set(shards.flatMap((s) => Object.keys(s)))].filter((k) => typeof shards[0][k] !== "object" || shards[0][k] === null);
-    parts.push(h("h3", {}, "Shards"), h("table", { "aria-label": "Shards" },
-      h("thead", {}, h("tr", {}, keys.map((k) => h("th", { scope: "col" }, k)))),
-      h("tbody", {}, shards.map((s) => h("tr", {}, keys.map((k) => {
-        const value = s[k];
-        if ((k === "taskId" || k === "task") && value) return h("td", {}, h("a", { href: `#/output/${seg(value)}`, title: value, class: "output-link" }, "output"));
-        return h("td", {}, value === undefined || value === null ? "" : String(value));
-      }))))));
+  const shards = Array.isArray(state.shards) ? state.shards : [];
+  if (shards.length) {
+    parts.push(h("h3", {}, "Shards"), h("table", { "aria-label": "Shards", id: "job-shards" },
+      h("thead", {}, h("tr", {}, ["Shard", "Task", "State", "Since", "Last run"].map((k) => h("th", { scope: "col" }, k)))),
+      h("tbody", {}, shards.map((shard) => {
+        const task = shard.currentTask || {};
+        const last = shard.lastRun || null;
+        const lastSuccess = last && (last.success ?? last.isSuccess);
+        return h("tr", {},
+          h("td", { class: "num" }, shard.shardingItem ?? ""),
+          h("td", {}, task.taskId ? outputLink(task.taskId) : "–"),
+          h("td", {}, task.state ? badge(task.state, "info") : "idle"),
+          h("td", {}, when(task.since)),
+          h("td", {}, last
+            ? [lastSuccess ? badge("succeeded", "ok") : badge("failed", "bad"), " ", when(last.completeTime || last.startTime),
+              last.taskId ? [" ", outputLink(last.taskId)] : null]
+            : "–"));
+      }))));
+  }
+  const failover = Array.isArray(state.failover) ? state.failover : [];
+  if (failover.length) {
+    parts.push(h("h3", {}, "Waiting for failover"), h("ul", { id: "job-failover" }, failover.map((wait) =>
+      h("li", {}, `shard ${wait.shardingItem ?? "?"}`, wait.attempts ? `, attempt ${wait.attempts}` : "",
+        wait.retryAt ? `, next try ${when(wait.retryAt)}` : "",
+        wait.originalTaskId ? [" (", outputLink(wait.originalTaskId, "last output"), ")"] : null))));
   }
   parts.push(h("details", {}, h("summary", {}, "Full state"), h("pre", { class: "mono", id: "job-state-json" }, JSON.stringify(state, null, 2))));
   return parts;
@@ -188,7 +212,7 @@ function runsTable(rows) {
       h("td", {}, when(row.completeTime)),
       h("td", {}, row.completeTime ? (row.success ? badge("succeeded", "ok") : badge("failed", "bad")) : badge("running", "info"),
         row.failureCause ? h("div", { class: "hint" }, row.failureCause.slice(0, 200)) : null),
-      h("td", {}, row.taskId ? h("a", { href: `#/output/${seg(row.taskId)}`, class: "output-link" }, "output") : "")))));
+      h("td", {}, row.taskId ? outputLink(row.taskId) : "")))));
 }
 
 export async function renderDetail(main, [jobName]) {
@@ -235,7 +259,7 @@ export async function renderDetail(main, [jobName]) {
     replace(state, stateView(jobState));
     const mine = (tasks || []).filter((t) => t.metaInfo && t.metaInfo.jobName === jobName);
     replace(running, mine.length
-      ? h("ul", {}, mine.map((t) => h("li", { class: "mono" }, `shard ${(t.metaInfo.shardingItems || []).join(",")}: `, h("a", { href: `#/output/${seg(t.id)}` }, t.id))))
+      ? h("ul", {}, mine.map((t) => h("li", {}, `shard ${(t.metaInfo.shardingItems || []).join(",")}: `, outputLink(t.id), h("span", { class: "hint mono" }, ` ${t.id}`))))
       : h("p", { class: "empty" }, "None."));
     replace(lastRuns, executions ? runsTable(executions.rows) : h("p", { class: "empty" }, "Run history is not available."));
   }

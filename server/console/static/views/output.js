@@ -9,9 +9,17 @@ const KEEP_CHARS = 2_000_000; // the view keeps at most this much text
 const read = (taskId, file, offset, length) =>
   get(`/api/job/tasks/${seg(taskId)}/output`, { file, offset, length });
 
+// The executor's files hold every shard it ran, each line prefixed with "[job-item]".
+function shardPrefix(taskId) {
+  const [job, item] = taskId.split("@-@");
+  return item === undefined ? null : `[${job}-${item}]`;
+}
+
 export async function render(main, [taskId]) {
   const file = h("select", { id: "output-file", name: "file" }, h("option", { value: "stdout" }, "stdout"), h("option", { value: "stderr" }, "stderr"));
   const follow = h("input", { type: "checkbox", id: "output-follow", checked: true });
+  const prefix = shardPrefix(taskId);
+  const shardOnly = h("input", { type: "checkbox", id: "output-shard-only", checked: prefix !== null, disabled: prefix === null });
   const download = h("button", { type: "button", class: "secondary", id: "output-download" }, "Download");
   const where = h("p", { class: "hint", id: "output-where" });
   const text = h("pre", { class: "output", id: "output-text", tabindex: "0", "aria-label": "Output" });
@@ -19,15 +27,25 @@ export async function render(main, [taskId]) {
     h("div", { class: "toolbar" },
       h("label", { for: "output-file" }, "File", file),
       h("span", {}, follow, " ", h("label", { for: "output-follow" }, "Follow")),
+      h("span", {}, shardOnly, " ", h("label", { for: "output-shard-only" }, `Only this shard's lines${prefix ? ` (${prefix})` : ""}`)),
       download),
     where, text);
   let next = 0;
-  const append = (chunk) => {
+  let raw = "";
+  const draw = () => {
     const atBottom = text.scrollTop + text.clientHeight >= text.scrollHeight - 4;
-    text.textContent = (text.textContent + chunk).slice(-KEEP_CHARS);
+    text.textContent = shardOnly.checked && prefix
+      ? raw.split("\n").filter((line) => line.startsWith(prefix)).join("\n")
+      : raw;
     if (atBottom || follow.checked) text.scrollTop = text.scrollHeight;
   };
+  const append = (chunk) => {
+    raw = (raw + chunk).slice(-KEEP_CHARS);
+    draw();
+  };
+  shardOnly.addEventListener("change", draw);
   async function tail() {
+    raw = "";
     text.textContent = "";
     try {
       const chunk = await read(taskId, file.value, undefined, TAIL_BYTES);
