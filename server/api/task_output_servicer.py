@@ -65,6 +65,7 @@ class MesosTaskOutput:
         if self._master_url is None:
             raise MesosUnavailable("no Mesos master is configured (ELASTICJOB_MESOS_URL): tasks do not run")
         operator = _operator()
+        file_missing = getattr(operator, "FileNotFound", ())  # the agent's 404 of /files/read
         try:
             framework_id = await self._framework_id()
             if framework_id is None:
@@ -79,6 +80,8 @@ class MesosTaskOutput:
             chunk = await operator.read_file(sandbox.agent_url, path, offset=start, length=length)
         except (NotFound, MesosUnavailable):
             raise
+        except file_missing as exc:
+            raise NotFound(f"task {task_id!r} has no {file} in its sandbox") from exc
         except Exception as exc:  # the operator's transport and protocol errors
             raise MesosUnavailable(f"reading {file} of task {task_id!r} failed: {exc}") from exc
         size = max(size, chunk.offset + len(chunk.data))

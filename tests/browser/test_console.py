@@ -17,6 +17,7 @@ import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from testkit import browser
@@ -190,4 +191,28 @@ def test_a_job_runs_and_its_shards_output_disable_enable_and_delete(
     )
     assert not app_exists(system, app_name)
     assert not job_exists(system, job_name)
+    assert uncaught_errors(driver) == []
+
+
+def test_lists_refresh_without_losing_the_filter_or_the_keyboards_place(
+    system: System, driver: webdriver.Chrome
+) -> None:
+    """The apps list is read again every few seconds (the rows are redrawn): the filter text, the
+    rows it selects and the focused control stay. Needs the app list route."""
+    kept = system.publish_app()
+    other = system.publish_app()
+    open_console(driver, system.envoy.base_url, "#/apps")
+    log_in(driver)
+    browser.wait_for(driver, f'#apps-rows tr[data-app="{other}"]')
+    driver.find_element(By.ID, "app-filter").send_keys(kept)
+    row = browser.wait_for(driver, f'#apps-rows tr[data-app="{kept}"]')
+    WebDriverWait(driver, 5).until(lambda d: not d.find_elements(By.CSS_SELECTOR, f'tr[data-app="{other}"]'))
+    button = row.find_element(By.CSS_SELECTOR, f'button[aria-label="Disable {kept}"]')
+    driver.execute_script("arguments[0].focus()", button)
+
+    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(row))  # redrawn by a refresh
+    assert driver.find_element(By.ID, "app-filter").get_attribute("value") == kept
+    rows = driver.find_elements(By.CSS_SELECTOR, "#apps-rows tr[data-app]")
+    assert [r.get_attribute("data-app") for r in rows] == [kept]
+    assert driver.switch_to.active_element.get_attribute("aria-label") == f"Disable {kept}"
     assert uncaught_errors(driver) == []

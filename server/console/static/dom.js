@@ -21,8 +21,34 @@ function append(node, children) {
 }
 
 export function replace(node, ...children) {
+  const focus = focusedIn(node);
   node.replaceChildren();
   append(node, children);
+  if (focus) restoreFocus(node, focus);
+}
+
+// A redrawn list keeps the keyboard's place: the focused control is found again by its id, or
+// by its row's data-key and its label, and focused again.
+function focusedIn(node) {
+  const active = document.activeElement;
+  if (!active || active === document.body || !node.contains(active)) return null;
+  const row = active.closest("[data-key]");
+  return {
+    id: active.id,
+    row: row ? row.dataset.key : null,
+    label: active.getAttribute("aria-label") || active.textContent,
+    tag: active.tagName,
+  };
+}
+
+function restoreFocus(node, focus) {
+  let target = focus.id ? node.querySelector(`#${CSS.escape(focus.id)}`) : null;
+  if (!target && focus.row) {
+    const row = [...node.querySelectorAll("[data-key]")].find((candidate) => candidate.dataset.key === focus.row);
+    target = row && [...row.querySelectorAll(focus.tag)]
+      .find((candidate) => (candidate.getAttribute("aria-label") || candidate.textContent) === focus.label);
+  }
+  if (target) target.focus({ preventScroll: true });
 }
 
 export function badge(text, kind) {

@@ -25,7 +25,7 @@ export async function render(main) {
     const text = filter.value.trim().toLowerCase();
     const shown = apps.filter((a) => !text || a.appName.toLowerCase().includes(text) || (a.appURL || "").toLowerCase().includes(text));
     if (!shown.length) { replace(body, h("tr", {}, h("td", { colspan: 7, class: "empty" }, apps.length ? "No app matches." : "No app published yet."))); return; }
-    replace(body, shown.map((app) => h("tr", { dataset: { app: app.appName } },
+    replace(body, shown.map((app) => h("tr", { dataset: { app: app.appName, key: app.appName } },
       h("td", {}, h("strong", {}, app.appName)),
       h("td", { class: "mono" }, app.appURL),
       h("td", { class: "num" }, app.cpuCount),

@@ -32,7 +32,7 @@ export async function render(main) {
     const text = filter.value.trim().toLowerCase();
     const shown = jobs.filter((j) => !text || [j.jobName, j.appName, j.cron].some((v) => (v || "").toLowerCase().includes(text)));
     if (!shown.length) { replace(body, h("tr", {}, h("td", { colspan: 6, class: "empty" }, jobs.length ? "No job matches." : "No job registered yet."))); return; }
-    replace(body, shown.map((job) => h("tr", { dataset: { job: job.jobName } },
+    replace(body, shown.map((job) => h("tr", { dataset: { job: job.jobName, key: job.jobName } },
       h("td", {}, h("a", { href: `#/jobs/${seg(job.jobName)}` }, job.jobName)),
       h("td", {}, job.appName),
       h("td", {}, job.jobExecutionType),
@@ -206,7 +206,7 @@ function runsTable(rows) {
   if (!rows || !rows.length) return h("p", { class: "empty" }, "No run recorded yet.");
   return h("table", { "aria-label": "Last runs" },
     h("thead", {}, h("tr", {}, ["Shard", "Started", "Completed", "Result", "Output"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", { id: "job-runs" }, rows.map((row) => h("tr", {},
+    h("tbody", { id: "job-runs" }, rows.map((row) => h("tr", { dataset: { key: row.id || row.taskId } },
       h("td", { class: "num" }, row.shardingItem),
       h("td", {}, when(row.startTime)),
       h("td", {}, when(row.completeTime)),

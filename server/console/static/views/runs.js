@@ -112,7 +112,7 @@ export async function render(main) {
     const total = Number((answer && answer.total) || 0);
     const pages = Math.max(1, Math.ceil(total / mine.perPage));
     replace(body, rows.length
-      ? rows.map((row) => h("tr", {}, kind.columns.map(([key]) => h("td", { class: key === "shardingItem" ? "num" : "" }, cell(key, row)))))
+      ? rows.map((row) => h("tr", { dataset: { key: row.id } }, kind.columns.map(([key]) => h("td", { class: key === "shardingItem" ? "num" : "" }, cell(key, row)))))
       : h("tr", {}, h("td", { colspan: kind.columns.length, class: "empty" }, "Nothing recorded matches.")));
     const perPage = h("select", { id: "runs-per-page", "aria-label": "Rows per page" }, [10, 20, 50, 100].map((n) => h("option", { value: n }, `${n} per page`)));
     perPage.value = String(mine.perPage);
