@@ -11,7 +11,7 @@ facts (call checks, ids, statuses, events) come from the Mesos kernel in :mod:`s
 ``master``     frameworks, offers, task validation, reconciliation, failover timeouts.
 ``agent``      executors and command tasks in sandboxes, status updates, the executor API.
 ``state``      the JSON models the Mesos-shaped endpoints share (resources, tasks, version).
-``operator_calls``  reading and answering v1 operator API calls (``POST /api/v1``).
+``endpoints``  what both sides' HTTP endpoints share: GET routes, operator API calls.
 ``resources``  fixed-point scalar resources.
 ``wire``       reading calls from HTTP requests, and RecordIO event streams on HTTP responses.
 """

@@ -32,11 +32,11 @@ from server.cluster.agent.endpoints import AgentEndpoints
 from server.cluster.agent.files import SandboxFiles
 from server.cluster.agent.http import EXECUTOR_API_PATH, ExecutorApi
 from server.cluster.agent.operator_api import AgentOperatorApi
+from server.cluster.endpoints import OPERATOR_API_PATH
 from server.cluster.master.core import Master
 from server.cluster.master.endpoints import MasterEndpoints, master_state
 from server.cluster.master.http import SCHEDULER_API_PATH, SchedulerApi
 from server.cluster.master.operator_api import MasterOperatorApi
-from server.cluster.operator_calls import OPERATOR_API_PATH
 from server.cluster.settings import ClusterSettings
 from server.mesos.values import JsonObject
 

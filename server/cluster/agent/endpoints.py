@@ -15,6 +15,7 @@ from aiohttp import web
 
 from server.cluster.agent.core import Agent
 from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState
+from server.cluster.endpoints import add_get
 from server.cluster.resources import Resources
 from server.cluster.state import resources_json, task_json, version_json
 from server.mesos.values import JsonObject
@@ -173,11 +174,11 @@ class AgentEndpoints:
     def routes(self, app: web.Application) -> None:
         """Add every route of the module docstring to ``app``."""
         for prefix in ("", "/slave(1)"):
-            app.router.add_get(prefix + "/state", self.state)
-            app.router.add_get(prefix + "/state.json", self.state)
-            app.router.add_get(prefix + "/health", self.health)
-        app.router.add_get("/version", self.version)
-        app.router.add_get("/metrics/snapshot", self.metrics)
+            add_get(app, prefix + "/state", self.state)
+            add_get(app, prefix + "/state.json", self.state)
+            add_get(app, prefix + "/health", self.health)
+        add_get(app, "/version", self.version)
+        add_get(app, "/metrics/snapshot", self.metrics)
 
     def document(self) -> JsonObject:
         return agent_state(self._agent, master_hostname=self._master_hostname, started_at=self.started_at)

@@ -29,6 +29,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.cluster.agent.core import Agent
+from server.cluster.endpoints import add_get
 
 __all__ = ["MAX_READ_LENGTH", "SandboxFiles"]
 
@@ -88,12 +89,9 @@ class SandboxFiles:
 
     def routes(self, app: web.Application) -> None:
         for prefix in ("", "/slave(1)"):
-            app.router.add_get(prefix + "/files/read", self.read)
-            app.router.add_get(prefix + "/files/read.json", self.read)
-            app.router.add_get(prefix + "/files/browse", self.browse)
-            app.router.add_get(prefix + "/files/browse.json", self.browse)
-            app.router.add_get(prefix + "/files/download", self.download)
-            app.router.add_get(prefix + "/files/download.json", self.download)
+            for name, handler in (("read", self.read), ("browse", self.browse), ("download", self.download)):
+                add_get(app, f"{prefix}/files/{name}", handler)
+                add_get(app, f"{prefix}/files/{name}.json", handler)
 
     def resolve(self, path: str | None) -> Path:
         """The real path of a sandbox path; raises the ``400`` / ``404`` refusal."""

@@ -4,7 +4,7 @@ Served: ``GET_HEALTH``, ``GET_VERSION``, ``GET_FLAGS``, ``GET_METRICS``, ``GET_A
 ``GET_STATE``, ``GET_FRAMEWORKS``, ``GET_EXECUTORS``, ``GET_TASKS`` and ``GET_CONTAINERS`` (live
 executor runs, with ``container_status.executor_pid``). Other calls of ``agent.proto`` answer
 ``501``; anything else (``GET_AGENTS`` is a master call) ``400`` (see
-:mod:`server.cluster.operator_calls`).
+:mod:`server.cluster.endpoints`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aiohttp import web
 from server.cluster.agent.core import Agent
 from server.cluster.agent.endpoints import agent_metrics, agent_state
 from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState
-from server.cluster.operator_calls import OperatorHandler, serve_operator_call
+from server.cluster.endpoints import OperatorHandler, serve_operator_call
 from server.cluster.state import version_json
 from server.mesos.values import JsonObject, id_object
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
+from server.cluster.endpoints import add_get
 from server.cluster.master.core import Master
 from server.cluster.master.records import Framework, MasterExecutor, MasterTask, Offer
 from server.cluster.resources import Resources
@@ -356,19 +357,24 @@ class MasterEndpoints:
         self._master = master
 
     def routes(self, app: web.Application) -> None:
-        """Add every route of the module docstring to ``app``."""
+        """Add every route of the module docstring to ``app`` (each also with a trailing ``/``,
+        which Mesos accepts and clients such as ``avmesos-cli`` send)."""
+        handlers = {
+            "/state": self.state,
+            "/state.json": self.state,
+            "/slaves": self.slaves,
+            "/frameworks": self.frameworks,
+            "/tasks": self.tasks,
+            "/state-summary": self.summary,
+            "/health": self.health,
+        }
         for prefix in ("", "/master"):
-            app.router.add_get(prefix + "/state", self.state)
-            app.router.add_get(prefix + "/state.json", self.state)
-            app.router.add_get(prefix + "/slaves", self.slaves)
-            app.router.add_get(prefix + "/frameworks", self.frameworks)
-            app.router.add_get(prefix + "/tasks", self.tasks)
-            app.router.add_get(prefix + "/state-summary", self.summary)
-            app.router.add_get(prefix + "/health", self.health)
-        app.router.add_get("/master/redirect", self.redirect)
+            for path, handler in handlers.items():
+                add_get(app, prefix + path, handler)
+        add_get(app, "/master/redirect", self.redirect)
         app.router.add_get("/master/redirect/{rest:.*}", self.redirect)
-        app.router.add_get("/version", self.version)
-        app.router.add_get("/metrics/snapshot", self.metrics)
+        add_get(app, "/version", self.version)
+        add_get(app, "/metrics/snapshot", self.metrics)
 
     async def state(self, request: web.Request) -> web.Response:
         return web.json_response(master_state(self._master))

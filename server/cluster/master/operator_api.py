@@ -3,7 +3,7 @@
 Served: ``GET_HEALTH``, ``GET_VERSION``, ``GET_FLAGS``, ``GET_METRICS``, ``GET_MASTER``,
 ``GET_STATE``, ``GET_AGENTS``, ``GET_FRAMEWORKS``, ``GET_EXECUTORS`` and ``GET_TASKS``. Other calls
 of ``master.proto`` answer ``501``; anything else ``400`` (see
-:mod:`server.cluster.operator_calls`). Ids are ``{"value"}`` objects, resources ``Resource`` lists
+:mod:`server.cluster.endpoints`). Ids are ``{"value"}`` objects, resources ``Resource`` lists
 and times ``TimeInfo`` (``{"nanoseconds"}``), as the protobuf JSON mapping gives them.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server.cluster.endpoints import OperatorHandler, serve_operator_call
 from server.cluster.master.core import Master
 from server.cluster.master.endpoints import agent_pid, master_metrics
 from server.cluster.master.records import Framework, MasterTask
-from server.cluster.operator_calls import OperatorHandler, serve_operator_call
 from server.cluster.state import VERSION, seconds_time, version_json
 from server.mesos.values import JsonObject, id_object
 

@@ -1,16 +1,18 @@
-"""Reading a v1 operator API call (``POST /api/v1``) for the master and the agent.
+"""What the master's and the agent's HTTP endpoints share.
 
-The envelope is the scheduler API's (``405`` for another method, ``400`` without
-``Content-Type``, ``415`` for anything but JSON, ``400`` for a body that is not a JSON object),
-plus ``406`` when ``Accept`` excludes JSON. A ``type`` that is not one of the side's call types
-(``master.proto`` / ``agent.proto``) is a ``400``; ``UNKNOWN`` and known calls this cluster does
-not serve are ``501``. Answers are ``200`` with ``{"type": <call type>, "<call type in lower
-case>": {...}}``.
+:func:`add_get` routes a ``GET`` with and without a trailing ``/`` (Mesos accepts both, and
+clients such as ``avmesos-cli`` send the slash). :func:`serve_operator_call` reads and answers a
+v1 operator API call (``POST /api/v1``): the envelope is the scheduler API's (``405`` for another
+method, ``400`` without ``Content-Type``, ``415`` for anything but JSON, ``400`` for a body that
+is not a JSON object), plus ``406`` when ``Accept`` excludes JSON. A ``type`` that is not one of
+the side's call types (``master.proto`` / ``agent.proto``) is a ``400``; ``UNKNOWN`` and known
+calls this cluster does not serve are ``501``. Answers are ``200`` with ``{"type": <call type>,
+"<call type in lower case>": {...}}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from aiohttp import web
 
@@ -18,12 +20,21 @@ from server.cluster.wire import CallRefused, read_call, refusal_response
 from server.mesos.calls import Refusal, accepts_json
 from server.mesos.values import JsonObject
 
-__all__ = ["OPERATOR_API_PATH", "OperatorHandler", "answer", "serve_operator_call"]
+__all__ = ["OPERATOR_API_PATH", "Handler", "OperatorHandler", "add_get", "answer", "serve_operator_call"]
 
 OPERATOR_API_PATH = "/api/v1"
 
+#: An aiohttp request handler.
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 #: A served call: the call in, the response's payload out (or a :class:`CallRefused`).
 OperatorHandler = Callable[[JsonObject], JsonObject | None]
+
+
+def add_get(app: web.Application, path: str, handler: Handler) -> None:
+    """Route ``GET path`` and ``GET path/`` to ``handler``."""
+    app.router.add_get(path, handler)
+    app.router.add_get(path + "/", handler)
 
 
 def answer(call_type: str, payload: JsonObject | None) -> JsonObject:
