@@ -258,6 +258,24 @@ async def test_files_refuse_paths_outside_the_sandboxes(cluster: EmbeddedCluster
     assert (await _get(read, path=str(sandbox / "stdout"), offset=0)).status_code == 200
 
 
+async def test_files_follow_a_link_to_the_run_inside_the_sandboxes(cluster: EmbeddedCluster) -> None:
+    """A ``runs/latest``-style link beside a run's directory reads as the run it points to
+    (Mesos' agent serves ``.../executors/<id>/runs/latest``); a link out of the sandboxes does
+    not."""
+    await _finished_tasks(cluster, ["linked"])
+    sandbox = _executor_directory(cluster, "linked")
+    latest = sandbox.parent / "latest"
+    if not latest.exists():
+        latest.symlink_to(sandbox.name)
+    chunk = (await _get(cluster.agent_url + "/files/read", path=str(latest / "stdout"), offset=0)).json()
+    assert chunk == {"data": "linked\n", "offset": 0}
+    listed = (await _get(cluster.agent_url + "/files/browse", path=str(latest))).json()
+    assert str(latest / "stdout") in {entry["path"] for entry in listed}
+    outside = sandbox.parent / "elsewhere"
+    outside.symlink_to(cluster.agent.work_dir)
+    assert (await _get(cluster.agent_url + "/files/browse", path=str(outside))).status_code == 404
+
+
 async def test_files_browse_lists_entries_and_download_sends_bytes(cluster: EmbeddedCluster) -> None:
     """``/files/browse`` entries carry ``path``, ``nlink``, ``size``, ``mtime``, ``mode`` (as
     ``ls -l``), ``uid``, ``gid``; ``/files/download`` sends the file (files.cpp)."""

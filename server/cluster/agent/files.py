@@ -88,10 +88,9 @@ class SandboxFiles:
         self._agent = agent
 
     def routes(self, app: web.Application) -> None:
-        for prefix in ("", "/slave(1)"):
-            for name, handler in (("read", self.read), ("browse", self.browse), ("download", self.download)):
-                add_get(app, f"{prefix}/files/{name}", handler)
-                add_get(app, f"{prefix}/files/{name}.json", handler)
+        for name, handler in (("read", self.read), ("browse", self.browse), ("download", self.download)):
+            add_get(app, f"/files/{name}", handler)
+            add_get(app, f"/files/{name}.json", handler)
 
     def resolve(self, path: str | None) -> Path:
         """The real path of a sandbox path; raises the ``400`` / ``404`` refusal."""
