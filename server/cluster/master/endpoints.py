@@ -24,7 +24,6 @@ from server.cluster.master.core import Master
 from server.cluster.master.records import Framework, MasterExecutor, MasterTask, Offer
 from server.cluster.resources import Resources
 from server.cluster.state import VERSION, resources_json, task_json, version_json
-from server.mesos.states import TERMINAL_STATES
 from server.mesos.values import JsonObject
 
 __all__ = [
@@ -343,10 +342,8 @@ def master_metrics(master: Master) -> dict[str, float]:
     for _, task in _all_tasks(master):
         counts[task.state] = counts.get(task.state, 0) + 1
     for state, count in counts.items():
-        metrics["master/tasks_" + state.removeprefix("TASK_").lower()] = float(count)
-    metrics["master/tasks_active"] = float(
-        sum(count for state, count in counts.items() if state not in TERMINAL_STATES)
-    )
+        if state != "TASK_UNKNOWN":  # a state the master answers, never one a task is in
+            metrics["master/tasks_" + state.removeprefix("TASK_").lower()] = float(count)
     return metrics
 
 
