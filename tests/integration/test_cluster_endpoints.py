@@ -10,6 +10,7 @@ JSON writers of src/master/readonly_handler.cpp and src/slave/http.cpp.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -395,3 +396,32 @@ async def test_a_finished_tasks_sandbox_stays_listed_as_a_completed_executor(
     assert executor["completed_tasks"][0]["state"] == "TASK_FINISHED"
     chunk = (await _get(cluster.agent_url + "/files/read", path=executor["directory"] + "/stdout")).json()
     assert chunk["data"] == "gone\n"
+
+
+async def test_operator_api_lists_and_reads_sandbox_files_on_the_agent(cluster: EmbeddedCluster) -> None:
+    """Agent ``LIST_FILES`` (``file_infos`` with ``mtime`` as TimeInfo, ``mode`` a number) and
+    ``READ_FILE`` (``size`` and base64 ``data`` from ``offset`` for ``length``), with the same path
+    rules as ``/files`` (agent.proto ``ListFiles`` / ``ReadFile``)."""
+    await _finished_tasks(cluster, ["read-me"])
+    sandbox = _executor_directory(cluster, "read-me")
+    listed = await _call(cluster.agent_url, {"type": "LIST_FILES", "list_files": {"path": str(sandbox)}})
+    infos = {Path(info["path"]).name: info for info in listed.json()["list_files"]["file_infos"]}
+    assert infos["stdout"]["size"] == len("read-me\n") and "nanoseconds" in infos["stdout"]["mtime"]
+    assert infos["stdout"]["mode"] & 0o100000  # a regular file
+    stdout = str(sandbox / "stdout")
+    chunk = await _call(
+        cluster.agent_url, {"type": "READ_FILE", "read_file": {"path": stdout, "offset": 5, "length": 2}}
+    )
+    assert chunk.json() == {
+        "type": "READ_FILE",
+        "read_file": {"size": 8, "data": base64.b64encode(b"me").decode()},
+    }
+    outside = await _call(
+        cluster.agent_url, {"type": "READ_FILE", "read_file": {"path": "/etc/passwd", "offset": 0}}
+    )
+    assert outside.status_code == 404
+    negative = await _call(
+        cluster.agent_url, {"type": "READ_FILE", "read_file": {"path": stdout, "offset": -1}}
+    )
+    assert negative.status_code == 400 and "offset" in negative.text
+    assert (await _call(cluster.agent_url, {"type": "READ_FILE"})).status_code == 400

@@ -35,15 +35,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[EmbeddedCluster]:
         yield running
 
 
-def _task_state(cluster: EmbeddedCluster, task_id: str) -> dict[str, Any]:
-    state = cluster.state()
-    for framework in state["frameworks"] + state["completed_frameworks"]:
-        for task in framework["tasks"] + framework["completed_tasks"]:
-            if task["id"] == task_id:
-                return dict(task)
-    raise AssertionError(f"task {task_id} not in /state")
-
-
 def _pgid_of(cluster: EmbeddedCluster, executor_id: str) -> int:
     for run in cluster.agent.executors():
         if run.executor_id == executor_id and run.process is not None:

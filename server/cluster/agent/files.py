@@ -31,7 +31,7 @@ from aiohttp import web
 from server.cluster.agent.core import Agent
 from server.cluster.endpoints import add_get
 
-__all__ = ["MAX_READ_LENGTH", "SandboxFiles"]
+__all__ = ["MAX_READ_LENGTH", "FileRefused", "SandboxFiles", "group_name", "user_name"]
 
 #: The most bytes one ``/files/read`` answers (Mesos caps a read at 16 pages).
 MAX_READ_LENGTH = 16 * 4096
@@ -39,7 +39,9 @@ MAX_READ_LENGTH = 16 * 4096
 _UTF8_LEAD_LENGTH = ((0xF0, 4), (0xE0, 3), (0xC0, 2))
 
 
-class _Refused(Exception):
+class FileRefused(Exception):
+    """A sandbox path or read the agent refuses: ``status`` (400, 404) and why."""
+
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status = status
@@ -59,13 +61,20 @@ def _incomplete_tail(data: bytes) -> tuple[int, int]:
     return (0, 0)
 
 
-def _name(lookup: str, number: int) -> str:
+def user_name(uid: int) -> str:
+    """The name of a user id (the number when it has none)."""
     try:
-        if lookup == "user":
-            return pwd.getpwuid(number).pw_name
-        return grp.getgrgid(number).gr_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return str(number)
+        return str(uid)
+
+
+def group_name(gid: int) -> str:
+    """The name of a group id (the number when it has none)."""
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def _integer(query: dict[str, str], name: str, default: int) -> int:
@@ -75,9 +84,9 @@ def _integer(query: dict[str, str], name: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise _Refused(400, f"Failed to parse {name}: '{text[:40]}' is not an integer") from None
+        raise FileRefused(400, f"Failed to parse {name}: '{text[:40]}' is not an integer") from None
     if value < -1:
-        raise _Refused(400, f"Negative {name} provided: {value}")
+        raise FileRefused(400, f"Negative {name} provided: {value}")
     return value
 
 
@@ -95,9 +104,9 @@ class SandboxFiles:
     def resolve(self, path: str | None) -> Path:
         """The real path of a sandbox path; raises the ``400`` / ``404`` refusal."""
         if not path:
-            raise _Refused(400, "Expecting 'path=value' in query")
+            raise FileRefused(400, "Expecting 'path=value' in query")
         if not os.path.isabs(path) or "\x00" in path:
-            raise _Refused(404, f"'{path[:200]}' is not an absolute sandbox path")
+            raise FileRefused(404, f"'{path[:200]}' is not an absolute sandbox path")
         real = Path(os.path.realpath(path))
         work_dir = Path(os.path.realpath(self._agent.work_dir))
         for run in self._agent.executors():
@@ -106,67 +115,85 @@ class SandboxFiles:
                 if not real.exists():
                     break
                 return real
-        raise _Refused(404, f"'{path[:200]}' is not a file or directory in a sandbox")
+        raise FileRefused(404, f"'{path[:200]}' is not a file or directory in a sandbox")
+
+    def read_chunk(
+        self, path: str | None, offset: int, length: int, *, whole_characters: bool = True
+    ) -> tuple[int, bytes]:
+        """``(offset, bytes)`` read as ``/files/read`` does (the file's size and no bytes at
+        ``offset`` -1 or past the end; with ``whole_characters`` no partial UTF-8 character at
+        the end); raises :class:`FileRefused`."""
+        real = self.resolve(path)
+        if real.is_dir():
+            raise FileRefused(400, "Cannot read a directory")
+        try:
+            with real.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if offset == -1 or offset >= size:
+                    return size, b""
+                wanted = MAX_READ_LENGTH if length == -1 else min(length, MAX_READ_LENGTH)
+                handle.seek(offset)
+                data = handle.read(wanted)
+                partial, missing = _incomplete_tail(data) if whole_characters else (0, 0)
+                if partial and partial == len(data):  # part of one character only: finish it
+                    data += handle.read(missing)
+                elif partial:
+                    data = data[:-partial]
+                return offset, data
+        except OSError as error:
+            raise FileRefused(404, f"Failed to read the file: {error.strerror}") from error
+
+    def entries(self, path: str | None) -> list[tuple[str, os.stat_result]]:
+        """The entries of a sandbox directory as ``(path, lstat)``, by name; raises
+        :class:`FileRefused`."""
+        real = self.resolve(path)
+        if not real.is_dir():
+            raise FileRefused(400, "Cannot browse a file")
+        assert path is not None
+        try:
+            return [
+                (os.path.join(path.rstrip("/") or "/", entry.name), entry.stat(follow_symlinks=False))
+                for entry in sorted(os.scandir(real), key=lambda item: item.name)
+            ]
+        except OSError as error:
+            raise FileRefused(404, f"Failed to browse the directory: {error.strerror}") from error
 
     async def read(self, request: web.Request) -> web.Response:
         try:
             query = dict(request.query)
             offset = _integer(query, "offset", 0)
             length = _integer(query, "length", -1)
-            real = self.resolve(query.get("path"))
-            if real.is_dir():
-                raise _Refused(400, "Cannot read a directory")
-            with real.open("rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if offset == -1 or offset >= size:
-                    return web.json_response({"data": "", "offset": size})
-                wanted = MAX_READ_LENGTH if length == -1 else min(length, MAX_READ_LENGTH)
-                handle.seek(offset)
-                data = handle.read(wanted)
-                partial, missing = _incomplete_tail(data)
-                if partial == len(data):  # part of one character only: finish it
-                    data += handle.read(missing)
-                elif partial:
-                    data = data[:-partial]
-            return web.json_response({"data": data.decode("utf-8", errors="replace"), "offset": offset})
-        except _Refused as refusal:
+            at, data = self.read_chunk(query.get("path"), offset, length)
+            return web.json_response({"data": data.decode("utf-8", errors="replace"), "offset": at})
+        except FileRefused as refusal:
             return web.Response(status=refusal.status, text=refusal.text)
-        except OSError as error:
-            return web.Response(status=404, text=f"Failed to read the file: {error.strerror}")
 
     async def browse(self, request: web.Request) -> web.Response:
         try:
-            requested = request.query.get("path")
-            real = self.resolve(requested)
-            if not real.is_dir():
-                raise _Refused(400, "Cannot browse a file")
-            assert requested is not None
-            entries = []
-            for entry in sorted(os.scandir(real), key=lambda item: item.name):
-                info = entry.stat(follow_symlinks=False)
-                entries.append(
-                    {
-                        "path": os.path.join(requested.rstrip("/") or "/", entry.name),
-                        "nlink": info.st_nlink,
-                        "size": info.st_size,
-                        "mtime": info.st_mtime,
-                        "mode": stat.filemode(info.st_mode),
-                        "uid": _name("user", info.st_uid),
-                        "gid": _name("group", info.st_gid),
-                    }
-                )
-            return web.json_response(entries)
-        except _Refused as refusal:
+            listed = self.entries(request.query.get("path"))
+        except FileRefused as refusal:
             return web.Response(status=refusal.status, text=refusal.text)
-        except OSError as error:
-            return web.Response(status=404, text=f"Failed to browse the directory: {error.strerror}")
+        return web.json_response(
+            [
+                {
+                    "path": path,
+                    "nlink": info.st_nlink,
+                    "size": info.st_size,
+                    "mtime": info.st_mtime,
+                    "mode": stat.filemode(info.st_mode),
+                    "uid": user_name(info.st_uid),
+                    "gid": group_name(info.st_gid),
+                }
+                for path, info in listed
+            ]
+        )
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         try:
             real = self.resolve(request.query.get("path"))
             if real.is_dir():
-                raise _Refused(400, "Cannot download a directory")
-        except _Refused as refusal:
+                raise FileRefused(400, "Cannot download a directory")
+        except FileRefused as refusal:
             return web.Response(status=refusal.status, text=refusal.text)
         return web.FileResponse(
             real,

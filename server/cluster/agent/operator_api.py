@@ -1,21 +1,27 @@
 """``POST /api/v1`` on the agent: the v1 operator API's read calls, in ``agent.proto``'s shapes.
 
 Served: ``GET_HEALTH``, ``GET_VERSION``, ``GET_FLAGS``, ``GET_METRICS``, ``GET_AGENT``,
-``GET_STATE``, ``GET_FRAMEWORKS``, ``GET_EXECUTORS``, ``GET_TASKS`` and ``GET_CONTAINERS`` (live
-executor runs, with ``container_status.executor_pid``). Other calls of ``agent.proto`` answer
+``GET_STATE``, ``GET_FRAMEWORKS``, ``GET_EXECUTORS``, ``GET_TASKS``, ``GET_CONTAINERS`` (live
+executor runs, with ``container_status.executor_pid``), and ``LIST_FILES`` / ``READ_FILE`` on the
+sandboxes with the path rules of :mod:`~server.cluster.agent.files` (``READ_FILE``'s ``data`` is
+base64; a path outside the sandboxes is ``404``, a missing ``path`` or a bad offset ``400``). Other calls of ``agent.proto`` answer
 ``501``; anything else (``GET_AGENTS`` is a master call) ``400`` (see
 :mod:`server.cluster.endpoints`).
 """
 
 from __future__ import annotations
 
+import base64
+
 from aiohttp import web
 
 from server.cluster.agent.core import Agent
 from server.cluster.agent.endpoints import agent_metrics, agent_state
+from server.cluster.agent.files import MAX_READ_LENGTH, FileRefused, SandboxFiles, group_name, user_name
 from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState
 from server.cluster.endpoints import OperatorHandler, serve_operator_call
-from server.cluster.state import version_json
+from server.cluster.state import seconds_time, version_json
+from server.cluster.wire import CallRefused
 from server.mesos.values import JsonObject, id_object
 
 __all__ = ["AGENT_CALL_TYPES", "AgentOperatorApi"]
@@ -51,6 +57,13 @@ def _task_message(task: AgentTask, run: ExecutorRun, agent_id: str) -> JsonObjec
     return message
 
 
+def _payload(call: JsonObject, name: str) -> JsonObject:
+    payload = call.get(name)
+    if not isinstance(payload, dict):
+        raise CallRefused(400, f"Expecting '{name}' to be present")
+    return payload
+
+
 class AgentOperatorApi:
     """The aiohttp handler of the agent's operator API."""
 
@@ -73,7 +86,10 @@ class AgentOperatorApi:
             "GET_EXECUTORS": lambda _: self.get_executors(),
             "GET_TASKS": lambda _: self.get_tasks(),
             "GET_CONTAINERS": lambda _: self.get_containers(),
+            "LIST_FILES": self.list_files,
+            "READ_FILE": self.read_file,
         }
+        self._files = SandboxFiles(agent)
 
     async def handle(self, request: web.Request) -> web.Response:
         return await serve_operator_call(request, AGENT_CALL_TYPES, self._handlers)
@@ -149,6 +165,44 @@ class AgentOperatorApi:
                 container["container_status"]["executor_pid"] = run.process.pid
             containers.append(container)
         return {"containers": containers}
+
+    def list_files(self, call: JsonObject) -> JsonObject:
+        path = _payload(call, "list_files").get("path")
+        try:
+            listed = self._files.entries(path if isinstance(path, str) else None)
+        except FileRefused as refusal:
+            raise CallRefused(refusal.status, refusal.text) from None
+        return {
+            "file_infos": [
+                {
+                    "path": entry_path,
+                    "nlink": info.st_nlink,
+                    "size": info.st_size,
+                    "mtime": seconds_time(info.st_mtime),
+                    "mode": info.st_mode,
+                    "uid": user_name(info.st_uid),
+                    "gid": group_name(info.st_gid),
+                }
+                for entry_path, info in listed
+            ]
+        }
+
+    def read_file(self, call: JsonObject) -> JsonObject:
+        payload = _payload(call, "read_file")
+        path = payload.get("path")
+        offset, length = payload.get("offset"), payload.get("length", MAX_READ_LENGTH)
+        for name, value in (("offset", offset), ("length", length)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise CallRefused(400, f"Expecting 'read_file.{name}' to be a non-negative integer")
+        assert isinstance(offset, int) and isinstance(length, int)
+        try:
+            size, _ = self._files.read_chunk(path if isinstance(path, str) else None, -1, 0)
+            _, data = self._files.read_chunk(
+                path if isinstance(path, str) else None, offset, length, whole_characters=False
+            )
+        except FileRefused as refusal:
+            raise CallRefused(refusal.status, refusal.text) from None
+        return {"size": size, "data": base64.b64encode(data).decode("ascii")}
 
     def get_state(self) -> JsonObject:
         return {
