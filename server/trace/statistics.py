@@ -197,23 +197,28 @@ class StatisticsAggregator:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def run_once(self) -> bool:
+        """One pass when leading (whether it ran); database trouble is logged once until it ends."""
+        if not self._leading():
+            return False
+        try:
+            self.aggregate(self._now())
+        except (StoreUnavailable, sa_exc.SQLAlchemyError) as exc:
+            if not self._failing:
+                log.warning("statistics not aggregated: %s", exc)
+            self._failing = True
+            return True
+        if self._failing:
+            log.info("statistics aggregated again")
+        self._failing = False
+        return True
+
     def _run(self) -> None:
         while not self._stopping.wait(self._period):
-            if not self._leading():
-                continue
             try:
-                self.aggregate(self._now())
-            except (StoreUnavailable, sa_exc.SQLAlchemyError) as exc:
-                if not self._failing:
-                    log.warning("statistics not aggregated: %s", exc)
-                self._failing = True
-                continue
+                self.run_once()
             except Exception:
                 log.exception("statistics aggregation failed")
-                continue
-            if self._failing:
-                log.info("statistics aggregated again")
-            self._failing = False
 
     def aggregate(self, now: datetime) -> None:
         """Write every interval row due by ``now`` that is missing."""
