@@ -1,7 +1,7 @@
 """The trace store: writes trace events into ElasticJob's tables and reads them back.
 
 One code path serves SQLite and PostgreSQL (SQLAlchemy Core); the tables are created when
-missing. Writes come in batches from :class:`server.trace.sink.BufferedTraceSink`; each batch is
+missing, on first use (so a database that is down at start delays nothing). Writes come in batches from :class:`server.trace.sink.BufferedTraceSink`; each batch is
 one transaction, so a batch that fails leaves nothing behind and can be written again.
 Executions are inserted at start and updated at completion (inserted when the completion finds no
 row); a status trace other than ``TASK_STAGING`` gets its ``original_task_id`` from the task's
@@ -126,6 +126,7 @@ class TraceStore:
         )
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._tables_ready = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -133,6 +134,7 @@ class TraceStore:
         """Create the trace and statistics tables (and the status index) that are missing."""
         with self._guard("create the trace tables"):
             METADATA.create_all(self.engine, checkfirst=True)
+        self._tables_ready = True
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -149,7 +151,10 @@ class TraceStore:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A connection in a transaction (committed on leaving), database trouble as StoreUnavailable."""
+        """A connection in a transaction (committed on leaving), database trouble as StoreUnavailable.
+        The tables are created first when this store has not created them yet."""
+        if not self._tables_ready:
+            self.create_tables()
         with self._guard("be reached"), self.engine.begin() as connection:
             yield connection
 
