@@ -153,7 +153,12 @@ def build(
     )
     if scheduler_settings is None and settings.mesos_url is not None:
         scheduler_settings = settings.scheduler_settings()
-    store = TraceStore(settings.event_trace_rdb_url) if settings.event_trace_rdb_url else None
+    store = None
+    if settings.event_trace_rdb_url:
+        try:
+            store = TraceStore(settings.event_trace_rdb_url)
+        except OSError as exc:  # a SQLite file's directory that cannot be made
+            raise ConfigurationError(f"ELASTICJOB_EVENT_TRACE_RDB_URL: {exc}") from exc
     sink = None
     if store is not None:
         sink = BufferedTraceSink(

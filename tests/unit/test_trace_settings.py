@@ -105,3 +105,10 @@ def test_without_a_database_the_scheduler_records_nothing() -> None:
         assert not server.history.enabled
     finally:
         server.stop(grace=0)
+
+
+def test_a_sqlite_file_whose_directory_cannot_be_made_is_refused_naming_the_variable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigurationError, match="ELASTICJOB_EVENT_TRACE_RDB_URL"):
+        build(_settings(event_trace_rdb_url=f"sqlite:///{blocker / 'trace.db'}"))
