@@ -181,39 +181,68 @@ class BufferedTraceSink:
 
     def _write(self, batch: list[_Event]) -> bool:
         """Write ``batch`` (the head of the buffer); whether the buffer moved on."""
-        statuses = [e for e in batch if isinstance(e, StatusTrace)]
-        executions = [e for e in batch if isinstance(e, ExecutionEvent)]
         try:
-            self.store.write(statuses, executions)
+            self._store_write(batch)
         except StoreUnavailable as exc:
-            with self._lock:
-                self._in_flight = 0
-                if self._outage_dropped_from is None:
-                    self._outage_dropped_from = self._dropped
-                    log.warning(
-                        "trace store unreachable (%s): buffering up to %d events, dropping beyond",
-                        exc,
-                        self.capacity,
-                    )
-                self._idle.notify_all()
+            self._note_outage(exc)
             return False
-        except (sa_exc.SQLAlchemyError, ValueError) as exc:
-            log.error("the trace store refused a batch of %d events; dropped: %s", len(batch), exc)
-            self._settle(len(batch), written=False)
-            return True
-        self._settle(len(batch), written=True)
+        except (sa_exc.SQLAlchemyError, ValueError):
+            return self._write_one_by_one(batch)
+        self._settle(written=len(batch), dropped=0)
         return True
 
-    def _settle(self, count: int, *, written: bool) -> None:
-        with self._lock:
-            for _ in range(count):
-                self._buffer.popleft()
-            if written:
-                self._written += count
+    def _store_write(self, batch: list[_Event]) -> None:
+        statuses = [e for e in batch if isinstance(e, StatusTrace)]
+        executions = [e for e in batch if isinstance(e, ExecutionEvent)]
+        self.store.write(statuses, executions)
+
+    def _write_one_by_one(self, batch: list[_Event]) -> bool:
+        """The store refused ``batch`` for its content (not an outage): write its events singly,
+        dropping only those refused, with one log line for the batch."""
+        written = 0
+        refused: list[str] = []
+        outage: StoreUnavailable | None = None
+        for event in batch:
+            try:
+                self._store_write([event])
+            except StoreUnavailable as exc:
+                outage = exc
+                break
+            except (sa_exc.SQLAlchemyError, ValueError) as exc:
+                refused.append(f"{event.id}: {_first_line(exc)}")
             else:
-                self._dropped += count
+                written += 1
+        if refused:
+            log.error(
+                "the trace store refused %d trace events; dropped: %s", len(refused), "; ".join(refused[:3])
+            )
+        self._settle(written=written, dropped=len(refused))
+        if outage is not None:
+            self._note_outage(outage)
+            return False
+        return True
+
+    def _note_outage(self, error: StoreUnavailable) -> None:
+        with self._lock:
             self._in_flight = 0
-            if written and self._outage_dropped_from is not None:
+            if self._outage_dropped_from is None:
+                self._outage_dropped_from = self._dropped
+                log.warning(
+                    "trace store unreachable (%s): buffering up to %d events, dropping beyond",
+                    error,
+                    self.capacity,
+                )
+            self._idle.notify_all()
+
+    def _settle(self, *, written: int, dropped: int) -> None:
+        """The first ``written + dropped`` buffered events are done with."""
+        with self._lock:
+            for _ in range(written + dropped):
+                self._buffer.popleft()
+            self._written += written
+            self._dropped += dropped
+            self._in_flight = 0
+            if self._outage_dropped_from is not None and written + dropped:
                 log.warning(
                     "trace store reachable again; %d events were dropped while it was not",
                     self._dropped - self._outage_dropped_from,
@@ -247,3 +276,8 @@ class BufferedTraceSink:
             return
         if gone:
             log.info("deleted %d trace rows older than %d days", gone, self.retention.days)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__

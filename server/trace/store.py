@@ -11,6 +11,7 @@ staging row. Database trouble surfaces as :class:`StoreUnavailable`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -127,14 +128,15 @@ class TraceStore:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._tables_ready = False
+        self._tables_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def create_tables(self) -> None:
         """Create the trace and statistics tables (and the status index) that are missing."""
-        with self._guard("create the trace tables"):
+        with self._tables_lock, self._guard("create the trace tables"):
             METADATA.create_all(self.engine, checkfirst=True)
-        self._tables_ready = True
+            self._tables_ready = True
 
     def dispose(self) -> None:
         """Close every pooled connection."""

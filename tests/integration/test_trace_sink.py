@@ -114,3 +114,31 @@ def test_a_stopped_postgres_delays_nothing_and_the_sink_recovers(caplog: pytest.
         sink.stop()
         store.dispose()
         postgres.remove()
+
+
+def test_an_event_the_database_refuses_is_dropped_alone(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = TraceStore(postgres.create_database())
+    sink = BufferedTraceSink(store, batch_size=50, retention=None)
+    caplog.set_level(logging.ERROR, logger="server.trace")
+    try:
+        sink.start()
+        for n in range(5):
+            sink.status(staging(n))
+        # JOB_STATUS_TRACE_LOG.job_name is VARCHAR(100): PostgreSQL refuses a longer one.
+        sink.status(
+            StatusTrace(
+                id="too-long", job_name="j" * 200, task_id="t", state="TASK_STAGING", creation_time=NOW
+            )
+        )
+        for n in range(5, 10):
+            sink.status(staging(n))
+        assert sink.flush(10)
+    finally:
+        sink.stop()
+    assert (sink.written, sink.dropped) == (10, 1)
+    assert store.status_traces(HistoryQuery(per_page=50)).total == 10
+    refusals = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "too-long" in refusals[0].getMessage()
+    store.dispose()
