@@ -226,3 +226,42 @@ def test_an_unreachable_store_is_a_503(zk_server: ZooKeeperServer, tmp_path: Pat
         assert status == 503
         assert isinstance(body, dict) and body["code"] == 14 and "trace store" in body["message"]
         assert get(stack, token, "/api/job/events/executions", page="x")[0] == 400
+
+
+def test_events_handed_to_the_sink_are_listed(traced: Stack, token: str) -> None:
+    assert traced.server.tracing is not None
+    sink = traced.server.tracing.sink
+    task = "rest_job_sink@-@0@-@READY@-@agent-9@-@abcd"
+    at = datetime.now(UTC).replace(microsecond=0)
+    sink.status(
+        StatusTrace(
+            id="sink-trace-1", job_name="rest_job_sink", task_id=task, state="TASK_STAGING", creation_time=at
+        )
+    )
+    sink.status(
+        StatusTrace(
+            id="sink-trace-2", job_name="rest_job_sink", task_id=task, state="TASK_FAILED",
+            message="Failed to fetch http://app_host/missing.tar.gz", creation_time=at + timedelta(seconds=1),
+        )
+    )  # fmt: skip
+    sink.execution(
+        ExecutionEvent(id="sink-run", job_name="rest_job_sink", task_id=task, sharding_item=0, start_time=at)
+    )
+    sink.execution(
+        ExecutionEvent(
+            id="sink-run", job_name="rest_job_sink", task_id=task, sharding_item=0, start_time=at,
+            complete_time=at + timedelta(seconds=2), is_success=False, failure_cause="exit code 3",
+        )
+    )  # fmt: skip
+    assert sink.flush(10)
+    _, runs = get(traced, token, "/api/job/events/executions", jobName="rest_job_sink")
+    assert isinstance(runs, dict) and runs["total"] == 1
+    assert (runs["rows"][0]["success"], runs["rows"][0]["failureCause"]) == (False, "exit code 3")
+    _, traces = get(
+        traced, token, "/api/job/events/statusTraces", jobName="rest_job_sink", state="TASK_FAILED"
+    )
+    assert isinstance(traces, dict)
+    assert (
+        traces["rows"][0]["message"].startswith("Failed to fetch")
+        and traces["rows"][0]["originalTaskId"] == task
+    )
