@@ -58,7 +58,13 @@ class PostgresServer:
         self._user = "postgres" if os.geteuid() == 0 else None
         if self._user is not None:
             os.chmod(self.data_dir, 0o700)
-            shutil.chown(self.data_dir, self._user, self._user)
+            try:
+                shutil.chown(self.data_dir, self._user, self._user)
+            except LookupError:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                raise StartupError(
+                    "running as root needs the 'postgres' user (Debian's postgresql package creates it)"
+                ) from None
         self.process: subprocess.Popen[bytes] | None = None
         self._initialised = False
 
