@@ -31,6 +31,7 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.Conflict, grpc.StatusCode.ABORTED),
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.HistoryUnavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
 # Methods callable without a token.

@@ -26,6 +26,7 @@ from typing import Any
 
 from server.base.clock import Clock
 from server.domain.job import JobConfig
+from server.domain.trace import NoTrace, TraceSink
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.election import LeaderElection
 from server.registry.framework import FrameworkIdStore
@@ -65,12 +66,15 @@ class SchedulerService:
         clock: Clock,
         identifier: str | None = None,
         client_factory: Callable[..., MesosSchedulerClient] = MesosSchedulerClient,
+        trace: TraceSink | None = None,
     ) -> None:
         self.zookeeper = zookeeper
         self.settings = settings
         self._clock = clock
         self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
         self._client_factory = client_factory
+        #: Where status traces and executions go (``NoTrace`` when tracing is off).
+        self.trace: TraceSink = trace if trace is not None else NoTrace()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._session_lost = threading.Event()
