@@ -87,6 +87,11 @@ class JobRepository:
         self._zk = zookeeper
         self._paths = zookeeper.paths
 
+    @property
+    def zookeeper(self) -> ZooKeeper:
+        """The connection this repository reads and writes through."""
+        return self._zk
+
     def get_document(self, job_name: str) -> JobDocument:
         """The raw stored document; JobNotFound when absent."""
         path = self._paths.job(job_name)
@@ -98,6 +103,23 @@ class JobRepository:
 
     def get(self, job_name: str) -> JobConfig:
         return JobConfig.from_document(self.get_document(job_name).document)
+
+    def list_all(self) -> list[JobConfig]:
+        """Every job that decodes, in name order (a node that does not hold a job is left out)."""
+        return [job for job, _ in self._list_versions()]
+
+    def _list_versions(self) -> list[tuple[JobConfig, int]]:
+        names = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.jobs)))
+        nodes = self._zk.get_many([self._paths.job(name) for name in names])
+        jobs: list[tuple[JobConfig, int]] = []
+        for name, node in zip(names, nodes, strict=True):
+            if node is None:
+                continue  # deleted since the children were listed
+            try:
+                jobs.append((_decode_job(node[0], self._paths.job(name)), int(node[1].version)))
+            except UnreadableJob:
+                continue
+        return jobs
 
     async def ageneration(self) -> int:
         """The jobs' generation: moved by every removal of a job."""
@@ -175,7 +197,57 @@ class JobRepository:
         that was absent is asserted absent in the transaction (created and deleted again in it:
         the create fails if a scheduler created it meanwhile), so none can be left behind. The
         jobs' generation moves in the same transaction."""
-        config_path = self._paths.job(job_name)
+        removal = self._removal(job_name)
+
+        def build(transaction: TransactionOps) -> None:
+            transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
+            removal.ops(transaction)
+
+        results = self._zk.commit(build)
+        if isinstance(results[-1], NoNodeError):
+            raise JobNotFound(job_name)
+        if any(isinstance(result, NotEmptyError | NoNodeError | NodeExistsError) for result in results):
+            raise Conflict(f"job '{job_name}' state changed while it was being removed")
+        _raise_first_error(results)
+
+    def delete_app(self, app_name: str) -> list[str]:
+        """Delete the app, its disabled flag, and every job of it with all the jobs' state nodes
+        (as ``delete``), in one transaction, or nothing; returns the names of the jobs removed.
+        ``AppNotFound`` when the app is absent; ``Conflict`` when anything read changed before the
+        commit (a job updated, a task launched or ended, the app modified), so the caller retries.
+        A removal too large for one transaction is refused unsent (``TransactionTooLarge``)."""
+        app_path = self._paths.app(app_name)
+        try:
+            _, app_stat = self._zk.call(lambda c: c.get_async(app_path))
+        except NoNodeError:
+            raise AppNotFound(app_name) from None
+        jobs = [(job.job_name, version) for job, version in self._list_versions() if job.app_name == app_name]
+        removals = [self._removal(name, version) for name, version in jobs]
+        flag = self._paths.disabled_app(app_name)
+        flag_exists = self._zk.call(lambda c: c.exists_async(flag)) is not None
+
+        def build(transaction: TransactionOps) -> None:
+            transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
+            for removal in removals:
+                removal.ops(transaction)
+            if not flag_exists:
+                transaction.create(flag, b"")
+            transaction.delete(flag)
+            transaction.delete(app_path, app_stat.version)
+
+        results = self._zk.commit(build)
+        if isinstance(results[-1], NoNodeError):
+            raise AppNotFound(app_name)
+        if any(
+            isinstance(result, NotEmptyError | NoNodeError | NodeExistsError | BadVersionError)
+            for result in results
+        ):
+            raise Conflict(f"app '{app_name}' or its jobs changed while it was being removed")
+        _raise_first_error(results)
+        return [name for name, _ in jobs]
+
+    def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
+        """What removing the job deletes: its state subtrees (read now) and its config node."""
         roots = [
             self._paths.running_job(job_name),
             self._paths.failover_job(job_name),
@@ -189,22 +261,7 @@ class JobRepository:
             owned.extend(subtree)
             if not subtree:
                 absent.append(root)
-
-        def build(transaction: TransactionOps) -> None:
-            transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
-            for path in absent:
-                transaction.create(path, b"")
-                transaction.delete(path)
-            for path in owned:
-                transaction.delete(path)
-            transaction.delete(config_path)
-
-        results = self._zk.commit(build)
-        if isinstance(results[-1], NoNodeError):
-            raise JobNotFound(job_name)
-        if any(isinstance(result, NotEmptyError | NoNodeError | NodeExistsError) for result in results):
-            raise Conflict(f"job '{job_name}' state changed while it was being removed")
-        _raise_first_error(results)
+        return _Removal(owned, absent, self._paths.job(job_name), version)
 
     def check_ops(self, transaction: TransactionOps, job_name: str, stamp: JobStamp | None = None) -> None:
         """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile); with
@@ -227,6 +284,25 @@ class JobRepository:
             paths.extend(self._subtree(RegistryPaths.child(root, child)))
         paths.append(root)
         return paths
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """The deletes that remove one job: the state nodes read (children before parents), the state
+    roots that were absent (asserted absent), then the config node at ``version``."""
+
+    owned: list[str]
+    absent: list[str]
+    config_path: str
+    version: int
+
+    def ops(self, transaction: TransactionOps) -> None:
+        for path in self.absent:
+            transaction.create(path, b"")
+            transaction.delete(path)
+        for path in self.owned:
+            transaction.delete(path)
+        transaction.delete(self.config_path, self.version)
 
 
 def _stamp(stat: ZnodeStat, generation: int) -> JobStamp:
