@@ -208,7 +208,9 @@ def page(
     ordered = sorted(items, key=key)
     if page_token:
         try:
-            after = base64.urlsafe_b64decode(page_token.encode("ascii")).decode("utf-8")
+            after = base64.b64decode(page_token.encode("ascii"), altchars=b"-_", validate=True).decode(
+                "utf-8"
+            )
         except (UnicodeError, binascii.Error, ValueError):
             raise InvalidArgument(
                 f"pageToken {quoted(page_token)} is not a token this server issued", field="pageToken"
