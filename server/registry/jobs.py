@@ -18,6 +18,7 @@ stamp holds the generation read before its node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -34,6 +35,7 @@ from server.registry.writes import outcome_unknown_on_timeout
 from server.registry.zookeeper import ZooKeeper
 
 _ANY_VERSION = -1
+_DELETE_ATTEMPTS = 10
 _DECODES_PER_SLICE = 50  # decoding yields to the event loop this often (about 5 ms)
 
 
@@ -215,7 +217,8 @@ class JobRepository:
         (as ``delete``), in one transaction, or nothing; returns the names of the jobs removed.
         ``AppNotFound`` when the app is absent; ``Conflict`` when anything read changed before the
         commit (a job updated, a task launched or ended, the app modified), so the caller retries.
-        A removal too large for one transaction is refused unsent (``TransactionTooLarge``)."""
+        A removal too large for one transaction is refused unsent (``TransactionTooLarge``). A job
+        registered for the app while it was being removed is removed right after."""
         app_path = self._paths.app(app_name)
         try:
             _, app_stat = self._zk.call(lambda c: c.get_async(app_path))
@@ -244,7 +247,24 @@ class JobRepository:
         ):
             raise Conflict(f"app '{app_name}' or its jobs changed while it was being removed")
         _raise_first_error(results)
-        return [name for name, _ in jobs]
+        removed = [name for name, _ in jobs]
+        # A job registered between the listing and the commit passed its create's check of the
+        # app; it is removed now, so no job outlives its app.
+        for job in self.list_all():
+            if job.app_name == app_name and job.job_name not in removed:
+                with contextlib.suppress(JobNotFound):
+                    self._delete_retried(job.job_name)
+                removed.append(job.job_name)
+        return removed
+
+    def _delete_retried(self, job_name: str) -> None:
+        for attempt in range(_DELETE_ATTEMPTS):
+            try:
+                self.delete(job_name)
+                return
+            except Conflict:
+                if attempt == _DELETE_ATTEMPTS - 1:
+                    raise
 
     def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
         """What removing the job deletes: its state subtrees (read now) and its config node."""

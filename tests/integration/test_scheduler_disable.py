@@ -171,3 +171,30 @@ async def test_deleting_an_app_kills_its_tasks_shuts_its_executors_down_and_leav
         ]
         assert left == []
         assert rig.running_nodes(kept) != []
+
+
+async def test_a_disable_through_another_process_reaches_the_leader_by_its_resync(
+    zk_server: ZooKeeperServer,
+) -> None:
+    """Another process's API writes only the registry; the leader's watch on ``/state/disable``
+    starts a resync, which stops the job and kills its tasks; its enable resumes the job from then."""
+    async with scheduler_rig(zk_server.connect_string) as rig:
+        app = await rig.publish_app()
+        job = (await rig.register_job(app, cron=EVERY_5_S, misfire=True, sharding_total_count=1)).job_name
+        await rig.fire(4)
+        await rig.offer()
+        (task,) = task_ids(await rig.wait_for_accept(1))
+        await rig.update(task, "TASK_RUNNING")
+
+        await asyncio.to_thread(rig.jobs.disable, job)  # not told: another process did it
+        await rig.core.resync()
+        assert killed(rig) == {task}
+        for _ in range(6):
+            await rig.fire(5)
+        assert rig.ready_count(job) == 0
+
+        await asyncio.to_thread(rig.jobs.enable, job)
+        await rig.core.resync()
+        assert rig.ready_count(job) == 0, "no backlog"
+        await rig.fire(5)
+        assert rig.ready_count(job) == 1
