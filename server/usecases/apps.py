@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from server.domain.app import AppConfig
-from server.domain.errors import AppAlreadyExists, Conflict
+from server.domain.errors import AppAlreadyExists, Conflict, FailedPrecondition
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
+from server.registry.transaction_ops import TransactionTooLarge
 
 log = logging.getLogger("server.usecases")
 
@@ -96,12 +97,18 @@ class AppManager:
     def delete(self, app_name: str) -> list[str]:
         """Remove the app, its disabled flag and every job of it with their state, in one
         transaction (retried when the state changes meanwhile); returns the jobs removed. The
-        scheduler then kills their tasks and shuts the app's executors down."""
+        scheduler then kills their tasks and shuts the app's executors down. FailedPrecondition when
+        the removal is too large for one transaction (about 1 500 jobs): nothing is removed then."""
         for _ in range(_CAS_ATTEMPTS):
             try:
                 removed = self._jobs.delete_app(app_name)
             except Conflict:
                 continue
+            except TransactionTooLarge as exc:
+                raise FailedPrecondition(
+                    f"app '{app_name}' has too many jobs to delete in one transaction ({exc}); "
+                    "deregister some of its jobs first"
+                ) from exc
             log.info("deleted app %s and its %d job(s)", app_name, len(removed))
             self.events.app_deleted(app_name, removed)
             return removed

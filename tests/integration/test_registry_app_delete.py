@@ -11,9 +11,11 @@ from kazoo.client import KazooClient
 
 from devstack.stack import ZooKeeperServer
 from server.domain.app import AppConfig
+from server.domain.errors import FailedPrecondition
 from server.domain.job import JobConfig, JobExecutionType
 from server.registry.apps import AppRepository
 from server.registry.jobs import JobRepository
+from server.registry.transaction_ops import TransactionTooLarge
 from server.registry.zookeeper import ZooKeeper
 from server.usecases.apps import AppManager
 from testkit.harness import snapshot, unique_name
@@ -94,3 +96,17 @@ def test_a_task_launched_while_its_app_is_deleted_makes_the_removal_retry_and_le
     assert attempts == [1]
     left = snapshot(zk, zookeeper.paths.root)
     assert [path for path in left if job.job_name in path or app.app_name in path] == []
+
+
+class OversizedJobs(JobRepository):
+    def delete_app(self, app_name: str) -> list[str]:
+        raise TransactionTooLarge("a transaction of 20000 operations exceeds ZooKeeper's request limit")
+
+
+def test_an_app_too_large_to_delete_at_once_is_refused_whole(zookeeper: ZooKeeper, zk: KazooClient) -> None:
+    app = publish(zookeeper)
+    before = snapshot(zk, zookeeper.paths.root)
+    with pytest.raises(FailedPrecondition) as caught:
+        AppManager(AppRepository(zookeeper), jobs=OversizedJobs(zookeeper)).delete(app.app_name)
+    assert "deregister some of its jobs first" in str(caught.value)
+    assert snapshot(zk, zookeeper.paths.root) == before

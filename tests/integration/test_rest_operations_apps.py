@@ -90,6 +90,7 @@ def test_disable_and_enable_set_and_clear_the_flag_3_0_reads(
     assert client.get(f"/api/app/{name}/disable").json() is False
     disabled = client.post(f"/api/app/{name}/disable")
     assert disabled.status_code == 200, disabled.text
+    assert disabled.json() == {}
     assert client.get(f"/api/app/{name}/disable").json() is True
     data, _ = zk.get(stack.paths.disabled_app(name))
     assert data == name.encode()  # 3.0 writes the name as the value
