@@ -326,8 +326,9 @@ class SchedulerCore:
                 async with self._lock:
                     apps_before = set(self._state.apps)
                     await self.sync.apply(stored, touched)
-                    for app_name in sorted(apps_before - set(self._state.apps)):
-                        await self.executors.retire_app(app_name)  # deleted through another process
+                    # Apps deleted through another process (not merely unreadable nodes).
+                    for app_name in sorted(apps_before - set(self._state.apps) - set(stored.apps.zxids)):
+                        await self.executors.retire_app(app_name)
                     await self.executors.step()
 
     def registry_changed(self) -> None:
