@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -110,8 +110,10 @@ class JobRepository:
         """Every job that decodes, in name order (a node that does not hold a job is left out)."""
         return [job for job, _ in self._list_versions()]
 
-    def _list_versions(self) -> list[tuple[JobConfig, int]]:
-        names = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.jobs)))
+    def _list_versions(self, exclude: Set[str] = frozenset()) -> list[tuple[JobConfig, int]]:
+        """Every job that decodes (but those named in ``exclude``) with its node's data version."""
+        children = self._zk.call(lambda c: c.get_children_async(self._paths.jobs))
+        names = sorted(name for name in children if name not in exclude)
         nodes = self._zk.get_many([self._paths.job(name) for name in names])
         jobs: list[tuple[JobConfig, int]] = []
         for name, node in zip(names, nodes, strict=True):
@@ -224,8 +226,9 @@ class JobRepository:
             _, app_stat = self._zk.call(lambda c: c.get_async(app_path))
         except NoNodeError:
             raise AppNotFound(app_name) from None
-        jobs = [(job.job_name, version) for job, version in self._list_versions() if job.app_name == app_name]
-        removals = [self._removal(name, version) for name, version in jobs]
+        listed = self._list_versions()
+        jobs = [(job.job_name, version) for job, version in listed if job.app_name == app_name]
+        removals = self._removals(jobs)
         flag = self._paths.disabled_app(app_name)
         flag_exists = self._zk.call(lambda c: c.exists_async(flag)) is not None
 
@@ -250,8 +253,9 @@ class JobRepository:
         removed = [name for name, _ in jobs]
         # A job registered between the listing and the commit passed its create's check of the
         # app; it is removed now, so no job outlives its app.
-        for job in self.list_all():
-            if job.app_name == app_name and job.job_name not in removed:
+        seen = {job.job_name for job, _ in listed}
+        for job, _ in self._list_versions(exclude=seen):
+            if job.app_name == app_name:
                 with contextlib.suppress(JobNotFound):
                     self._delete_retried(job.job_name)
                 removed.append(job.job_name)
@@ -266,22 +270,58 @@ class JobRepository:
                 if attempt == _DELETE_ATTEMPTS - 1:
                     raise
 
-    def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
-        """What removing the job deletes: its state subtrees (read now) and its config node."""
-        roots = [
+    def _roots(self, job_name: str) -> list[str]:
+        """The roots of the job's state nodes."""
+        return [
             self._paths.running_job(job_name),
             self._paths.failover_job(job_name),
             self._paths.ready_job(job_name),
             self._paths.disabled_job(job_name),
         ]
+
+    def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
+        """What removing the job deletes: its state subtrees (read now) and its config node."""
         owned: list[str] = []
         absent: list[str] = []
-        for root in roots:
+        for root in self._roots(job_name):
             subtree = self._subtree(root)
             owned.extend(subtree)
             if not subtree:
                 absent.append(root)
         return _Removal(owned, absent, self._paths.job(job_name), version)
+
+    def _removals(self, jobs: list[tuple[str, int]]) -> list[_Removal]:
+        """``_removal`` of each (job, version), the subtrees read level by level for all at once."""
+        roots = {name: self._roots(name) for name, _ in jobs}
+        subtrees = self._subtrees([root for job_roots in roots.values() for root in job_roots])
+        removals: list[_Removal] = []
+        for name, version in jobs:
+            owned = [path for root in roots[name] for path in subtrees[root]]
+            absent = [root for root in roots[name] if not subtrees[root]]
+            removals.append(_Removal(owned, absent, self._paths.job(name), version))
+        return removals
+
+    def _subtrees(self, roots: list[str]) -> dict[str, list[str]]:
+        """``_subtree`` of each root, one bulk read per level of depth."""
+        found: dict[str, list[str]] = {root: [] for root in roots}
+        level = [(root, root) for root in roots]  # (node, the root it is under)
+        levels: list[list[tuple[str, str]]] = []
+        while level:
+            present: list[tuple[str, str]] = []
+            below: list[tuple[str, str]] = []
+            for (path, root), children in zip(
+                level, self._zk.children_many([p for p, _ in level]), strict=True
+            ):
+                if children is None:
+                    continue  # absent (or deleted since its parent was listed)
+                present.append((path, root))
+                below.extend((RegistryPaths.child(path, child), root) for child in children)
+            levels.append(present)
+            level = below
+        for present in reversed(levels):  # children before parents
+            for path, root in present:
+                found[root].append(path)
+        return found
 
     def check_ops(self, transaction: TransactionOps, job_name: str, stamp: JobStamp | None = None) -> None:
         """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile); with
