@@ -184,7 +184,7 @@ def build(
             settings.grpc_address,
             credentials=Credentials(settings.auth_username, settings.auth_password),
             signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds, clock=clock),
-            apps=AppManager(AppRepository(zookeeper)),
+            apps=AppManager(AppRepository(zookeeper), events=scheduler),
             jobs=jobs,
             history=history,
             registry=zookeeper,
