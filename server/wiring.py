@@ -17,6 +17,7 @@ from server.api.server import ApiServer, create_server
 from server.api.tokens import Credentials, TokenSigner
 from server.base.clock import Clock, SystemClock
 from server.domain.errors import ConfigurationError
+from server.domain.trace import NoTrace, TraceSink
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
 from server.registry.jobs import JobRepository
@@ -24,6 +25,7 @@ from server.registry.ready import ReadyQueue
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
+from server.telemetry import metrics
 from server.usecases.apps import AppManager
 from server.usecases.jobs import JobManager
 
@@ -137,7 +139,14 @@ def build(
 
 
 def build_scheduler(
-    zookeeper: ZooKeeper, settings: SchedulerSettings, *, clock: Clock | None = None
+    zookeeper: ZooKeeper,
+    settings: SchedulerSettings,
+    *,
+    clock: Clock | None = None,
+    trace: TraceSink | None = None,
 ) -> SchedulerService:
-    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's)."""
-    return SchedulerService(zookeeper, settings, clock=clock or SystemClock())
+    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's); it
+    hands trace events to ``trace`` (none kept when not given), whose counts the metrics show."""
+    sink = trace or NoTrace()
+    metrics.follow_trace_sink(sink)
+    return SchedulerService(zookeeper, settings, clock=clock or SystemClock(), trace=sink)
