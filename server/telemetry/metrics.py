@@ -102,6 +102,11 @@ ZOOKEEPER_ERRORS = Counter(
     "ZooKeeper requests that failed, by kind and error class (unreachable, timed out, or refused).",
     ["request", "error"],
 )
+# Series known in advance start at zero, so a rate over the first scrapes is right.
+for _request in ("call", "commit", "acall", "acommit"):
+    ZOOKEEPER_REQUEST_SECONDS.labels(_request)
+for _execution_type in ("READY", "FAILOVER"):
+    LAUNCHES.labels(_execution_type)
 LEADER = Gauge("elasticjob_leader", "1 while this process leads the scheduling, else 0.")
 LEADERSHIPS = Counter("elasticjob_leaderships", "Times this process was elected leader.")
 
