@@ -428,9 +428,11 @@ class SchedulerCore:
         update = StatusUpdate.from_json(status)
         if update is None:
             return
-        self.tracing.status(status)
-        self.metering.status(update.state, update.reason)
         async with self._lock:
+            # Traced under the lock: a launch's TASK_STAGING (traced once its ACCEPT is settled,
+            # under the lock) comes before the task's updates.
+            self.tracing.status(status, update.task_id)
+            self.metering.status(update.state, update.reason)
             executor = self.executors.observe(update.task_id, update.text, status)
             if await self.task_updates.handle(update):
                 await self.launcher.launch()

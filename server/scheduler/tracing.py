@@ -13,7 +13,7 @@ handed to a :class:`~server.domain.trace.TraceSink` as ElasticJob's trace rows.
   while further runs of a misfire job still waited, else ``NORMAL_TRIGGER``.
 
 Every call is a few dictionary operations and one sink call (which returns at once): nothing
-here waits. What it remembers (agents' addresses, each launched task's source) lives in memory
+here waits; with tracing off (:class:`~server.domain.trace.NoTrace`) every call returns at once. What it remembers (agents' addresses, each launched task's source) lives in memory
 only; after a takeover the source is told from the task id (FAILOVER or NORMAL_TRIGGER).
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from server.domain.execution_report import ExecutionReport, InvalidReport, find_report
 from server.domain.task import ExecutionType, TaskId, TaskIdError
-from server.domain.trace import ExecutionEvent, ExecutionSource, StatusTrace, TraceSink
+from server.domain.trace import ExecutionEvent, ExecutionSource, NoTrace, StatusTrace, TraceSink
 from server.mesos.states import ACTIVE_STATES, TERMINAL_STATES
 from server.scheduler.matching import Placement
 from server.scheduler.state import SchedulerState
@@ -48,7 +48,8 @@ class TaskTracing:
     def __init__(
         self, sink: TraceSink, state: SchedulerState, *, new_id: Callable[[], str] = lambda: str(uuid.uuid4())
     ) -> None:
-        self.sink = sink
+        self._sink = sink
+        self._enabled = not isinstance(sink, NoTrace)
         self._state = state
         self._new_id = new_id
         #: agent id → (hostname, ip), from the offers seen.
@@ -57,11 +58,22 @@ class TaskTracing:
         self._sources: dict[str, ExecutionSource] = {}
         self._warned_bad_report = False
 
+    @property
+    def sink(self) -> TraceSink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: TraceSink) -> None:
+        self._sink = sink
+        self._enabled = not isinstance(sink, NoTrace)
+
     def _now(self) -> datetime:
         return self._state.clock.now(UTC)
 
     def offers_seen(self, offers: Iterable[Mapping[str, Any]]) -> None:
         """Remember each offering agent's hostname and IP (``url.address.ip`` of the offer)."""
+        if not self._enabled:
+            return
         agents = self._agents
         for offer in offers:
             agent_id = str(offer.get("agent_id", {}).get("value", ""))
@@ -72,6 +84,8 @@ class TaskTracing:
 
     def launched(self, placements: list[Placement]) -> None:
         """The master took an ACCEPT: each task is staging."""
+        if not self._enabled:
+            return
         now = self._now()
         ready = self._state.ready
         for placement in placements:
@@ -86,13 +100,17 @@ class TaskTracing:
             self._sources[text] = source
             self._status(task_id, text, "TASK_STAGING", "", task_id.agent_id, now)
 
-    def status(self, status: Mapping[str, Any]) -> None:
-        """A status update as received (the task id parsed or not: only ours are traced)."""
-        text = str(status.get("task_id", {}).get("value", ""))
-        try:
-            task_id = TaskId.parse(text)
-        except TaskIdError:
+    def status(self, status: Mapping[str, Any], task_id: TaskId | None = None) -> None:
+        """A status update as received (``task_id``: its task id, if parsed already; only ours are
+        traced)."""
+        if not self._enabled:
             return
+        text = str(status.get("task_id", {}).get("value", ""))
+        if task_id is None:
+            try:
+                task_id = TaskId.parse(text)
+            except TaskIdError:
+                return
         state = str(status.get("state", ""))
         message = _with_reason(state, str(status.get("reason", "")), str(status.get("message", "")))
         agent_id = str(status.get("agent_id", {}).get("value", "")) or task_id.agent_id
@@ -106,6 +124,8 @@ class TaskTracing:
 
     def decided(self, task_id: TaskId, state: str, reason: str, message: str) -> None:
         """An end the scheduler recorded without an update saying so."""
+        if not self._enabled:
+            return
         text = str(task_id)
         self._status(
             task_id, text, state, _with_reason(state, reason, message), task_id.agent_id, self._now()
@@ -114,6 +134,8 @@ class TaskTracing:
 
     def message(self, agent_id: str, executor_id: str, data: bytes) -> bool:
         """An executor MESSAGE; returns whether it was a report (of a task of ours)."""
+        if not self._enabled:
+            return _looks_like_report(data)
         try:
             report = find_report(data)
         except InvalidReport as exc:
@@ -151,7 +173,7 @@ class TaskTracing:
         if source is None:
             failover = task_id.execution_type is ExecutionType.FAILOVER
             source = ExecutionSource.FAILOVER if failover else ExecutionSource.NORMAL_TRIGGER
-        self.sink.execution(
+        self._sink.execution(
             ExecutionEvent(
                 id=report.id,
                 job_name=task_id.job_name,
@@ -170,7 +192,7 @@ class TaskTracing:
     def _status(
         self, task_id: TaskId, text: str, state: str, message: str, agent_id: str, now: datetime
     ) -> None:
-        self.sink.status(
+        self._sink.status(
             StatusTrace(
                 id=self._new_id(),
                 job_name=task_id.job_name,
@@ -197,3 +219,8 @@ def _decode_base64(data: str) -> bytes | None:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         return None
+
+
+def _looks_like_report(data: bytes) -> bool:
+    """Whether ``data`` looks like a report (tracing off: it is not logged as an unknown message)."""
+    return data.lstrip().startswith(b'{"' + b"execution")
