@@ -111,6 +111,24 @@ def test_an_unfetchable_app_shows_the_fetch_error_in_its_status_traces(
     system.deregister(job)
 
 
+def test_daemon_runs_reach_the_trace_as_executor_messages_sampled_every_n_runs(
+    system: System, sink: ListSink
+) -> None:
+    app = system.publish_app(eventTraceSamplingCount=2)
+    job = system.register_job(app, jobExecutionType="DAEMON", cron="* * * * * ?")
+    completions = eventually(
+        lambda: [e for e in sink.executions_of(job) if e.is_completion][2:] and sink.executions_of(job),
+        timeout=40,
+        what="three sampled DAEMON runs",
+    )
+    runs = len(system.runs(job, "end"))
+    system.deregister(job)
+    done = [e for e in completions if e.is_completion]
+    assert all(e.is_success is True and e.hostname for e in done)
+    assert len({e.task_id for e in done}) == 1, "one resident task runs them all"
+    assert runs >= 2 * len(done), "every other run is sampled"
+
+
 def test_metrics_counters_move_as_a_job_runs(system: System, sink: ListSink) -> None:
     before = scrape(system)
     assert total(before, "elasticjob_leader") == 1
