@@ -11,7 +11,9 @@ Lifecycle (:class:`~server.mesos.subscription.SubscriptionState`)::
   first must be ``SUBSCRIBED``. Events reach the :class:`AgentEventHandler` one at a time, in
   stream order; a handler must not block (long work goes into tasks of its own).
 * Calls (``UPDATE``) go on a separate client, one at a time and in the order they were made (the
-  agent must see a task's updates in order), each answered ``202 Accepted``.
+  agent must see a task's updates in order), each answered ``202 Accepted``. ``MESSAGE`` calls
+  (data for the framework, such as a DAEMON run's report) go on the same client, each once: Mesos
+  does not acknowledge them, so one made without a live subscription, or that fails, is dropped.
 
 What survives a lost connection:
 
