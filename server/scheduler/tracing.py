@@ -9,8 +9,9 @@ handed to a :class:`~server.domain.trace.TraceSink` as ElasticJob's trace rows.
 - An executor's report (:mod:`server.domain.execution_report`) in an update's ``data``, or in an
   executor ``MESSAGE`` (a DAEMON run), is an execution event: the run's start, or its completion
   with success and cause, with the agent's hostname and IP from its offers and the execution
-  source from the launch: ``FAILOVER`` for a failover task, ``MISFIRE`` for a READY run launched
-  while further runs of a misfire job still waited, else ``NORMAL_TRIGGER``.
+  source from the launch: ``FAILOVER`` for a failover task, ``MISFIRE`` for the READY run of a
+  misfire job launched after a run during which it was queued (as ElasticJob runs a misfired fire
+  once the run it fell into is over), else ``NORMAL_TRIGGER``.
 
 Every call is a few dictionary operations and one sink call (which returns at once): nothing
 here waits; with tracing off (:class:`~server.domain.trace.NoTrace`) every call returns at once. What it remembers (agents' addresses, each launched task's source) lives in memory
@@ -56,6 +57,8 @@ class TaskTracing:
         self._agents: dict[str, tuple[str, str]] = {}
         #: task id → why it was launched, from its launch until it ends.
         self._sources: dict[str, ExecutionSource] = {}
+        #: Misfire jobs a task of which ended while runs were queued: their next run misfired.
+        self._misfired: set[str] = set()
         self._warned_bad_report = False
 
     @property
@@ -87,18 +90,21 @@ class TaskTracing:
         if not self._enabled:
             return
         now = self._now()
-        ready = self._state.ready
+        misfired = self._misfired
+        launched_misfired: set[str] = set()
         for placement in placements:
             task_id = placement.task_id
             text = str(task_id)
             if task_id.execution_type is ExecutionType.FAILOVER:
                 source = ExecutionSource.FAILOVER
-            elif placement.job.misfire and ready.get(task_id.job_name, (0, None))[0] > 0:
-                source = ExecutionSource.MISFIRE  # runs of this job still wait behind this one
+            elif task_id.job_name in misfired:
+                source = ExecutionSource.MISFIRE
+                launched_misfired.add(task_id.job_name)
             else:
                 source = ExecutionSource.NORMAL_TRIGGER
             self._sources[text] = source
             self._status(task_id, text, "TASK_STAGING", "", task_id.agent_id, now)
+        misfired -= launched_misfired
 
     def status(self, status: Mapping[str, Any], task_id: TaskId | None = None) -> None:
         """A status update as received (``task_id``: its task id, if parsed already; only ours are
@@ -120,7 +126,7 @@ class TaskTracing:
         if isinstance(data, str) and data:
             self._report(task_id, text, _decode_base64(data), agent_id)
         if state in TERMINAL_STATES:
-            self._sources.pop(text, None)
+            self._ended(task_id, text)
 
     def decided(self, task_id: TaskId, state: str, reason: str, message: str) -> None:
         """An end the scheduler recorded without an update saying so."""
@@ -130,7 +136,7 @@ class TaskTracing:
         self._status(
             task_id, text, state, _with_reason(state, reason, message), task_id.agent_id, self._now()
         )
-        self._sources.pop(text, None)
+        self._ended(task_id, text)
 
     def message(self, agent_id: str, executor_id: str, data: bytes) -> bool:
         """An executor MESSAGE; returns whether it was a report (of a task of ours)."""
@@ -150,6 +156,13 @@ class TaskTracing:
             return False
         self._execution(task_id, report.task_id, report, agent_id or task_id.agent_id)
         return True
+
+    def _ended(self, task_id: TaskId, text: str) -> None:
+        self._sources.pop(text, None)
+        job_name = task_id.job_name
+        job = self._state.jobs.get(job_name)
+        if job is not None and job.misfire and self._state.ready.get(job_name, (0, None))[0] > 0:
+            self._misfired.add(job_name)
 
     def _report(self, task_id: TaskId, text: str, data: bytes | None, agent_id: str) -> None:
         if data is None:

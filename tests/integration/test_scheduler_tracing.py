@@ -127,6 +127,35 @@ async def test_a_failure_is_traced_with_its_reason_and_the_rerun_as_failover(
         assert event.execution_source is ExecutionSource.FAILOVER
 
 
+async def test_a_run_queued_while_its_job_ran_is_traced_as_misfire(zk_server: ZooKeeperServer) -> None:
+    sink = ListSink()
+    async with scheduler_rig(zk_server.connect_string, trace=sink) as rig:
+        app = await rig.publish_app()
+        job = await rig.register_job(app, sharding_total_count=1, cron="", misfire=True)
+        await rig.trigger(job.job_name)
+        await rig.offer()
+        (first,) = task_ids(await rig.wait_for_accept(1))
+        await rig.update(first, "TASK_RUNNING", data=encode_report(start_of("first")))
+        await rig.trigger(job.job_name)  # falls into the running run: it waits
+        await rig.offer()
+        assert len(rig.accepts()) == 1
+        await rig.update(first, "TASK_FINISHED", data=encode_report(completion_of("first", success=True)))
+        await rig.offer()
+        (second,) = task_ids(await rig.wait_for_accept(2))
+        await rig.update(second, "TASK_RUNNING", data=encode_report(start_of("second")))
+        await rig.update(second, "TASK_FINISHED", data=encode_report(completion_of("second", success=True)))
+        await rig.trigger(job.job_name)  # the job idle: a normal run again
+        await rig.offer()
+        (third,) = task_ids(await rig.wait_for_accept(3))
+        await rig.update(third, "TASK_RUNNING", data=encode_report(start_of("third")))
+        sources = {e.id: e.execution_source for e in sink.executions_of(job.job_name)}
+        assert sources == {
+            "first": ExecutionSource.NORMAL_TRIGGER,
+            "second": ExecutionSource.MISFIRE,
+            "third": ExecutionSource.NORMAL_TRIGGER,
+        }
+
+
 async def test_a_refused_accept_is_traced_as_dropped_with_the_masters_answer(
     zk_server: ZooKeeperServer,
 ) -> None:
