@@ -174,7 +174,7 @@ class AgentConnection:
     async def _post_message(self, http: httpx.AsyncClient, body: str) -> None:
         try:
             response = await http.post(self._settings.executor_url, content=body)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client closed meanwhile
             log.debug("MESSAGE to the framework failed: %s", describe(exc))
             return
         if response.status_code != 202:
@@ -207,6 +207,8 @@ class AgentConnection:
             return ConnectionEnd.AGENT_LOST
         finally:
             self._sender.stop()
+            for sending in list(self._messages):
+                sending.cancel()
             await self._call_http.aclose()
         return ConnectionEnd.CLOSED
 
