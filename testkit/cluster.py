@@ -43,7 +43,8 @@ KIT_PATH = Path(__file__).resolve()
 
 
 def fast_settings(work_dir: Path, **overrides: Any) -> ClusterSettings:
-    """ClusterSettings for tests: free ports, small resources, short timers. ``overrides`` name
+    """ClusterSettings for tests: free ports, small resources (2 cpus, 1024 MB mem, 2048 MB disk,
+    the default ports ``[31000-32000]``), short timers. ``overrides`` name
     fields of ClusterSettings, MasterSettings or AgentSettings."""
     import dataclasses
 
@@ -66,6 +67,7 @@ def fast_settings(work_dir: Path, **overrides: Any) -> ClusterSettings:
         "agent_port": 0,
         "cpus": 2.0,
         "mem": 1024.0,
+        "disk": 2048.0,
         "stop_grace_period": 1.0,
     }
     values.update({k: v for k, v in overrides.items() if k not in master_fields | agent_fields})
@@ -304,8 +306,15 @@ def launch(*tasks: JsonObject) -> list[JsonObject]:
     return [{"type": "LAUNCH", "launch": {"task_infos": list(tasks)}}]
 
 
-def offer_resources(offer: JsonObject) -> dict[str, float]:
-    return {r["name"]: r["scalar"]["value"] for r in offer["resources"]}
+def offer_resources(offer: JsonObject) -> dict[str, Any]:
+    """``{name: value}`` of an offer: a float for a scalar, ``[(begin, end), ...]`` for ranges."""
+    resources: dict[str, Any] = {}
+    for resource in offer["resources"]:
+        if resource["type"] == "RANGES":
+            resources[resource["name"]] = [(r["begin"], r["end"]) for r in resource["ranges"]["range"]]
+        else:
+            resources[resource["name"]] = resource["scalar"]["value"]
+    return resources
 
 
 def group_alive(pgid: int) -> bool:

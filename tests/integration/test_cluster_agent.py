@@ -52,7 +52,7 @@ def _nanoseconds(seconds: float) -> dict[str, int]:
 async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(cluster: EmbeddedCluster) -> None:
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
-        task = command_task(offer, "hello", 'echo hello; echo "$MESOS_TASK_ID" >&2')
+        task = command_task(offer, "hello", 'echo hello; echo "$MESOS_EXECUTOR_ID" >&2')
         await client.accept([offer["id"]["value"]], launch(task))
         finished = await scheduler.wait_for_state("hello", "TASK_FINISHED")
         assert scheduler.states_of("hello", reliable_only=True) == [
@@ -69,7 +69,11 @@ async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(clus
         (done,) = cluster.state()["frameworks"][0]["completed_tasks"]
         assert done["state"] == "TASK_FINISHED" and done["unacknowledged_updates"] == 0
         sandbox = Path(done["sandbox"])
-        assert sandbox.parent == cluster.agent.work_dir / "sandboxes" / client.framework_id / "hello"
+        runs = (
+            cluster.agent.work_dir / "slaves" / cluster.agent_id / "frameworks" / client.framework_id
+        ) / "executors/hello/runs"
+        assert sandbox.parent == runs  # Mesos' src/slave/paths.cpp layout
+        assert (runs / "latest").resolve() == sandbox.resolve()
         assert (sandbox / "stdout").read_text() == "hello\n"
         assert (sandbox / "stderr").read_text() == "hello\n"
 
@@ -246,7 +250,10 @@ async def test_custom_executor_is_started_once_and_reused_by_its_tasks(cluster: 
         assert environment["MESOS_EXECUTOR_ID"] == "reused"
         assert environment["MESOS_SANDBOX"] == environment["MESOS_DIRECTORY"] == str(sandbox)
         assert environment["MESOS_AGENT_ENDPOINT"] == cluster.agent.endpoint
-        assert environment["MESOS_SLAVE_ID"] == environment["MESOS_AGENT_ID"] == cluster.agent_id
+        assert environment["MESOS_SLAVE_ID"] == cluster.agent_id
+        assert environment["MESOS_SLAVE_PID"] == f"slave(1)@{cluster.agent.endpoint}"
+        assert environment["MESOS_HTTP_COMMAND_EXECUTOR"] == "0"
+        assert environment["MESOS_ALLOCATION_ROLE"] == "*"
         assert environment["MESOS_CHECKPOINT"] == "1"
         assert environment["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "1secs"
         assert environment["MESOS_RECOVERY_TIMEOUT"] == "15mins"

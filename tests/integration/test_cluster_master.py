@@ -27,6 +27,9 @@ from testkit.cluster import (
 from testkit.polling import until
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+#: What the test agent offers (``fast_settings``): its scalars and Mesos' default ports.
+WHOLE_AGENT = {"cpus": 2.0, "mem": 1024.0, "disk": 2048.0, "ports": [(31000, 32000)]}
+SCALARS = {"cpus": 2.0, "mem": 1024.0, "disk": 2048.0}
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ def _pgid_of(cluster: EmbeddedCluster, executor_id: str) -> int:
 async def test_subscribe_gets_one_offer_with_the_configured_resources(cluster: EmbeddedCluster) -> None:
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
-        assert offer_resources(offer) == {"cpus": 2.0, "mem": 1024.0}
+        assert offer_resources(offer) == WHOLE_AGENT
         assert offer["agent_id"]["value"] == cluster.agent_id
         assert offer["framework_id"]["value"] == client.framework_id
         assert "allocation_info" not in offer  # not MULTI_ROLE
@@ -66,8 +69,8 @@ async def test_subscribe_gets_one_offer_with_the_configured_resources(cluster: E
             assert (await http.get(cluster.master_url + "/health")).status_code == 200
         (framework,) = state["frameworks"]
         assert framework["id"] == client.framework_id and framework["connected"] is True
-        assert framework["offers"][0]["resources"] == {"cpus": 2.0, "mem": 1024.0}
-        assert state["agents"][0]["resources"] == {"cpus": 2.0, "mem": 1024.0}
+        assert framework["offers"][0]["resources"] == SCALARS
+        assert state["agents"][0]["resources"] == SCALARS
 
 
 async def test_multi_role_framework_gets_offers_with_allocation_info(cluster: EmbeddedCluster) -> None:
@@ -124,7 +127,7 @@ async def test_decline_filter_withholds_resources_until_revive(cluster: Embedded
         assert len(scheduler.offers) == 1
         await client.revive()
         revived = await scheduler.next_offer(after=1, timeout=1.0)
-        assert offer_resources(revived) == {"cpus": 2.0, "mem": 1024.0}
+        assert offer_resources(revived) == WHOLE_AGENT
 
 
 async def test_decline_filter_expires_after_refuse_seconds(cluster: EmbeddedCluster) -> None:
@@ -169,12 +172,12 @@ async def test_resources_of_running_tasks_are_not_offered_until_they_end(cluster
         task = command_task(offer, "holder", "sleep 30", cpus=1.5, mem=512)
         await client.accept([offer["id"]["value"]], launch(task), refuse_seconds=0)
         rest = await scheduler.next_offer(after=1)
-        assert offer_resources(rest) == {"cpus": 0.5, "mem": 512.0}
+        assert offer_resources(rest) == {"cpus": 0.5, "mem": 512.0, "disk": 2048.0, "ports": [(31000, 32000)]}
         await client.decline([rest["id"]["value"]], refuse_seconds=0.1)
         await client.kill("holder")
         await scheduler.wait_for_state("holder", "TASK_KILLED")
         await scheduler.wait_until(
-            lambda: offer_resources(scheduler.offers[-1]) == {"cpus": 2.0, "mem": 1024.0},
+            lambda: offer_resources(scheduler.offers[-1]) == WHOLE_AGENT,
             what="the whole agent",
         )
 
@@ -189,7 +192,7 @@ async def test_reconcile_answers_explicitly_and_implicitly(cluster: EmbeddedClus
         await scheduler.wait_until(lambda: len(scheduler.updates) >= seen + 2, what="explicit answers")
         answers = {u["task_id"]["value"]: u for u in scheduler.updates[seen:]}
         assert answers["sleeper"]["state"] == "TASK_RUNNING"
-        assert answers["ghost"]["state"] == "TASK_UNKNOWN"
+        assert answers["ghost"]["state"] == "TASK_UNKNOWN"  # no agent named: the agent is unknown
         for answer in answers.values():
             assert answer["reason"] == "REASON_RECONCILIATION"
             assert answer["source"] == "SOURCE_MASTER"
@@ -203,11 +206,50 @@ async def test_reconcile_answers_explicitly_and_implicitly(cluster: EmbeddedClus
         assert implicit[0]["reason"] == "REASON_RECONCILIATION"
 
 
-async def test_kill_of_an_unknown_task_answers_unknown(cluster: EmbeddedCluster) -> None:
+async def test_kill_of_an_unknown_task_on_this_agent_answers_gone(cluster: EmbeddedCluster) -> None:
+    """Mesos ``src/master/master.cpp`` (``Master::kill``): a KILL of a task the master does not
+    know is answered as its reconciliation; the agent named is registered, so the task is
+    ``TASK_GONE`` for a PARTITION_AWARE framework (docs "Reconciliation")."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         await client.kill("never-launched", cluster.agent_id)
-        answer = await scheduler.wait_for_state("never-launched", "TASK_UNKNOWN")
+        answer = await scheduler.wait_for_state("never-launched", "TASK_GONE")
+        assert answer["reason"] == "REASON_RECONCILIATION"
+        assert answer["source"] == "SOURCE_MASTER"
         assert "uuid" not in answer
+
+
+async def test_reconcile_of_unknown_tasks_answers_gone_on_a_known_agent_and_unknown_elsewhere(
+    cluster: EmbeddedCluster,
+) -> None:
+    """Mesos ``src/master/master.cpp`` (``Master::_reconcileTasks``) and the "Reconciliation"
+    doc: an unknown task on a registered agent is ``TASK_GONE``, on an agent the master does not
+    know ``TASK_UNKNOWN`` (PARTITION_AWARE frameworks); a finished task the master forgot is
+    unknown too."""
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        await client.accept([offer["id"]["value"]], launch(command_task(offer, "quick", "true")))
+        await scheduler.wait_for_state("quick", "TASK_FINISHED")
+        await until(lambda: cluster.state()["frameworks"][0]["tasks"] == [], what="task forgotten")
+        seen = len(scheduler.updates)
+        await client.reconcile([("quick", cluster.agent_id), ("elsewhere", "other-agent-S9")])
+        await scheduler.wait_until(lambda: len(scheduler.updates) >= seen + 2, what="explicit answers")
+        answers = {u["task_id"]["value"]: u for u in scheduler.updates[seen:]}
+        assert answers["quick"]["state"] == "TASK_GONE"
+        assert answers["quick"]["message"] == "Reconciliation: Task is unknown to the agent"
+        assert answers["elsewhere"]["state"] == "TASK_UNKNOWN"
+        assert {answer["reason"] for answer in answers.values()} == {"REASON_RECONCILIATION"}
+
+
+async def test_without_partition_awareness_unknown_tasks_are_lost(cluster: EmbeddedCluster) -> None:
+    """Mesos "Reconciliation" and ``Master::_reconcileTasks``: a framework without the
+    PARTITION_AWARE capability gets ``TASK_LOST`` where an aware one gets GONE or UNKNOWN."""
+    async with subscribed(cluster.master_url, capabilities=()) as (client, scheduler):
+        await client.reconcile([("here", cluster.agent_id), ("there", None)])
+        await scheduler.wait_until(lambda: len(scheduler.updates) >= 2, what="answers")
+        assert {u["task_id"]["value"]: u["state"] for u in scheduler.updates} == {
+            "here": "TASK_LOST",
+            "there": "TASK_LOST",
+        }
 
 
 async def test_unacknowledged_update_is_resent_until_acknowledged(cluster: EmbeddedCluster) -> None:
