@@ -147,8 +147,8 @@ async def reconcile(client_class: Any, cluster: EmbeddedCluster) -> None:
             {"task_id": {"value": "ghost"}, "agent_id": agent},
         ],
     )
-    await until(lambda: len(framework.updates) >= seen + 2, what="explicit reconciliation answers")
-    answers = {u["status"]["task_id"]["value"]: u["status"] for u in framework.updates[seen:]}
+    await until(lambda: len(_answers(framework, seen)) >= 2, what="explicit reconciliation answers")
+    answers = {status["task_id"]["value"]: status for status in _answers(framework, seen)}
     assert answers["steady"]["state"] == "TASK_RUNNING"
     assert answers["ghost"]["state"] == "TASK_GONE"  # unknown task on a registered agent
     for answer in answers.values():
@@ -158,8 +158,8 @@ async def reconcile(client_class: Any, cluster: EmbeddedCluster) -> None:
     implicit = {"type": "RECONCILE", "framework_id": {"value": framework_id}, "reconcile": {"tasks": []}}
     answer = await framework.call(_post, cluster.master_url, framework.driver.streamId, implicit)
     assert answer.status_code == 202
-    await until(lambda: len(framework.updates) > seen, what="implicit reconciliation answer")
-    assert [u["status"]["task_id"]["value"] for u in framework.updates[seen:]] == ["steady"]
+    await until(lambda: _answers(framework, seen), what="implicit reconciliation answer")
+    assert [status["task_id"]["value"] for status in _answers(framework, seen)] == ["steady"]
     await framework.stop(teardown=True)
 
 
@@ -200,6 +200,14 @@ async def runs_tasks_as_the_framework_user(client_class: Any, cluster: EmbeddedC
     sandbox = await until(lambda: _sandbox_of(cluster, "whoami"), what="the task's sandbox")
     assert Path(sandbox, "stdout").read_text() == "nobody\n"
     await framework.stop(teardown=True)
+
+
+def _answers(framework: ThreadedFramework, seen: int) -> list[JsonObject]:
+    """The reconciliation answers among the updates after the first ``seen`` (a resent reliable
+    update may come in between)."""
+    return [
+        u["status"] for u in framework.updates[seen:] if u["status"].get("reason") == "REASON_RECONCILIATION"
+    ]
 
 
 def _sandbox_of(cluster: EmbeddedCluster, task_id: str) -> str | None:
