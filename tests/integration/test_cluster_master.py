@@ -397,3 +397,133 @@ async def test_stream_carries_heartbeats_and_offers(tmp_path: Path) -> None:
     assert events[0]["subscribed"]["heartbeat_interval_seconds"] == 0.1
     kinds = [event["type"] for event in events[1:]]
     assert "OFFERS" in kinds and "HEARTBEAT" in kinds
+
+
+async def test_every_event_is_its_own_http_chunk(cluster: EmbeddedCluster) -> None:
+    """Mesos writes each event of the subscription stream as one HTTP chunk (``src/common/http.cpp``
+    streaming encoder, one ``writer.write`` per RecordIO record); a RECONCILE of four tasks gives
+    four UPDATE chunks, never one chunk with four records."""
+    import aiohttp
+
+    endpoint = cluster.master_url + "/api/v1/scheduler"
+    subscribe = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "chunks"}}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(endpoint, json=subscribe, headers={"Accept": "application/json"}) as response,
+    ):
+        buffered = b""
+
+        async def next_chunk() -> bytes:
+            nonlocal buffered
+            async with asyncio.timeout(3.0):
+                while True:
+                    data, end_of_chunk = await response.content.readchunk()
+                    buffered += data
+                    if end_of_chunk and buffered:
+                        chunk, buffered = buffered, b""
+                        return chunk
+
+        def single_record(chunk: bytes) -> dict[str, Any]:
+            length, newline, record = chunk.partition(b"\n")
+            assert newline and int(length) == len(record), f"not exactly one record: {chunk!r}"
+            return dict(json.loads(record))
+
+        subscribed_event = single_record(await next_chunk())
+        framework_id = subscribed_event["subscribed"]["framework_id"]["value"]
+        tasks = [{"task_id": {"value": f"ghost-{n}"}} for n in range(4)]
+        reconcile = {
+            "type": "RECONCILE",
+            "framework_id": {"value": framework_id},
+            "reconcile": {"tasks": tasks},
+        }
+        headers = {**JSON, "Mesos-Stream-Id": response.headers["Mesos-Stream-Id"]}
+        async with session.post(endpoint, json=reconcile, headers=headers) as answer:
+            assert answer.status == 202
+        updates: list[dict[str, Any]] = []
+        while len(updates) < 4:
+            event = single_record(await next_chunk())
+            if event["type"] == "UPDATE":
+                updates.append(event)
+    assert sorted(u["update"]["status"]["task_id"]["value"] for u in updates) == [
+        f"ghost-{n}" for n in range(4)
+    ]
+
+
+async def test_call_validation_and_update_framework_answers_as_mesos(cluster: EmbeddedCluster) -> None:
+    """Mesos ``src/master/validation.cpp`` and ``src/master/http.cpp``: REQUEST needs ``request``
+    (a top-level ``requests`` list is not it), ACKNOWLEDGE's uuid must be 16 bytes, both 400;
+    UPDATE_FRAMEWORK is answered synchronously with 200 (other calls 202)."""
+    endpoint = cluster.master_url + "/api/v1/scheduler"
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        info = {"user": "u", "name": "validation", "failover_timeout": 60}
+        stream = await _raw_subscribe(
+            http, cluster.master_url, {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        )
+        (subscribed_event,) = await stream.next_events(1)
+        framework = subscribed_event["subscribed"]["framework_id"]
+        headers = {"Mesos-Stream-Id": stream.response.headers["Mesos-Stream-Id"]}
+
+        async def post(call: dict[str, Any]) -> httpx.Response:
+            return await http.post(endpoint, json={"framework_id": framework, **call}, headers=headers)
+
+        request = await post({"type": "REQUEST", "requests": [{"agent_id": {"value": cluster.agent_id}}]})
+        assert request.status_code == 400 and "'request'" in request.text
+        short_uuid = {"agent_id": {"value": cluster.agent_id}, "task_id": {"value": "t"}, "uuid": "AAEC"}
+        acknowledge = await post({"type": "ACKNOWLEDGE", "acknowledge": short_uuid})
+        assert acknowledge.status_code == 400 and "acknowledge.uuid" in acknowledge.text
+        for call_type in ("UPDATE_FRAMEWORK", "ACCEPT_INVERSE_OFFERS", "RECONCILE_OPERATIONS"):
+            assert (await post({"type": call_type})).status_code == 400, call_type
+        update = await post(
+            {"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": {**info, "id": framework}}}
+        )
+        assert update.status_code == 200
+        assert (await post({"type": "REVIVE"})).status_code == 202
+        await stream.response.aclose()
+
+
+async def test_launches_are_checked_against_the_offered_ports_and_disk(cluster: EmbeddedCluster) -> None:
+    """A default Mesos agent offers ``ports:[31000-32000]`` and its disk (docs "Attributes and
+    Resources"); the master refuses a task using what the offers do not hold (``TASK_ERROR``,
+    ``REASON_TASK_INVALID``, ``src/master/validation.cpp``) and offers the rest of the ranges."""
+
+    def ports(*ranges: tuple[int, int]) -> dict[str, Any]:
+        pairs = [{"begin": begin, "end": end} for begin, end in ranges]
+        return {"name": "ports", "type": "RANGES", "ranges": {"range": pairs}, "role": "*"}
+
+    def disk(mb: float) -> dict[str, Any]:
+        return {"name": "disk", "type": "SCALAR", "scalar": {"value": mb}, "role": "*"}
+
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        served = command_task(offer, "served", "sleep 30")
+        served["resources"] += [ports((31000, 31001)), disk(100)]
+        outside = command_task(offer, "outside", "true")
+        outside["resources"].append(ports((40000, 40000)))
+        greedy = command_task(offer, "greedy", "true")
+        greedy["resources"].append(disk(4096))
+        taken = command_task(offer, "taken", "true")  # the ports "served" took from the same offers
+        taken["resources"].append(ports((31001, 31001)))
+        await client.accept([offer["id"]["value"]], launch(served, outside, greedy, taken), refuse_seconds=0)
+        await scheduler.wait_for_state("served", "TASK_RUNNING")
+        for refused in ("outside", "greedy", "taken"):
+            error = await scheduler.wait_for_state(refused, "TASK_ERROR")
+            assert error["reason"] == "REASON_TASK_INVALID"
+        rest = await scheduler.next_offer(after=1)
+        assert offer_resources(rest)["ports"] == [(31002, 32000)]
+        assert offer_resources(rest)["disk"] == 2048.0 - 100
+
+
+async def test_offers_stay_outstanding_without_an_offer_timeout(tmp_path: Path) -> None:
+    """Mesos' master never rescinds an offer unless ``--offer_timeout`` is set (docs
+    "Configuration": master flags); the embedded master's default is the same."""
+    from server.cluster.settings import MasterSettings
+
+    assert MasterSettings().offer_timeout is None
+    async with (
+        running_cluster(tmp_path, offer_timeout=MasterSettings().offer_timeout) as cluster,
+        subscribed(cluster.master_url) as (_client, scheduler),
+    ):
+        offer = await scheduler.next_offer(after=0)
+        await asyncio.sleep(0.5)  # several allocation intervals
+        assert scheduler.rescinded == []
+        assert cluster.state()["frameworks"][0]["offers"][0]["id"] == offer["id"]["value"]
