@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cluster.cluster import EmbeddedCluster
-from server.cluster.resources import Ranges, ResourceError, parse_ranges
+from server.cluster.resources import Ranges, ResourceError, format_ranges, parse_ranges
 from server.cluster.settings import AgentSettings, ClusterSettings, MasterSettings
 
 log = logging.getLogger("server.cluster")
@@ -76,7 +76,7 @@ _FLAGS: tuple[tuple[str, type[Any], str, Callable[[str], Any], str], ...] = (
         ClusterSettings,
         "disk",
         float,
-        "disk to offer in MB (default: the work dir's disk less 5 GB)",
+        "disk to offer in MB (default: the work dir's file system less 5 GB, or half of it under 10 GB)",
     ),
     ("--ports", ClusterSettings, "ports", _ports, "port ranges to offer, as [31000-32000] ('[]': none)"),
     ("--heartbeat-interval", MasterSettings, "heartbeat_interval", float, "seconds between HEARTBEAT events"),
@@ -146,7 +146,9 @@ def parse_arguments(argv: list[str] | None = None) -> ClusterSettings:
     )
     for flag, owner, name, kind, text in _FLAGS:
         default = _default(owner, name)
-        shown = "" if default is None else f" (default {default})"
+        shown = (
+            "" if default is None else f" (default {format_ranges(default) if name == 'ports' else default})"
+        )
         parser.add_argument(
             flag,
             dest=f"{owner.__name__}.{name}",

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Ranges", "ResourceError", "Resources", "parse_ranges"]
+__all__ = ["Ranges", "ResourceError", "Resources", "format_ranges", "parse_ranges"]
 
 _SCALE = 1000  # three decimal digits, as Mesos' Value::Scalar
 
@@ -65,7 +65,8 @@ def _covers(ranges: Ranges, wanted: Ranges) -> bool:
     return all(any(low <= begin and end <= high for low, high in ranges) for begin, end in wanted)
 
 
-def _ranges_text(ranges: Ranges) -> str:
+def format_ranges(ranges: Ranges) -> str:
+    """Mesos' text form of ranges: ``[31000-32000, 40000-40010]``."""
     return "[" + ", ".join(f"{begin}-{end}" for begin, end in ranges) + "]"
 
 
@@ -210,7 +211,7 @@ class Resources:
         if not self:
             return "{}"
         parts = {name: f"{value:g}" for name, value in self.quantities().items()}
-        parts.update({name: _ranges_text(ranges) for name, ranges in self._ranges.items()})
+        parts.update({name: format_ranges(ranges) for name, ranges in self._ranges.items()})
         return "; ".join(f"{name}(*):{parts[name]}" for name in sorted(parts))
 
 
