@@ -24,7 +24,8 @@ other call without top-level ``framework_id``         400
 other call for a framework the double never saw       400 (``Framework cannot be found``)
 other call while that framework is not subscribed     403
 other call without / with a stale ``Mesos-Stream-Id`` 400
-a good call                                           202 (SUBSCRIBE: 200 + RecordIO stream)
+a good call                                           202 (SUBSCRIBE: 200 + RecordIO stream;
+                                                      UPDATE_FRAMEWORK: 200)
 ====================================================  ======================================
 
 Every request is recorded (:class:`RecordedCall`: parsed JSON, headers, the status answered), and
@@ -498,16 +499,20 @@ class MesosMasterDouble:
         cpus: float = 4.0,
         mem: float = 4096.0,
         disk: float | None = None,
+        ports: Sequence[tuple[int, int]] = ((31000, 32000),),
         attributes: Mapping[str, str] | None = None,
         executor_ids: Sequence[str] = (),
     ) -> JsonObject:
-        """Build a realistic ``mesos.v1.Offer`` for the subscribed framework (not sent)."""
+        """Build a realistic ``mesos.v1.Offer`` for the subscribed framework (not sent); like a
+        default Mesos agent it offers ``ports`` ``[31000-32000]`` besides the scalars."""
         framework_id = self._require_active().framework_id
         role = self._framework_role()
         offer_id = f"{self.master_id}-O{next(self._offer_counter)}"
         resources = [_scalar("cpus", cpus, role), _scalar("mem", mem, role)]
         if disk is not None:
             resources.append(_scalar("disk", disk, role))
+        if ports:
+            resources.append(_ranges("ports", ports, role))
         return offer_json(
             offer_id=offer_id,
             framework_id=framework_id,
@@ -641,8 +646,9 @@ class MesosMasterDouble:
         if isinstance(response, Subscription):
             self._record(call_type, body, headers, 200, "", arrived_at)
             return await self._serve_stream(request, response)
-        self._record(call_type, body, headers, 202, "", arrived_at)
-        return web.Response(status=202)
+        status = 200 if call_type == "UPDATE_FRAMEWORK" else 202  # Mesos answers it synchronously
+        self._record(call_type, body, headers, status, "", arrived_at)
+        return web.Response(status=status)
 
     async def _dispatch(self, request: web.Request, decoded: JsonObject | Refusal) -> Subscription | None:
         if self._redirect_location is not None:
@@ -1036,6 +1042,16 @@ class MesosMasterDouble:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _ranges(name: str, ranges: Sequence[tuple[int, int]], role: str) -> JsonObject:
+    return {
+        "name": name,
+        "type": "RANGES",
+        "ranges": {"range": [{"begin": begin, "end": end} for begin, end in ranges]},
+        "role": "*",
+        "allocation_info": {"role": role},
+    }
 
 
 def _scalar(name: str, value: float, role: str) -> JsonObject:

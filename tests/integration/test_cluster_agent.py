@@ -213,6 +213,9 @@ async def test_a_task_that_could_not_be_fetched_leaves_no_sandbox(
             if executor_state["id"].startswith("unfetched-sandbox"):
                 sandbox = Path(executor_state["sandbox"])
                 assert not sandbox.exists()
+                # runs/latest went with it, and so did the emptied executor directory.
+                assert not (sandbox.parent / "latest").is_symlink()
+                assert not sandbox.parent.parent.exists()
                 assert not sandbox.parent.exists()
 
 
