@@ -400,9 +400,10 @@ async def test_stream_carries_heartbeats_and_offers(tmp_path: Path) -> None:
 
 
 async def test_every_event_is_its_own_http_chunk(cluster: EmbeddedCluster) -> None:
-    """Mesos writes each event of the subscription stream as one HTTP chunk (``src/common/http.cpp``
-    streaming encoder, one ``writer.write`` per RecordIO record); a RECONCILE of four tasks gives
-    four UPDATE chunks, never one chunk with four records."""
+    """Mesos writes each event of the subscription stream as one HTTP chunk (``HttpConnection::send``
+    in ``src/master/master.hpp`` writes one RecordIO record per event to the response pipe, and
+    libprocess sends each pipe write as one chunk); a RECONCILE of four tasks gives four UPDATE
+    chunks, never one chunk with four records."""
     import aiohttp
 
     endpoint = cluster.master_url + "/api/v1/scheduler"

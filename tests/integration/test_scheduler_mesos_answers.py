@@ -36,6 +36,8 @@ async def test_a_reconciliation_answer_that_the_task_is_gone_fails_the_shard_ove
 
 
 async def test_a_task_gone_without_failover_is_not_run_again(zk_server: ZooKeeperServer) -> None:
+    """TASK_GONE is terminal (Mesos "Task state reasons" / ``mesos.proto``): a shard that ran and is
+    gone is over when its job does not fail over."""
     async with scheduler_rig(zk_server.connect_string) as rig:
         job, (t0, *_) = await launch_run(rig, failover=False)
         await rig.update(t0, "TASK_RUNNING")
