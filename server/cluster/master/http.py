@@ -2,10 +2,11 @@
 
 ``SUBSCRIBE`` answers ``200`` with a RecordIO event stream and a ``Mesos-Stream-Id`` header,
 ``UPDATE_FRAMEWORK`` ``200``; other calls answer ``202``. Refusals, in the order they are
-checked: ``503`` while the master shuts down; what :mod:`server.mesos.calls` refuses (``405``, ``400``, ``415``, ``501``); for SUBSCRIBE ``406``
-when ``Accept`` excludes JSON and ``400`` when it carries a ``Mesos-Stream-Id``; for other calls
-``400`` for an unknown framework, ``403`` for one that is not subscribed, ``400`` for a missing or
-stale ``Mesos-Stream-Id``. This master is always the leader (no ``307``).
+checked: ``503`` while the master shuts down; what :mod:`server.mesos.calls` refuses (``405``,
+``400``, ``415``, ``501``); for SUBSCRIBE ``406`` when ``Accept`` excludes JSON and ``400`` when
+it carries a ``Mesos-Stream-Id``; for other calls ``400`` for an unknown framework, ``403`` for
+one that is not subscribed, ``400`` for a missing or stale ``Mesos-Stream-Id``. This master is
+always the leader (no ``307``).
 """
 
 from __future__ import annotations
