@@ -23,7 +23,19 @@ shape of the core's own transactions when fired jobs launch at once: their fires
 the launch, with no ready-queue transaction); median of three. Printed as ratios latency / floor. ``--profile`` runs cProfile over everything the loop does during ``tick()``
 (the double included).
 
+Tracing: ``--trace sqlite`` or ``--trace postgresql`` gives the core the server's
+``BufferedTraceSink`` over a real trace store (SQLite in a temporary directory; a throwaway
+PostgreSQL from the test kit), so every launch and status update is traced as in production
+(retention off: the bench clock stands in January 2026). ``--compare-trace`` runs tracing off and
+on in the same run, on the same core, jobs and ZooKeeper: the warm-up round traced, then
+``--rounds`` rounds of each, alternated off, on, on, off, off, on, ... so that drift and noise on
+the machine fall on both; the sink is flushed after every round, outside the measured window, so
+no round inherits the writer's backlog of another. It prints each percentile off and on with the
+ratio on / off, and the sink's written and dropped counts (``--trace`` picks the store, SQLite by
+default).
+
     python -m bench.scheduler_latency [--jobs 1000] [--shards 1] [--agents 10] [--rounds 5] [--profile]
+        [--trace {none,sqlite,postgresql}] [--compare-trace]
 """
 
 from __future__ import annotations
@@ -45,22 +57,27 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.trace_store import postgres_url, sqlite_url
 from server.domain.app import AppConfig
 from server.domain.errors import RegistryUnavailable
 from server.domain.job import JobConfig, JobExecutionType
 from server.domain.task import TaskId
+from server.domain.trace import NoTrace
 from server.registry import codec
 from server.registry.apps import AppRepository
 from server.registry.paths import RegistryPaths
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.settings import CoreSettings
+from server.trace.sink import BufferedTraceSink
+from server.trace.store import TraceStore
 from server.usecases.apps import AppManager
 from testkit.harness import unique_name, zookeeper_server
 from testkit.polling import until
@@ -130,6 +147,25 @@ def register_jobs(zookeeper: ZooKeeper, jobs: Sequence[JobConfig], batch: int = 
             raise RuntimeError(f"registering jobs failed: {failures[0]!r}")
 
 
+TRACE_BACKENDS = ("none", "sqlite", "postgresql")
+
+
+@contextmanager
+def trace_url(backend: str) -> Iterator[str | None]:
+    """A fresh trace database of ``backend`` (its SQLAlchemy URL), removed afterwards; None for none."""
+    if backend == "none":
+        yield None
+    else:
+        with sqlite_url() if backend == "sqlite" else postgres_url() as url:
+            yield url
+
+
+def alternated(index: int) -> bool:
+    """Whether measured round ``index`` (from 0) of a comparison is traced: off, on, on, off, ...
+    (each pair swaps the order of the one before, so a drift over the run falls on both)."""
+    return (index % 2 == 1) == (index // 2 % 2 == 0)
+
+
 # -- this benchmark -------------------------------------------------------------------------------
 
 
@@ -142,6 +178,8 @@ class RoundResult:
     finish_seconds: float  # all TASK_FINISHED updates recorded and acknowledged
     gc_pauses: list[tuple[int, float]]  # (generation, seconds) of collections inside tick()
     floor_seconds: float = 0.0
+    traced: bool = False  # the core handed this round's events to the trace sink
+    trace_events: int = 0  # events the sink wrote for this round (flushed after it)
 
 
 class CollectionWatch:
@@ -298,8 +336,12 @@ async def median_floor(
     return statistics.median(samples)
 
 
-async def run(zk_servers: str, args: argparse.Namespace) -> tuple[list[RoundResult], float, str]:
-    """Returns the warm-up round followed by the measured rounds, the load time and the profile."""
+async def run(
+    zk_servers: str, args: argparse.Namespace, sink: BufferedTraceSink | None = None
+) -> tuple[list[RoundResult], float, str]:
+    """Returns the warm-up round followed by the measured rounds, the load time and the profile.
+    With a ``sink`` every round is traced, or with ``--compare-trace`` the warm-up and every
+    other measured round (:func:`alternated`)."""
     namespace = unique_name("bench_sched")
     registrar = ZooKeeper(zk_servers, namespace=namespace, timeout=30.0)
     if not registrar.start(wait=10):
@@ -333,6 +375,7 @@ async def run(zk_servers: str, args: argparse.Namespace) -> tuple[list[RoundResu
         namespace=namespace,
         heartbeat_interval=5.0,
         settings=settings,
+        trace=sink,
     ) as rig:
         load_seconds = time.monotonic() - load_started
         if len(rig.core.jobs) != args.jobs or len(rig.core.timers) != args.jobs:
@@ -340,10 +383,24 @@ async def run(zk_servers: str, args: argparse.Namespace) -> tuple[list[RoundResu
         floor_paths = RegistryPaths(f"{namespace}_floor")
         rig.zookeeper.client.ensure_path(floor_paths.running)
         names = [job.job_name for job in jobs]
+        measured_rounds = args.rounds * 2 if args.compare_trace else args.rounds
         with CollectionWatch() as collections:
-            for round_index in range(args.rounds + 1):
+            for round_index in range(measured_rounds + 1):
                 fire_at = first_fire + timedelta(minutes=round_index)
+                traced = sink is not None and (
+                    not args.compare_trace or round_index == 0 or alternated(round_index - 1)
+                )
+                written_before = 0
+                if sink is not None:
+                    rig.core.tracing.sink = sink if traced else NoTrace()
+                    written_before = sink.written
                 result = await fire_round(rig, fire_at, args, profiler if round_index else None, collections)
+                if sink is not None:
+                    # Outside the measured window: the next round starts with an empty buffer.
+                    if not await asyncio.to_thread(sink.flush, WAIT_SECONDS):
+                        raise RuntimeError(f"the trace sink did not write its buffer in {WAIT_SECONDS:.0f} s")
+                    result.traced = traced
+                    result.trace_events = sink.written - written_before
                 result.floor_seconds = await median_floor(rig.zookeeper, floor_paths, names, args.shards)
                 results.append(result)
     profile_text = ""
@@ -354,6 +411,29 @@ async def run(zk_servers: str, args: argparse.Namespace) -> tuple[list[RoundResu
         stats.sort_stats("tottime").print_stats(25)
         profile_text = buffer.getvalue()
     return results, load_seconds, profile_text
+
+
+ROW_HEADER = (
+    f"{'round':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'first ms':>8} {'tick ms':>7} "
+    f"{'ACCEPTs':>7} {'max body':>8} {'GC ms (gen2)':>12} {'floor ms':>8} {'p50/floor':>9} "
+    f"{'p99/floor':>9} {'finish s':>8}"
+)
+
+
+def round_row(label: str, result: RoundResult) -> str:
+    p50 = statistics.median(result.latencies)
+    p99 = percentile(result.latencies, 0.99)
+    pause = sum(seconds for _, seconds in result.gc_pauses)
+    full = sum(1 for generation, _ in result.gc_pauses if generation == 2)
+    collections = f"{milliseconds(pause)} ({full})"
+    return (
+        f"{label:>5} {milliseconds(p50):>7} {milliseconds(p99):>7} "
+        f"{milliseconds(max(result.latencies)):>7} {milliseconds(min(result.latencies)):>8} "
+        f"{milliseconds(result.tick_seconds):>7} {result.accepts:>7} {result.largest_body:>8} "
+        f"{collections:>12} {milliseconds(result.floor_seconds):>8} "
+        f"{p50 / result.floor_seconds:>9.2f} {p99 / result.floor_seconds:>9.2f} "
+        f"{result.finish_seconds:>8.2f}"
+    )
 
 
 def report(
@@ -367,25 +447,9 @@ def report(
     print(f"command: {command_line('bench.scheduler_latency')}")
     print(f"machine: {machine_load}")
     print(f"core.load() of {args.jobs} jobs + subscribe: {load_seconds:.2f} s (setup, not measured below)")
-    print(
-        f"{'round':>5} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'first ms':>8} {'tick ms':>7} "
-        f"{'ACCEPTs':>7} {'max body':>8} {'GC ms (gen2)':>12} {'floor ms':>8} {'p50/floor':>9} "
-        f"{'p99/floor':>9} {'finish s':>8}"
-    )
+    print(ROW_HEADER)
     for index, result in enumerate(results):
-        p50 = statistics.median(result.latencies)
-        p99 = percentile(result.latencies, 0.99)
-        pause = sum(seconds for _, seconds in result.gc_pauses)
-        full = sum(1 for generation, _ in result.gc_pauses if generation == 2)
-        collections = f"{milliseconds(pause)} ({full})"
-        print(
-            f"{index if index else 'warm':>5} {milliseconds(p50):>7} {milliseconds(p99):>7} "
-            f"{milliseconds(max(result.latencies)):>7} {milliseconds(min(result.latencies)):>8} "
-            f"{milliseconds(result.tick_seconds):>7} {result.accepts:>7} {result.largest_body:>8} "
-            f"{collections:>12} {milliseconds(result.floor_seconds):>8} "
-            f"{p50 / result.floor_seconds:>9.2f} {p99 / result.floor_seconds:>9.2f} "
-            f"{result.finish_seconds:>8.2f}"
-        )
+        print(round_row(f"{index if index else 'warm'}", result))
     measured = results[1:]
     overall = [latency for result in measured for latency in result.latencies]
     floor = statistics.median(result.floor_seconds for result in measured)
@@ -408,6 +472,73 @@ def report(
     print(f"bar (fire → ACCEPT p99 ≤ {BAR_SECONDS * 1000:.0f} ms): {verdict}")
 
 
+def trace_report(backend: str, sink: BufferedTraceSink, results: Sequence[RoundResult]) -> None:
+    """The sink's counts; a trace that received nothing would make any comparison meaningless."""
+    stats = sink.stats()
+    traced = [result for result in results[1:] if result.traced]
+    per_round = statistics.median(result.trace_events for result in traced) if traced else 0
+    print(
+        f"trace ({backend}, BufferedTraceSink): {stats.written} events written "
+        f"(median {per_round:.0f} per traced measured round), {stats.dropped} dropped, {stats.pending} pending"
+    )
+    if stats.written == 0 or any(result.trace_events == 0 for result in traced):
+        raise RuntimeError("the trace sink wrote nothing during a traced round: tracing was not exercised")
+    if stats.dropped:
+        print(f"WARNING: the sink dropped {stats.dropped} events (its buffer holds {sink.capacity})")
+
+
+def compare_report(
+    args: argparse.Namespace, backend: str, results: list[RoundResult], load_seconds: float, machine: str
+) -> None:
+    print(
+        f"fire → ACCEPT latency, tracing off vs on ({backend}): {args.jobs} TRANSIENT jobs x "
+        f"{args.shards} shard(s) firing in the same second, {args.agents} agents (one offer each), "
+        f"1 warm-up (traced) + {args.rounds} measured rounds each way, alternated off/on/on/off"
+    )
+    print(f"command: {command_line('bench.scheduler_latency')}")
+    print(f"machine: {machine}")
+    print(f"core.load() of {args.jobs} jobs + subscribe: {load_seconds:.2f} s (setup, not measured below)")
+    print(f"trace {ROW_HEADER}")
+    for index, result in enumerate(results):
+        mode, label = ("on" if result.traced else "off"), (str(index) if index else "warm")
+        print(f"{mode:>5} {round_row(label, result)}")
+    measured = results[1:]
+    off = [result for result in measured if not result.traced]
+    on = [result for result in measured if result.traced]
+    off_all = [latency for result in off for latency in result.latencies]
+    on_all = [latency for result in on for latency in result.latencies]
+    print(
+        f"-- summary (measured rounds; the warm-up round is left out): {len(off_all)} fires off, {len(on_all)} on"
+    )
+    print(f"{'':<26} {'off ms':>8} {'on ms':>8} {'on/off':>7}")
+    rows = [(f"p{round(q * 100)}", percentile(off_all, q), percentile(on_all, q)) for q in (0.5, 0.9, 0.99)]
+    rows.append(("max", max(off_all), max(on_all)))
+    rows.append(
+        (
+            "tick (median of rounds)",
+            statistics.median(r.tick_seconds for r in off),
+            statistics.median(r.tick_seconds for r in on),
+        )
+    )
+    rows.append(
+        (
+            "floor (median of rounds)",
+            statistics.median(r.floor_seconds for r in off),
+            statistics.median(r.floor_seconds for r in on),
+        )
+    )
+    for name, off_value, on_value in rows:
+        print(
+            f"{name:<26} {milliseconds(off_value):>8} {milliseconds(on_value):>8} {on_value / off_value:>7.2f}"
+        )
+    print(
+        f"{'finish s (median)':<26} {statistics.median(r.finish_seconds for r in off):>8.2f} "
+        f"{statistics.median(r.finish_seconds for r in on):>8.2f}"
+    )
+    verdict = "met" if percentile(on_all, 0.99) <= BAR_SECONDS else "NOT met"
+    print(f"bar (fire → ACCEPT p99 ≤ {BAR_SECONDS * 1000:.0f} ms) with tracing on: {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -417,16 +548,45 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile core.tick() and print the top")
-    args = parser.parse_args()
-    load_before = machine_load()
-    with tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp, zookeeper_server(Path(tmp) / "zk") as zk:
-        results, load_seconds, profile_text = asyncio.run(run(zk.connect_string, args))
-    report(
-        args,
-        results,
-        load_seconds,
-        f"{os.cpu_count()} CPUs, load average {load_before} before, {machine_load()} after",
+    parser.add_argument(
+        "--trace",
+        choices=TRACE_BACKENDS,
+        default="none",
+        help="trace every round through the buffered sink into this store (default: none)",
     )
+    parser.add_argument(
+        "--compare-trace",
+        action="store_true",
+        help="--rounds rounds with tracing off and as many on, alternated (store: --trace, default sqlite)",
+    )
+    args = parser.parse_args()
+    backend = "sqlite" if args.compare_trace and args.trace == "none" else args.trace
+    load_before = machine_load()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp,
+        zookeeper_server(Path(tmp) / "zk") as zk,
+        trace_url(backend) as url,
+    ):
+        store = TraceStore(url) if url is not None else None
+        sink = None
+        if store is not None:
+            store.create_tables()
+            sink = BufferedTraceSink(store, retention=None)
+            sink.start()
+        try:
+            results, load_seconds, profile_text = asyncio.run(run(zk.connect_string, args, sink))
+        finally:
+            if sink is not None:
+                sink.stop()
+            if store is not None:
+                store.dispose()
+    machine = f"{os.cpu_count()} CPUs, load average {load_before} before, {machine_load()} after"
+    if args.compare_trace:
+        compare_report(args, backend, results, load_seconds, machine)
+    else:
+        report(args, results, load_seconds, machine)
+    if sink is not None:
+        trace_report(backend, sink, results)
     if profile_text:
         print("-- cProfile of the event loop during core.tick(), measured rounds: by cumulative, by own time")
         print(profile_text)

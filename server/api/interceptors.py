@@ -32,13 +32,15 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.Conflict, grpc.StatusCode.ABORTED),
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.MesosUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.HistoryUnavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
-# Methods callable without a token: login, health, and the console's static files (which hold no
-# data; the console calls the API with the user's token).
+# Methods callable without a token: login, health, the metrics Prometheus scrapes, and the
+# console's static files (which hold no data; the console calls the API with the user's token).
 PUBLIC_METHODS = frozenset(
     {
         "/elasticjob.cloud.v1.AuthService/Login",
+        "/elasticjob.cloud.v1.MetricsService/GetMetrics",
         "/elasticjob.cloud.v1.ConsoleService/GetConsoleAsset",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",

@@ -1,7 +1,7 @@
 """The server factory: ``create_server(address, ...)`` builds a grpcio server, not yet started, with
 every servicer, the interceptors, health and reflection, bound to ``address`` (port 0 picks a free
 port, which tests use). The caller hands in what the servicers use: the credentials, the token
-signer, the use cases, and the registry connection whose state health reports."""
+signer, the use cases (apps, jobs, history), and the registry connection whose state health reports."""
 
 from __future__ import annotations
 
@@ -22,8 +22,14 @@ from elasticjob.cloud.v1 import (
     console_pb2_grpc,
     cron_pb2,
     cron_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
     job_pb2,
     job_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
+    statistics_pb2,
+    statistics_pb2_grpc,
     task_output_pb2,
     task_output_pb2_grpc,
 )
@@ -32,14 +38,18 @@ from grpc_reflection.v1alpha import reflection
 
 from server.api.console_servicer import ConsoleServicer
 from server.api.cron_servicer import CronServicer
+from server.api.event_servicer import EventServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
+from server.api.metrics_servicer import MetricsServicer
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
+from server.api.statistics_servicer import StatisticsServicer
 from server.api.task_output_servicer import TaskOutputReader, TaskOutputServicer
 from server.api.tokens import Credentials, TokenSigner
 from server.base.zones import local_zone
 from server.console.assets import ConsoleAssets
 from server.domain.errors import ConfigurationError
 from server.usecases.apps import AppManager
+from server.usecases.history import History
 from server.usecases.jobs import JobManager
 
 log = logging.getLogger("server.api")
@@ -51,6 +61,9 @@ SERVICE_NAMES = (
     cron_pb2.DESCRIPTOR.services_by_name["CronService"].full_name,
     console_pb2.DESCRIPTOR.services_by_name["ConsoleService"].full_name,
     task_output_pb2.DESCRIPTOR.services_by_name["TaskOutputService"].full_name,
+    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
+    metrics_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
 HEALTH_NAMES = ("", *SERVICE_NAMES)
@@ -92,6 +105,7 @@ def create_server(
     signer: TokenSigner,
     apps: AppManager,
     jobs: JobManager,
+    history: History,
     registry: RegistryConnection,
     zone: tzinfo | None = None,
     task_output: TaskOutputReader | None = None,
@@ -112,6 +126,9 @@ def create_server(
     console_pb2_grpc.add_ConsoleServiceServicer_to_server(ConsoleServicer(ConsoleAssets.packaged()), server)
     if task_output is not None:
         task_output_pb2_grpc.add_TaskOutputServiceServicer_to_server(TaskOutputServicer(task_output), server)
+    event_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(history), server)
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(history), server)
+    metrics_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -70,3 +70,7 @@ class RegistryUnavailable(ElasticJobError):
 
 class MesosUnavailable(ElasticJobError):
     """The Mesos master or agent did not answer in time (or no master is configured)."""
+
+
+class HistoryUnavailable(ElasticJobError):
+    """The trace store (the database of run history and statistics) cannot be reached."""

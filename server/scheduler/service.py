@@ -8,7 +8,7 @@ the leader's scheduling as soon as its client learns of it (see ``server.registr
 then queues for the election again. A successor's subscription fails the framework over to it, so
 the master no longer takes the old leader's calls.
 
-API events (``JobEvents``) are handed to the leader's event loop; a process that is not leading
+API events (``JobEvents``, ``AppEvents``) are handed to the leader's event loop; a process that is not leading
 ignores them. The leader watches the registry (``server.registry.watches``), so what another
 process writes reaches it within milliseconds; the periodic resync stays as the safety net.
 """
@@ -26,6 +26,7 @@ from typing import Any
 
 from server.base.clock import Clock
 from server.domain.job import JobConfig
+from server.domain.trace import NoTrace, TraceSink
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.election import LeaderElection
 from server.registry.framework import FrameworkIdStore
@@ -35,6 +36,7 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SchedulerCore
 from server.scheduler.mesos_events import MesosEvents
 from server.scheduler.settings import CoreSettings
+from server.telemetry import metrics
 
 log = logging.getLogger("server.scheduler")
 
@@ -65,8 +67,11 @@ class SchedulerService:
         clock: Clock,
         identifier: str | None = None,
         client_factory: Callable[..., MesosSchedulerClient] = MesosSchedulerClient,
+        trace: TraceSink | None = None,
     ) -> None:
         self.zookeeper = zookeeper
+        #: Where the leader's cores hand trace events (status traces, executions).
+        self.trace: TraceSink = trace or NoTrace()
         self.settings = settings
         self._clock = clock
         self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
@@ -122,11 +127,14 @@ class SchedulerService:
             return
         log.info("elected leader (%s)", self._identifier)
         self.leading.set()
+        metrics.LEADERSHIPS.inc()
+        metrics.LEADER.set(1)
         try:
             asyncio.run(self._lead_async())
         except (Exception, asyncio.CancelledError):
             log.exception("scheduler stopped by an error; leaving the election")
         finally:
+            metrics.LEADER.set(0)
             self.leading.clear()
             self.core = None
             log.info("no longer leading")
@@ -135,7 +143,7 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         if self._stopping.is_set() or self._session_lost.is_set():
             return
-        core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
+        core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock, trace=self.trace)
         await core.load()
         self.core = core
         store = FrameworkIdStore(self.zookeeper)
@@ -177,7 +185,7 @@ class SchedulerService:
                     await store.clear()
                 else:
                     await asyncio.sleep(1.0)
-                core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
+                core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock, trace=self.trace)
                 await core.load()
                 self.core = core
         finally:
@@ -221,6 +229,15 @@ class SchedulerService:
 
     def job_triggered(self, job: JobConfig) -> None:
         self._submit(lambda core: core.job_triggered(job.job_name))
+
+    def job_disabled_changed(self, job_name: str) -> None:
+        self._submit(lambda core: core.job_disabled_changed(job_name))
+
+    def app_disabled_changed(self, app_name: str) -> None:
+        self._submit(lambda core: core.app_disabled_changed(app_name))
+
+    def app_deleted(self, app_name: str, job_names: list[str]) -> None:
+        self._submit(lambda core: core.app_removed(app_name, job_names))
 
 
 async def _quietly(task: Awaitable[Any]) -> None:
