@@ -1,22 +1,23 @@
 """TaskOutputService: a task's ``stdout`` / ``stderr`` through the Mesos agent's ``/files/read``.
 
-The servicer finds the task's sandbox from the master's state (this framework's live and completed
-tasks) and reads the file from the agent that holds it, with the Mesos operator functions of
-``server.mesos.operator`` (``task_sandbox`` and ``read_file``).
+:class:`MesosTaskOutput` finds the task's sandbox from the master (this framework's live and
+completed tasks) and reads the file from the agent that holds it, with ``server.mesos.operator``'s
+``task_sandbox`` and ``read_file``; the servicer checks the request and shapes the chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import grpc
 from elasticjob.cloud.v1 import task_output_pb2, task_output_pb2_grpc
 
 from server.domain.errors import InvalidArgument, MesosUnavailable, NotFound
+from server.mesos import operator
+from server.mesos.errors import MesosError
 
 FILES = ("stdout", "stderr")
 DEFAULT_LENGTH = 65536
@@ -64,8 +65,6 @@ class MesosTaskOutput:
     async def _read(self, task_id: str, file: str, *, offset: int | None, length: int) -> OutputChunk:
         if self._master_url is None:
             raise MesosUnavailable("no Mesos master is configured (ELASTICJOB_MESOS_URL): tasks do not run")
-        operator = _operator()
-        file_missing = getattr(operator, "FileNotFound", ())  # the agent's 404 of /files/read
         try:
             framework_id = await self._framework_id()
             if framework_id is None:
@@ -78,22 +77,12 @@ class MesosTaskOutput:
             size = (await operator.read_file(sandbox.agent_url, path, offset=-1, length=0)).offset
             start = max(0, size - length) if offset is None else offset
             chunk = await operator.read_file(sandbox.agent_url, path, offset=start, length=length)
-        except (NotFound, MesosUnavailable):
-            raise
-        except file_missing as exc:
+        except operator.FileNotFound as exc:  # the agent's 404 of /files/read
             raise NotFound(f"task {task_id!r} has no {file} in its sandbox") from exc
-        except Exception as exc:  # the operator's transport and protocol errors
+        except MesosError as exc:  # a master or agent unreachable, or answering what Mesos does not
             raise MesosUnavailable(f"reading {file} of task {task_id!r} failed: {exc}") from exc
         size = max(size, chunk.offset + len(chunk.data))
         return OutputChunk(data=chunk.data, offset=chunk.offset, size=size, hostname=sandbox.hostname)
-
-
-def _operator() -> Any:
-    """The Mesos operator functions, when this build has them."""
-    try:
-        return importlib.import_module("server.mesos.operator")
-    except ImportError as exc:
-        raise MesosUnavailable("reading task sandboxes is not available in this build") from exc
 
 
 class TaskOutputServicer(task_output_pb2_grpc.TaskOutputServiceServicer):
