@@ -1,25 +1,38 @@
 """Every page of the console at 1280 x 800, as PNG files: into ``$ELASTICJOB_SCREENSHOTS_DIR``
 (``make screenshots`` sets ``var/screenshots``), else a temporary folder. Each page must render
-without a script error at that size."""
+without a script error at that size. The system keeps run history (SQLite), and for the pictures
+of ``make screenshots`` the test waits until the statistics have their first minute, so the
+dashboard's chart has something to show."""
 
 from __future__ import annotations
 
 import os
 import struct
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from devstack.stack import ZooKeeperServer
 from testkit import browser
-from testkit.e2e import System
+from testkit.e2e import System, running_system
+from testkit.polling import eventually
 from tests.browser.console import fill, go, log_in, open_console, uncaught_errors
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS_ENV = "ELASTICJOB_SCREENSHOTS_DIR"
+
+
+@pytest.fixture(scope="module")
+def system(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    work = tmp_path_factory.mktemp("screenshots")
+    history = {"event_trace_rdb_url": f"sqlite:///{work / 'trace.db'}"}
+    with running_system(zk_server.connect_string, work, settings=history) as running:
+        yield running
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -30,12 +43,26 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+@pytest.mark.timeout(300)
 def test_every_page_renders_at_1280_by_800(system: System, driver: webdriver.Chrome, tmp_path: Path) -> None:
     folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     app_name = system.publish_app()
     job_name = system.register_job(app_name, cron="0/5 * * * * ?", shardingTotalCount=3)
     system.trigger(job_name)
+    failing = system.register_job(
+        app_name, cron="0/7 * * * * ?", shardingTotalCount=2, shardingItemParameters="0=ok,1=fail"
+    )
+    if os.environ.get(SCREENSHOTS_ENV):
+        with system.rest() as client:
+            eventually(
+                lambda: client.get(
+                    "/api/job/statistics/tasks/results", params={"since": "last24hours"}
+                ).json(),
+                timeout=180,
+                interval=2,
+                what="the first minute of task statistics",
+            )
 
     open_console(driver, system.envoy.base_url)
     browser.wait_for(driver, "#login-username")
@@ -75,3 +102,4 @@ def test_every_page_renders_at_1280_by_800(system: System, driver: webdriver.Chr
         assert png_size(folder / f"{name}.png") == (browser.WIDTH, browser.HEIGHT), name
     assert uncaught_errors(driver) == []
     system.deregister(job_name)
+    system.deregister(failing)

@@ -35,12 +35,13 @@ export function resultsChart(rows, hours = 24) {
   const period = hours === 1 ? "hour" : `${hours} hours`;
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
     "aria-label": `Task results in the last ${period}: ${totalOk} succeeded, ${totalFailed} failed` });
-  const max = Math.max(1, ...shown.map((p) => p.ok + p.failed));
+  const step = Math.max(1, Math.ceil(Math.max(0, ...shown.map((p) => p.ok + p.failed)) / 4)); // whole ticks
+  const max = step * 4;
   const plotW = WIDTH - LEFT - RIGHT, plotH = HEIGHT - TOP - BOTTOM;
   const x = (t) => LEFT + ((t - start) / (end - start)) * plotW;
   const y = (v) => TOP + plotH - (v / max) * plotH;
   for (let i = 0; i <= 4; i++) {
-    const value = Math.round((max * i) / 4);
+    const value = step * i;
     svg.append(el("line", { x1: LEFT, x2: WIDTH - RIGHT, y1: y(value), y2: y(value), stroke: "#e5e7eb" }));
     svg.append(el("text", { x: LEFT - 6, y: y(value) + 4, "text-anchor": "end", "font-size": 11, fill: "#374151" }, value));
   }

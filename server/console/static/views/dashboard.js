@@ -18,19 +18,27 @@ export async function jobsWithState() {
   return jobs.map((job, index) => ({ ...job, disabled: flags[index] === true }));
 }
 
-// The chart's period in hours, kept while the tab lives.
-let chartHours = 24;
+// The chart's period in hours, kept while the tab lives once chosen; until then the last hour
+// when all the results are that recent, else the last 24 hours.
+let chartHours = null;
+const HOUR_MS = 3600 * 1000;
 
 export async function render(main) {
   const cards = h("div", { class: "cards", "aria-label": "Counts" });
   const chart = h("div", { class: "chart" });
   const span = h("select", { id: "chart-span", "aria-label": "Chart period" },
     h("option", { value: "24" }, "last 24 hours"), h("option", { value: "1" }, "last hour"));
-  span.value = String(chartHours);
+  span.value = String(chartHours ?? 24);
   replace(main, h("h1", {}, "Dashboard"), cards,
     h("div", { class: "toolbar" }, h("h2", { id: "chart-title" }, "Task results"), span), chart);
   let results = null;
-  const drawChart = () => replace(chart, results ? resultsChart(results, chartHours) : h("p", { class: "empty" }, "No statistics available."));
+  const drawChart = () => {
+    if (!results) { replace(chart, h("p", { class: "empty" }, "No statistics available.")); return; }
+    const recent = results.every((row) => Date.now() - new Date(row.statisticsTime).getTime() <= HOUR_MS);
+    const hours = chartHours ?? (recent ? 1 : 24);
+    span.value = String(hours);
+    replace(chart, resultsChart(results, hours));
+  };
   span.addEventListener("change", () => { chartHours = Number(span.value); drawChart(); });
   async function refresh() {
     let apps, jobs, running, ready, failover;
