@@ -49,8 +49,10 @@ def test_login_keeps_the_token_for_the_tab_and_a_401_returns_to_the_login(
     assert driver.execute_script("return localStorage.length") == 0
 
     # A token the server no longer accepts: the next call answers 401 and the login comes back.
-    driver.execute_script("sessionStorage.setItem('elasticjob.token', 'not-a-token')")
+    # (Set on the publish form, a page that reads nothing by itself.)
     go(driver, "#/apps/new")
+    browser.wait_for(driver, "#app-appName")
+    driver.execute_script("sessionStorage.setItem('elasticjob.token', 'not-a-token')")
     fill(
         driver, {"appName": unique_name("app"), "appURL": "file:///x.tar.gz", "bootstrapScript": "run"}, "app"
     )

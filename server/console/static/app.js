@@ -103,6 +103,8 @@ function route() {
 }
 
 whenUnauthenticated(() => {
+  // Several calls in flight may each answer 401: the login page is drawn once.
+  if (document.getElementById("login-username")) return;
   route();
   tell("Your session has ended: log in again.", { error: true });
 });
