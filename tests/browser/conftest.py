@@ -1,5 +1,5 @@
 """The console in a real headless Chromium against the whole system (ZooKeeper, the server with its
-scheduler, the embedded cluster, Envoy), one system per module."""
+scheduler and run history in SQLite, the embedded cluster, Envoy), one system per module."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from testkit.e2e import System, running_system
 
 @pytest.fixture(scope="module")
 def system(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    with running_system(zk_server.connect_string, tmp_path_factory.mktemp("console")) as running:
+    work = tmp_path_factory.mktemp("console")
+    history = {"event_trace_rdb_url": f"sqlite:///{work / 'trace.db'}"}  # run history for the Runs page
+    with running_system(zk_server.connect_string, work, settings=history) as running:
         yield running
 
 

@@ -173,6 +173,43 @@ def test_a_job_runs_and_its_shards_output_disable_enable_and_delete(
     shard = unquote(href).split("@-@")[1]  # the executor's file holds every shard: only this one's lines show
     assert all(line.startswith(f"[{job_name}-{shard}]") for line in shown.text.splitlines()), shown.text
 
+    # Download: the whole file, handed to the browser as a blob (captured here instead of saved).
+    driver.execute_script(
+        "window.__downloaded = null;"
+        "HTMLAnchorElement.prototype.click = function () {"
+        "  if (this.download) fetch(this.href).then((r) => r.text()).then((t) => { window.__downloaded = t; });"
+        "};"
+    )
+    driver.find_element(By.ID, "output-download").click()
+    downloaded = WebDriverWait(driver, 15).until(lambda d: d.execute_script("return window.__downloaded"))
+    assert f"console-line job={job_name} shard={shard}" in downloaded
+
+    # Runs: the job's executions, newest first, then oldest first by the column's button.
+    go(driver, "#/runs")
+    job_filter = browser.wait_for(driver, "#filter-jobName")
+    job_filter.send_keys(job_name)
+    driver.find_element(By.ID, "runs-apply").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            job_name in d.find_element(By.ID, "runs-rows").text
+            and "Nothing recorded" not in d.find_element(By.ID, "runs-rows").text
+        )
+    )
+    started = driver.find_element(By.XPATH, "//th[button[starts-with(normalize-space(.), 'Started')]]")
+    assert started.get_attribute("aria-sort") == "descending"
+    started.find_element(By.TAG_NAME, "button").click()
+    WebDriverWait(driver, 10).until(
+        lambda d: (
+            d.find_element(
+                By.XPATH, "//th[button[starts-with(normalize-space(.), 'Started')]]"
+            ).get_attribute("aria-sort")
+            == "ascending"
+        )
+    )
+    jobs_shown = {cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#runs-rows tr td:first-child")}
+    assert jobs_shown == {job_name}
+    assert "Page 1 of" in driver.find_element(By.ID, "runs-page").text
+
     go(driver, f"#/jobs/{job_name}")
     browser.wait_for(driver, "#job-disable").click()
     browser.wait_for(driver, "#job-enable")
