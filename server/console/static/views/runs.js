@@ -35,7 +35,7 @@ function cell(key, row) {
 }
 
 export async function render(main) {
-  const tabs = h("div", { class: "tabs", role: "tablist", "aria-label": "History" });
+  const tabs = h("div", { class: "tabs", role: "group", "aria-label": "History" });
   const filters = h("form", { class: "toolbar", id: "runs-filters" });
   const body = h("tbody", { id: "runs-rows" });
   const head = h("thead", {});
@@ -51,7 +51,7 @@ export async function render(main) {
   };
 
   const drawTabs = () => replace(tabs, Object.entries(KINDS).map(([key, kind]) =>
-    h("button", { type: "button", role: "tab", "aria-selected": String(place.kind === key), id: `tab-${key}`,
+    h("button", { type: "button", "aria-pressed": String(place.kind === key), id: `tab-${key}`,
       onclick: () => { place.kind = key; drawAll(); refresh(); } }, kind.label)));
 
   const drawFilters = () => {
