@@ -18,14 +18,19 @@ from server.api.tokens import Credentials, TokenSigner
 from server.base.clock import Clock, SystemClock
 from server.domain.errors import ConfigurationError
 from server.registry.apps import AppRepository
+from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
+from server.registry.failover import FailoverQueue
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
+from server.registry.reconcile_requests import ReconcileRequests
+from server.registry.running import RunningTasks
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
 from server.usecases.apps import AppManager
 from server.usecases.jobs import JobManager
+from server.usecases.operate import JobStateRegistry, OperateManager
 
 __all__ = ["Server", "build", "build_scheduler"]
 
@@ -122,6 +127,20 @@ def build(
     if scheduler_settings is not None:
         scheduler = build_scheduler(zookeeper, scheduler_settings, clock=clock)
     jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), scheduler)
+    operate = OperateManager(
+        JobStateRegistry(
+            JobRepository(zookeeper),
+            DisabledFlags(zookeeper),
+            ReadyQueue(zookeeper),
+            RunningTasks(zookeeper),
+            FailoverQueue(zookeeper),
+            DiagnosisStore(zookeeper),
+        ),
+        ReconcileRequests(zookeeper),
+        zone=settings.zone() if scheduler_settings is None else scheduler_settings.core.zone,
+        clock=clock,
+        task_states=scheduler,
+    )
     try:
         api = create_server(
             settings.grpc_address,
@@ -129,6 +148,7 @@ def build(
             signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds, clock=clock),
             apps=AppManager(AppRepository(zookeeper)),
             jobs=jobs,
+            operate=operate,
             registry=zookeeper,
         )
     except ConfigurationError as exc:

@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 
 from server.api.tokens import TokenSigner
 from server.domain import errors
+from server.domain.operate_errors import TooManyRequests
 
 log = logging.getLogger("server.api")
 
@@ -31,6 +32,7 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.Conflict, grpc.StatusCode.ABORTED),
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (TooManyRequests, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 # Methods callable without a token.

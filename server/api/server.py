@@ -12,16 +12,27 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import grpc
-from elasticjob.cloud.v1 import app_pb2, app_pb2_grpc, auth_pb2, auth_pb2_grpc, job_pb2, job_pb2_grpc
+from elasticjob.cloud.v1 import (
+    app_pb2,
+    app_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    job_pb2,
+    job_pb2_grpc,
+    operate_pb2,
+    operate_pb2_grpc,
+)
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
+from server.api.operate_servicer import OperateServicer
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.tokens import Credentials, TokenSigner
 from server.domain.errors import ConfigurationError
 from server.usecases.apps import AppManager
 from server.usecases.jobs import JobManager
+from server.usecases.operate import OperateManager
 
 log = logging.getLogger("server.api")
 
@@ -29,6 +40,7 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     app_pb2.DESCRIPTOR.services_by_name["AppService"].full_name,
     job_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    operate_pb2.DESCRIPTOR.services_by_name["OperateService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
 HEALTH_NAMES = ("", *SERVICE_NAMES)
@@ -70,6 +82,7 @@ def create_server(
     signer: TokenSigner,
     apps: AppManager,
     jobs: JobManager,
+    operate: OperateManager,
     registry: RegistryConnection,
     max_workers: int = 16,
 ) -> ApiServer:
@@ -82,6 +95,7 @@ def create_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(credentials, signer), server)
     app_pb2_grpc.add_AppServiceServicer_to_server(AppServicer(apps), server)
     job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
+    operate_pb2_grpc.add_OperateServiceServicer_to_server(OperateServicer(operate), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -77,6 +77,11 @@ class FailoverQueue:
             if node is not None
         }
 
+    async def ajob_entries(self, job_name: str) -> dict[ShardRef, FailoverEntry]:
+        """The job's queued shards with their entries, by sharding item."""
+        shards = await self.load_jobs([job_name])
+        return {shard: FailoverEntry.decode(shards[shard]) for shard in sorted(shards)}
+
     async def children(self, job_names: Sequence[str]) -> dict[str, set[str]]:
         """The node names (``job@-@item``) under each of ``job_names`` that has a node, read
         concurrently."""
