@@ -185,7 +185,8 @@ class Diagnoser:
         self._store = store
         self._offers = OfferWindow()
         self._started = state.clock.monotonic()
-        self._waiting_since: dict[str, float] = {}  # monotonic; jobs waiting without a reason yet
+        self._started_at = state.now().replace(microsecond=0).isoformat()
+        self._waiting_since: dict[str, float] = {}  # monotonic; since when each job waits
         #: the reason each job's node holds (None: a node found at start, reason not known)
         self._written: dict[str, str | None] | None = None
         self._write_failed = False
@@ -219,7 +220,6 @@ class Diagnoser:
             had = written.get(name)
             if await self._write(name, None) and had is not None:
                 log.info("job %s no longer waits for the reason given", name)
-        self._waiting_since = {name: at for name, at in self._waiting_since.items() if name not in reasons}
 
     def _reasons(self, offers_on_hand: Sequence[Offer]) -> dict[str, str]:
         state = self._state
@@ -235,7 +235,7 @@ class Diagnoser:
             if count > 0 and name not in running and job is not None and name not in waiting:
                 waiting[name] = job.sharding_total_count
         peak = self._offers.peak(now)
-        window = min(self._offers.seconds, now - self._started)
+        window = self._offers.seconds
         previous = self._written or {}
         reasons: dict[str, str] = {}
         from_offers: set[str] = set()
@@ -257,6 +257,10 @@ class Diagnoser:
                     # Offers may just not have come yet: say so once the job waited a while.
                     if now - since >= state.settings.revive_retry_seconds:
                         reason = need_reason(job, app, shards, None, window)
+                        if now - self._started < window:
+                            reason = (
+                                f"no offers received since this scheduler began leading at {self._started_at}"
+                            )
                 else:
                     reason = need_reason(job, app, shards, peak, window)
                     if reason is None and offers_on_hand:
@@ -268,6 +272,7 @@ class Diagnoser:
             if reason is not None:
                 reasons[name] = reason
         self._from_offers = from_offers
+        self._waiting_since = {name: at for name, at in self._waiting_since.items() if name in waiting}
         return reasons
 
     async def _write(self, job_name: str, reason: str | None) -> bool:
