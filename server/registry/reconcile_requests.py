@@ -88,9 +88,10 @@ class ReconcileRequests:
         )
 
     def watch(self, listener: Callable[[ReconcileRequest], None]) -> Callable[[], None]:
-        """Call ``listener`` (on kazoo's thread) with every request written from now on; returns
-        the function that stops the watch. Kazoo arms the watch again after a reconnection; a
-        write is heard once (by its modification zxid)."""
+        """Call ``listener`` (on kazoo's thread) with every request written once the watch is
+        armed (at once, from a thread of its own); returns the function that stops it. Kazoo arms
+        the watch again after a reconnection and a lost session; a write is heard once (by its
+        modification zxid)."""
         state = {"zxid": None}
         started = threading.Event()
         stopped = threading.Event()
@@ -114,5 +115,9 @@ class ReconcileRequests:
                     log.exception("reconcile request listener failed")
             return True
 
-        DataWatch(self._zk.client, self._path, changed)
+        # DataWatch reads the node at once; from a thread of its own so the caller never waits on
+        # ZooKeeper.
+        threading.Thread(
+            target=DataWatch, args=(self._zk.client, self._path, changed), name="reconcile-watch", daemon=True
+        ).start()
         return stopped.set

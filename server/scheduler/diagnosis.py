@@ -256,11 +256,7 @@ class Diagnoser:
                 if peak is None:
                     # Offers may just not have come yet: say so once the job waited a while.
                     if now - since >= state.settings.revive_retry_seconds:
-                        reason = need_reason(job, app, shards, None, window)
-                        if now - self._started < window:
-                            reason = (
-                                f"no offers received since this scheduler began leading at {self._started_at}"
-                            )
+                        reason = self._no_offers(job, app, shards, now)
                 else:
                     reason = need_reason(job, app, shards, peak, window)
                     if reason is None and offers_on_hand:
@@ -274,6 +270,13 @@ class Diagnoser:
         self._from_offers = from_offers
         self._waiting_since = {name: at for name, at in self._waiting_since.items() if name in waiting}
         return reasons
+
+    def _no_offers(self, job: JobConfig, app: AppConfig, shards: int, now: float) -> str | None:
+        if self._state.mesos is None:
+            return "the scheduler is not subscribed to a Mesos master"
+        if now - self._started < self._offers.seconds:
+            return f"no offers received since this scheduler began leading at {self._started_at}"
+        return need_reason(job, app, shards, None, self._offers.seconds)
 
     async def _write(self, job_name: str, reason: str | None) -> bool:
         """Put (or, for None, delete) the job's node; whether ZooKeeper took it."""

@@ -189,4 +189,3 @@ def test_reconcile_is_one_call_per_ten_seconds_across_both_kinds(
     wait = re.search(r"try again in (\d+) s", body["message"])
     assert wait is not None and 1 <= int(wait.group(1)) <= 10
     assert json.loads(zk.get(stack.paths.reconcile_request)[0]) == stored  # the refused one wrote nothing
-

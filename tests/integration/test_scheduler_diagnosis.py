@@ -178,6 +178,13 @@ def diagnosing(
         zookeeper.stop()
 
 
+class SubscribedNoCalls:
+    """Stands for a subscription; the diagnoser makes no Mesos call."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the diagnoser called Mesos: {name}")
+
+
 def waiting_job(state: SchedulerState, cpus: float = 0.5) -> str:
     app = AppConfig(
         app_name="app", app_url="http://repo.test/app.tar.gz", bootstrap_script="run.sh", cpu_count=0.5
@@ -205,6 +212,13 @@ def test_without_offers_the_reason_comes_after_a_grace_and_names_the_window_once
     asyncio.run(diagnoser.step([]))
     assert store.get(job) is None  # offers may just not have come yet
     clock.advance(state.settings.revive_retry_seconds)
+    asyncio.run(diagnoser.step([]))
+    unsubscribed = store.get(job)
+    assert (
+        unsubscribed is not None
+        and unsubscribed.reason == "the scheduler is not subscribed to a Mesos master"
+    )
+    state.mesos = SubscribedNoCalls()  # type: ignore[assignment]
     asyncio.run(diagnoser.step([]))
     first = store.get(job)
     assert first is not None
