@@ -9,13 +9,15 @@ document's RECONCILE call (explicit: the tasks named; implicit: an empty list).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import grpc
 import pytest
+from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
 from kazoo.exceptions import NoNodeError
 
 from devstack.stack import ZooKeeperServer
@@ -27,12 +29,11 @@ from server.scheduler.diagnosis import Diagnoser
 from server.scheduler.offers import Offer
 from server.scheduler.settings import CoreSettings
 from server.scheduler.state import SchedulerState
+from server.wiring import build
 from testkit.clock import ManualClock
 from testkit.e2e import System, running_system
-from testkit.harness import unique_name
+from testkit.harness import grpc_metadata, unique_name
 from testkit.polling import eventually
-
-JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -145,20 +146,32 @@ def test_a_running_task_shows_its_state_as_the_leader_knows_it(system: System) -
     system.deregister(job)
 
 
-def test_a_reconcile_request_is_carried_out_by_the_leader(
+def test_a_reconcile_asked_for_through_a_standby_is_carried_out_by_the_leader_and_the_window_is_shared(
     system: System, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="server.scheduler")
-    with httpx.Client(
-        base_url=system.envoy.base_url, headers={"accessToken": system.token}, timeout=10
-    ) as client:
-        response = client.post("/api/operate/reconcile/implicit")
-    assert response.status_code == 200, response.text
-    eventually(
-        lambda: any("implicit reconciliation sent" in r.getMessage() for r in caplog.records),
-        timeout=10,
-        what="the leader reconciled",
+    standby = build(
+        dataclasses.replace(system.server.settings, grpc_address="127.0.0.1:0"),
+        scheduler_settings=system.scheduler.settings,
     )
+    standby.start(zookeeper_wait=10)
+    try:
+        assert not standby.scheduler or not standby.scheduler.leading.is_set()
+        with grpc.insecure_channel(f"127.0.0.1:{standby.port}") as channel:
+            stub = operate_pb2_grpc.OperateServiceStub(channel)
+            stub.ReconcileTasks(
+                operate_pb2.ReconcileTasksRequest(kind="explicit"), metadata=grpc_metadata(system.token)
+            )
+        eventually(
+            lambda: any("explicit reconciliation sent" in r.getMessage() for r in caplog.records),
+            timeout=10,
+            what="the leader reconciled",
+        )
+        with system.rest() as client:
+            refused = client.post("/api/operate/reconcile/implicit")  # through the leader's replica
+        assert refused.status_code == 429, refused.text
+    finally:
+        standby.stop(grace=0.5)
 
 
 # The diagnoser alone, on a real ZooKeeper, with the scheduler's memory and a manual clock.
