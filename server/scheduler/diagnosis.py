@@ -207,7 +207,9 @@ class Diagnoser:
             try:
                 self._written = dict.fromkeys(await self._store.anames())
             except ElasticJobError as exc:
-                log.warning("could not read the recorded reasons (retried at the next step): %s", exc)
+                if not self._write_failed:
+                    log.warning("could not read the recorded reasons (retried at the next step): %s", exc)
+                self._write_failed = True
                 return
         reasons = self._reasons(offers_on_hand)
         written = self._written
