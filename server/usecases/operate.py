@@ -67,7 +67,8 @@ class CurrentTask:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ShardState:
-    """One shard with something to report. Run history adds the shard's last run here."""
+    """One shard with something to report (today: its current task). The hook for run history:
+    the shard's last run joins here, and a shard with only a last run gets an entry too."""
 
     item: int
     current_task: CurrentTask | None = None
