@@ -192,11 +192,6 @@ class Diagnoser:
         self._write_failed = False
         self._from_offers: set[str] = set()  # jobs whose reason came from the offers
 
-    @property
-    def reasons(self) -> dict[str, str]:
-        """The reasons written, by job."""
-        return {name: reason for name, reason in (self._written or {}).items() if reason is not None}
-
     def offered(self, offers: Sequence[Offer]) -> None:
         self._offers.record(offers, self._state.clock.monotonic())
 
@@ -211,6 +206,8 @@ class Diagnoser:
                     log.warning("could not read the recorded reasons (retried at the next step): %s", exc)
                 self._write_failed = True
                 return
+        # Offers of one agent that came in several events are pooled on hand, as matching pools them.
+        self._offers.record(offers_on_hand, self._state.clock.monotonic())
         reasons = self._reasons(offers_on_hand)
         written = self._written
         for name, reason in reasons.items():
