@@ -15,13 +15,15 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import grpc
 import httpx
 import pytest
+from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
 from kazoo.client import KazooClient
 
 from server.registry.diagnosis import Diagnosis
 from server.registry.failover import FailoverEntry
-from testkit.harness import Stack, snapshot, unique_name
+from testkit.harness import Stack, grpc_metadata, snapshot, unique_name
 
 JSON = {"Content-type": "application/json"}
 
@@ -189,3 +191,14 @@ def test_reconcile_is_one_call_per_ten_seconds_across_both_kinds(
     wait = re.search(r"try again in (\d+) s", body["message"])
     assert wait is not None and 1 <= int(wait.group(1)) <= 10
     assert json.loads(zk.get(stack.paths.reconcile_request)[0]) == stored  # the refused one wrote nothing
+
+
+def test_grpc_clients_name_the_job_in_a_field(stack: Stack, token: str, client: httpx.Client) -> None:
+    job = register_job(client, publish_app(client), cron="0 0 6 * * ?")
+    with grpc.insecure_channel(stack.envoy_grpc_target) as channel:
+        stub = operate_pb2_grpc.OperateServiceStub(channel)
+        state = stub.GetJobState(operate_pb2.GetJobStateRequest(job_name=job), metadata=grpc_metadata(token))
+        assert state.job_name == job and state.enabled and len(state.next_fire_times) == 5
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ReconcileTasks(operate_pb2.ReconcileTasksRequest(kind=""), metadata=grpc_metadata(token))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
