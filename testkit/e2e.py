@@ -158,10 +158,34 @@ class ClusterProcess:
             time.sleep(0.05)
         self.endpoints = json.loads(endpoints.read_text())
 
+    @property
+    def agent_url(self) -> str:
+        return str(self.endpoints["agent_url"])
+
     def state(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.master_url}/state", timeout=10)
+        """The master's ``/master/state`` (Mesos' shape)."""
+        response = httpx.get(f"{self.master_url}/master/state", timeout=10)
         response.raise_for_status()
         return dict(response.json())
+
+    def operator_call(self, url: str, call_type: str) -> dict[str, Any]:
+        """The payload of a v1 operator API call (``GET_TASKS``, ...) to the master or agent."""
+        response = httpx.post(f"{url}/api/v1", json={"type": call_type}, timeout=10)
+        response.raise_for_status()
+        return dict(response.json()[call_type.lower()])
+
+    def executors(self) -> list[dict[str, Any]]:
+        """The agent's live executors: ``id``, ``directory`` and the process' ``pid`` (from the
+        agent's ``/state`` and ``GET_CONTAINERS``)."""
+        containers = self.operator_call(self.agent_url, "GET_CONTAINERS")["containers"]
+        pids = {c["executor_id"]["value"]: c["container_status"].get("executor_pid") for c in containers}
+        response = httpx.get(f"{self.agent_url}/state", timeout=10)
+        response.raise_for_status()
+        return [
+            {"id": executor["id"], "directory": executor["directory"], "pid": pids.get(executor["id"])}
+            for framework in response.json()["frameworks"]
+            for executor in framework["executors"]
+        ]
 
     def stop(self) -> None:
         if self.process is not None:
@@ -258,10 +282,17 @@ class System:
     def tasks_history(self) -> list[dict[str, Any]]:
         """Live and completed tasks of the cluster, each with the message of its latest status."""
         found: list[dict[str, Any]] = []
-        for framework in self.cluster.state().get("frameworks", []):
-            for task in [*framework.get("tasks", []), *framework.get("completed_tasks", [])]:
-                statuses = task.get("statuses") or [{}]
-                found.append({**task, "message": statuses[-1].get("message", "")})
+        tasks = self.cluster.operator_call(self.cluster.master_url, "GET_TASKS")
+        for task in [*tasks["tasks"], *tasks["completed_tasks"]]:
+            statuses = task.get("statuses") or [{}]
+            found.append(
+                {
+                    "id": task["task_id"]["value"],
+                    "executor_id": (task.get("executor_id") or {}).get("value", ""),
+                    "state": task["state"],
+                    "message": statuses[-1].get("message", ""),
+                }
+            )
         return found
 
     def running_nodes(self, job_name: str) -> list[str]:

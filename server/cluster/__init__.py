@@ -10,7 +10,8 @@ facts (call checks, ids, statuses, events) come from the Mesos kernel in :mod:`s
 ``settings``   :class:`~server.cluster.settings.ClusterSettings` with the master's and the agent's.
 ``master``     frameworks, offers, task validation, reconciliation, failover timeouts.
 ``agent``      executors and command tasks in sandboxes, status updates, the executor API.
-``state``      the ``GET /state`` document.
+``state``      the JSON models the Mesos-shaped endpoints share (resources, tasks, version).
+``endpoints``  what both sides' HTTP endpoints share: GET routes, operator API calls.
 ``resources``  fixed-point scalar resources.
 ``wire``       reading calls from HTTP requests, and RecordIO event streams on HTTP responses.
 """

@@ -11,9 +11,12 @@ Usage::
 or ``async with EmbeddedCluster(settings) as cluster: ...``. Port 0 binds free ports; the bound
 ones are in :attr:`EmbeddedCluster.master_url` / :attr:`~EmbeddedCluster.agent_url` after start.
 
-Master port: ``POST /api/v1/scheduler``, ``GET /state`` (also ``/master/state``), ``GET /health``.
-Agent port: ``POST /api/v1/executor`` (also ``/slave(1)/api/v1/executor``), ``GET /state``,
-``GET /health``.
+Master port: ``POST /api/v1/scheduler`` (also ``/master/api/v1/scheduler``), the operator API
+``POST /api/v1``, and the read-only endpoints of :mod:`~server.cluster.master.endpoints`
+(``/master/state``, ``/master/slaves``, ``/master/frameworks``, ``/master/tasks``, ...).
+Agent port: ``POST /api/v1/executor`` (also ``/slave(1)/api/v1/executor``), the operator API
+``POST /api/v1``, the endpoints of :mod:`~server.cluster.agent.endpoints` (``/slave(1)/state``,
+...) and the sandbox files of :mod:`~server.cluster.agent.files` (``/files/read``, ...).
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ import uuid
 from aiohttp import web
 
 from server.cluster.agent.core import Agent
+from server.cluster.agent.endpoints import AgentEndpoints
+from server.cluster.agent.files import SandboxFiles
 from server.cluster.agent.http import EXECUTOR_API_PATH, ExecutorApi
+from server.cluster.agent.operator_api import AgentOperatorApi
+from server.cluster.endpoints import OPERATOR_API_PATH
 from server.cluster.master.core import Master
+from server.cluster.master.endpoints import MasterEndpoints, master_state
 from server.cluster.master.http import SCHEDULER_API_PATH, SchedulerApi
+from server.cluster.master.operator_api import MasterOperatorApi
 from server.cluster.settings import ClusterSettings
-from server.cluster.state import cluster_state
 from server.mesos.values import JsonObject
 
 __all__ = ["EmbeddedCluster"]
@@ -51,6 +59,7 @@ class EmbeddedCluster:
             work_dir=settings.work_dir.resolve(),
         )
         self.master = Master(settings.master, self.agent, master_id=master_id)
+        self._agent_endpoints = AgentEndpoints(self.agent, master_hostname=settings.host)
         self._runners: list[web.AppRunner] = []
         self._started = False
         self._stopped = False
@@ -69,8 +78,12 @@ class EmbeddedCluster:
         return self.agent.agent_id
 
     def state(self) -> JsonObject:
-        """The ``/state`` document."""
-        return cluster_state(self.master, self.agent)
+        """The master's ``/master/state`` document."""
+        return master_state(self.master)
+
+    def agent_state(self) -> JsonObject:
+        """The agent's ``/slave(1)/state`` document."""
+        return self._agent_endpoints.document()
 
     async def start(self) -> None:
         """Reap orphans of a previous run on the work directory, then serve both APIs."""
@@ -128,9 +141,10 @@ class EmbeddedCluster:
         app = web.Application()
         app.router.add_route("*", SCHEDULER_API_PATH, api.handle)
         app.router.add_route("*", "/master" + SCHEDULER_API_PATH, api.handle)
-        app.router.add_get("/state", self._state)
-        app.router.add_get("/master/state", self._state)
-        app.router.add_get("/health", _health)
+        operator_api = MasterOperatorApi(self.master)
+        app.router.add_route("*", OPERATOR_API_PATH, operator_api.handle)
+        app.router.add_route("*", "/master" + OPERATOR_API_PATH, operator_api.handle)
+        MasterEndpoints(self.master).routes(app)
         return app
 
     def _agent_app(self) -> web.Application:
@@ -138,13 +152,11 @@ class EmbeddedCluster:
         app = web.Application()
         app.router.add_route("*", EXECUTOR_API_PATH, api.handle)
         app.router.add_route("*", "/slave(1)" + EXECUTOR_API_PATH, api.handle)
-        app.router.add_get("/state", self._state)
-        app.router.add_get("/health", _health)
+        operator_api = AgentOperatorApi(
+            self.agent, master_hostname=self.settings.host, started_at=self._agent_endpoints.started_at
+        )
+        app.router.add_route("*", OPERATOR_API_PATH, operator_api.handle)
+        app.router.add_route("*", "/slave(1)" + OPERATOR_API_PATH, operator_api.handle)
+        self._agent_endpoints.routes(app)
+        SandboxFiles(self.agent).routes(app)
         return app
-
-    async def _state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state())
-
-
-async def _health(request: web.Request) -> web.Response:
-    return web.Response(status=200)

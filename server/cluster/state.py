@@ -1,144 +1,114 @@
-"""The ``GET /state`` document: what the embedded cluster is running, as one JSON object.
+"""The JSON models the cluster's endpoints share, in the shapes a Mesos 1.x master and agent emit.
 
-Shaped after the Mesos master's ``/state`` (frameworks with their tasks and executors), with the
-agent's view merged in so that one request answers "where is my task's output?"::
+* :func:`resources_json`: a ``Resource`` list summarised as Mesos' endpoints do: scalars by name
+  (``cpus``, ``gpus``, ``mem`` and ``disk`` always present), ranges as ``"[31000-32000]"``, sets as
+  ``"{a, b}"``.
+* :func:`task_json`: a task as the ``/state``, ``/tasks`` and agent ``/state`` endpoints show it
+  (``id``, ``name``, ``framework_id``, ``executor_id`` (empty for a command task), ``slave_id``,
+  ``state``, ``resources``, ``role``, ``statuses`` of ``{"state", "timestamp"}``).
+* :func:`version_json`: the ``/version`` document; :func:`seconds_time`: a ``TimeInfo``.
 
-    {
-      "master": {"id", "hostname", "port", "scheduler_api", "version", "start_time"},
-      "agents": [{"id", "hostname", "port", "executor_api", "work_dir",
-                  "resources", "used_resources", "offered_resources", "available_resources",
-                  "reaped_orphans"}],
-      "frameworks": [<framework>],            # registered (connected or within failover timeout)
-      "completed_frameworks": [<framework>]   # removed (torn down, failover timeout passed)
-    }
-
-    <framework> = {"id", "name", "user", "roles", "capabilities", "connected", "active",
-                   "failover_timeout", "registered_time", "reregistered_time",
-                   "unregistered_time", "removed_time", "suppressed_roles",
-                   "offers": [{"id", "role", "resources"}],
-                   "tasks": [<task>], "completed_tasks": [<task>],
-                   "executors": [<executor>], "completed_executors": [<executor>]}
-    <task> = {"id", "name", "framework_id", "agent_id", "executor_id", "state", "resources",
-              "sandbox", "unacknowledged_updates",
-              "statuses": [{"state", "timestamp", "source", "message"?, "reason"?}]}
-    <executor> = {"id", "framework_id", "type": "CUSTOM" | "COMMAND", "state", "run_id", "sandbox",
-                  "pid", "exit_status", "tasks": [ids], "queued_tasks": [ids],
-                  "completed_tasks": [ids]}
-
-Resources are ``{name: value}``; times are seconds since the epoch. ``tasks`` holds tasks until
-their terminal update is acknowledged; ``completed_tasks`` the most recent finished ones.
+The documents of each side are built in :mod:`server.cluster.master.endpoints` and
+:mod:`server.cluster.agent.endpoints`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from server.cluster.agent.core import Agent
-from server.cluster.agent.records import ExecutorRun, ExecutorState
-from server.cluster.master.core import VERSION, Master
-from server.cluster.master.records import Framework, MasterTask
+from server.cluster.master.core import VERSION
 from server.mesos.values import JsonObject
 
-__all__ = ["cluster_state"]
+__all__ = [
+    "BUILD_USER",
+    "VERSION",
+    "resource_role",
+    "resources_json",
+    "seconds_time",
+    "task_json",
+    "version_json",
+]
+
+BUILD_USER = "embedded"
+
+#: The scalars Mesos' endpoints always show, even when nothing of them is there.
+_ALWAYS_SHOWN = ("cpus", "gpus", "mem", "disk")
 
 
-def cluster_state(master: Master, agent: Agent) -> JsonObject:
-    """Build the ``/state`` document (see the module docstring)."""
-    runs = agent.executors()
-    sandbox_of_task: dict[tuple[str, str], str] = {}
-    for run in reversed(runs):  # live runs last, so they win over finished runs of the same id
-        for task_id in [*run.tasks, *(task.task_id for task in run.completed_tasks)]:
-            sandbox_of_task[(run.framework_id, task_id)] = str(run.sandbox)
-    runs_of: dict[str, list[ExecutorRun]] = {}
-    for run in runs:
-        runs_of.setdefault(run.framework_id, []).append(run)
+def version_json() -> JsonObject:
+    """The ``/version`` document (``VersionInfo``'s fields; no git fields: this is not a build of
+    Mesos)."""
+    return {"version": VERSION, "build_date": "", "build_time": 0.0, "build_user": BUILD_USER}
 
-    def task_json(task: MasterTask) -> JsonObject:
-        return {
-            "id": task.task_id,
-            "name": task.name,
-            "framework_id": task.framework_id,
-            "agent_id": task.agent_id,
-            "executor_id": task.executor_id or task.task_id,
-            "state": task.state,
-            "resources": task.resources.quantities(),
-            "sandbox": sandbox_of_task.get((task.framework_id, task.task_id)),
-            "statuses": [dict(entry) for entry in task.history],
-            "unacknowledged_updates": len(agent.pending_updates(task.framework_id, task.task_id)),
-        }
 
-    def framework_json(framework: Framework, *, active: bool) -> JsonObject:
-        framework_runs = runs_of.get(framework.framework_id, [])
-        info = framework.info
-        return {
-            "id": framework.framework_id,
-            "name": info.get("name"),
-            "user": info.get("user"),
-            "roles": list(framework.roles),
-            "capabilities": sorted(framework.capabilities),
-            "connected": framework.connected,
-            "active": active,
-            "failover_timeout": framework.failover_timeout,
-            "registered_time": framework.registered_at,
-            "reregistered_time": framework.reregistered_at,
-            "unregistered_time": framework.disconnected_at,
-            "removed_time": framework.removed_at,
-            "suppressed_roles": master.suppressed_roles(framework.framework_id) if active else [],
-            "offers": [
-                {"id": offer.offer_id, "role": offer.role, "resources": offer.resources.quantities()}
-                for offer in framework.offers.values()
-            ],
-            "tasks": [task_json(task) for task in framework.tasks.values()],
-            "completed_tasks": [task_json(task) for task in reversed(framework.completed_tasks)],
-            "executors": [
-                _executor_json(run) for run in framework_runs if run.state is not ExecutorState.TERMINATED
-            ],
-            "completed_executors": [
-                _executor_json(run) for run in framework_runs if run.state is ExecutorState.TERMINATED
-            ],
-        }
+def seconds_time(seconds: float) -> JsonObject:
+    """``TimeInfo`` (``{"nanoseconds"}``) of a time in seconds since the epoch."""
+    return {"nanoseconds": int(seconds * 1_000_000_000)}
 
+
+def resources_json(resources: Iterable[Any]) -> dict[str, Any]:
+    """Summarise a ``Resource`` JSON list the way Mesos' endpoints do (see the module docstring)."""
+    summary: dict[str, Any] = {name: 0.0 for name in _ALWAYS_SHOWN}
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    items: dict[str, list[str]] = {}
+    for resource in resources:
+        if not isinstance(resource, Mapping):
+            continue
+        name = str(resource.get("name", ""))
+        kind = resource.get("type", "SCALAR")
+        if kind == "SCALAR":
+            value = (resource.get("scalar") or {}).get("value", 0.0)
+            summary[name] = round(float(summary.get(name, 0.0)) + float(value), 3)
+        elif kind == "RANGES":
+            for item in (resource.get("ranges") or {}).get("range") or []:
+                ranges.setdefault(name, []).append((int(item["begin"]), int(item["end"])))
+        elif kind == "SET":
+            items.setdefault(name, []).extend(
+                str(item) for item in (resource.get("set") or {}).get("item") or []
+            )
+    for name, spans in ranges.items():
+        summary[name] = "[" + ", ".join(f"{begin}-{end}" for begin, end in sorted(spans)) + "]"
+    for name, values in items.items():
+        summary[name] = "{" + ", ".join(values) + "}"
+    return summary
+
+
+def resource_role(resources: Sequence[Any], default: str = "*") -> str:
+    """The role the resources are allocated to (``allocation_info.role``), else ``default``."""
+    for resource in resources:
+        if isinstance(resource, Mapping):
+            role = (resource.get("allocation_info") or {}).get("role")
+            if isinstance(role, str):
+                return role
+    return default
+
+
+def task_json(
+    *,
+    task_id: str,
+    name: str,
+    framework_id: str,
+    executor_id: str | None,
+    agent_id: str,
+    state: str,
+    resources: Sequence[Any],
+    statuses: Iterable[Mapping[str, Any]],
+    role: str,
+) -> JsonObject:
+    """A task in the endpoints' shape (see the module docstring); ``resources`` is the
+    ``TaskInfo``'s ``Resource`` list and ``statuses`` the states it went through, oldest first."""
     return {
-        "master": {
-            "id": master.master_id,
-            "hostname": master.host,
-            "port": master.port,
-            "scheduler_api": f"http://{master.host}:{master.port}/api/v1/scheduler",
-            "version": VERSION,
-            "start_time": master.started_at,
-        },
-        "agents": [
-            {
-                "id": agent.agent_id,
-                "hostname": agent.hostname,
-                "port": agent.port,
-                "executor_api": f"http://{agent.endpoint}/api/v1/executor",
-                "work_dir": str(agent.work_dir),
-                "resources": agent.resources.quantities(),
-                "used_resources": master.used_resources().quantities(),
-                "offered_resources": master.offered_resources().quantities(),
-                "available_resources": master.available_resources().quantities(),
-                "reaped_orphans": list(agent.reaped_orphans),
-            }
+        "id": task_id,
+        "name": name,
+        "framework_id": framework_id,
+        "executor_id": executor_id or "",
+        "slave_id": agent_id,
+        "state": state,
+        "resources": resources_json(resources),
+        "role": resource_role(resources, role),
+        "statuses": [
+            {"state": status["state"], "timestamp": float(status.get("timestamp") or 0.0)}
+            for status in statuses
         ],
-        "frameworks": [framework_json(framework, active=True) for framework in master.frameworks()],
-        "completed_frameworks": [
-            framework_json(framework, active=False) for framework in reversed(master.completed_frameworks())
-        ],
-    }
-
-
-def _executor_json(run: ExecutorRun) -> dict[str, Any]:
-    return {
-        "id": run.executor_id,
-        "framework_id": run.framework_id,
-        "type": "COMMAND" if run.command_task else "CUSTOM",
-        "state": run.state.value,
-        "run_id": run.run_id,
-        "sandbox": str(run.sandbox),
-        "pid": run.process.pid if run.process is not None else None,
-        "exit_status": run.exit_status,
-        "tasks": list(run.tasks),
-        "queued_tasks": list(run.queued),
-        "completed_tasks": [task.task_id for task in run.completed_tasks],
     }

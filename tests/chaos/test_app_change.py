@@ -34,12 +34,7 @@ def pid_alive(pid: int) -> bool:
 
 def executors_of(system: System, app: str) -> list[dict[str, Any]]:
     """The live executors of ``app`` in the cluster's state."""
-    return [
-        executor
-        for framework in system.cluster.state()["frameworks"]
-        for executor in framework["executors"]
-        if executor["id"].startswith(f"{app}@-@")
-    ]
+    return [executor for executor in system.cluster.executors() if executor["id"].startswith(f"{app}@-@")]
 
 
 def executor_of_task(system: System) -> dict[str, str]:

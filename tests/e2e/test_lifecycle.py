@@ -43,12 +43,7 @@ def test_a_daemon_job_stays_resident_runs_per_cron_and_comes_back_when_its_execu
 
     executor_pid = eventually(
         lambda: next(
-            (
-                e["pid"]
-                for f in system.cluster.state()["frameworks"]
-                for e in f["executors"]
-                if e["id"].startswith(f"{app}@-@") and e["pid"]
-            ),
+            (e["pid"] for e in system.cluster.executors() if e["id"].startswith(f"{app}@-@") and e["pid"]),
             None,
         ),
         what="the executor's pid",

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.cluster.agent.records import ExecutorState
 from server.cluster.cluster import EmbeddedCluster
 from testkit.cluster import (
     command_task,
@@ -35,11 +36,18 @@ async def cluster(tmp_path: Path) -> AsyncIterator[EmbeddedCluster]:
 
 
 def _executor(cluster: EmbeddedCluster, executor_id: str, *, live: bool = True) -> dict[str, Any]:
-    for framework in cluster.state()["frameworks"]:
-        for executor in framework["executors" if live else "completed_executors"]:
-            if executor["id"] == executor_id:
-                return dict(executor)
-    raise AssertionError(f"executor {executor_id} not in /state")
+    """What the agent records of an executor run: its type, state, sandbox, pid and exit status."""
+    for run in cluster.agent.executors():
+        if run.executor_id == executor_id and (run.state is not ExecutorState.TERMINATED) == live:
+            return {
+                "id": run.executor_id,
+                "type": "COMMAND" if run.command_task else "CUSTOM",
+                "state": run.state.value,
+                "sandbox": str(run.sandbox),
+                "pid": run.process.pid if run.process is not None else None,
+                "exit_status": run.exit_status,
+            }
+    raise AssertionError(f"executor {executor_id} not on the agent")
 
 
 def _nanoseconds(seconds: float) -> dict[str, int]:
@@ -67,8 +75,9 @@ async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(clus
             lambda: cluster.state()["frameworks"][0]["tasks"] == [], what="acknowledged terminal update"
         )
         (done,) = cluster.state()["frameworks"][0]["completed_tasks"]
-        assert done["state"] == "TASK_FINISHED" and done["unacknowledged_updates"] == 0
-        sandbox = Path(done["sandbox"])
+        assert done["state"] == "TASK_FINISHED"
+        assert cluster.agent.pending_updates(str(client.framework_id), "hello") == []
+        sandbox = Path(_executor(cluster, "hello", live=False)["sandbox"])
         assert sandbox.parent == cluster.agent.work_dir / "sandboxes" / client.framework_id / "hello"
         assert (sandbox / "stdout").read_text() == "hello\n"
         assert (sandbox / "stderr").read_text() == "hello\n"
@@ -145,7 +154,7 @@ async def test_fetched_tarball_is_extracted_into_the_sandbox(
         task["command"]["uris"] = [{"value": archive.as_uri(), "extract": True, "cache": True}]
         await client.accept([offer["id"]["value"]], launch(task))
         await scheduler.wait_for_state("app", "TASK_FINISHED")
-        sandbox = Path(cluster.state()["frameworks"][0]["completed_executors"][0]["sandbox"])
+        sandbox = Path(cluster.agent_state()["frameworks"][0]["completed_executors"][0]["directory"])
         assert (sandbox / "app" / "run.sh").is_file()
         assert (sandbox / "stdout").read_text() == f"from the app in {sandbox.name}\n"
 
@@ -172,10 +181,12 @@ async def test_missing_uri_fails_the_task_without_starting_it(
         await until(
             lambda: len(cluster.state()["frameworks"][0]["completed_tasks"]) == 2, what="acknowledged"
         )
-        for task in cluster.state()["frameworks"][0]["completed_tasks"]:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            answer = await http.post(cluster.master_url + "/api/v1", json={"type": "GET_TASKS"})
+        for task in answer.json()["get_tasks"]["completed_tasks"]:
             last = task["statuses"][-1]
             assert last["state"] == "TASK_FAILED" and last["reason"] == "REASON_CONTAINER_LAUNCH_FAILED"
-            assert missing in last["message"], "/state tells why the task failed"
+            assert missing in last["message"], "the operator API tells why the task failed"
 
 
 async def test_a_task_that_could_not_be_fetched_leaves_no_sandbox(
@@ -199,13 +210,13 @@ async def test_a_task_that_could_not_be_fetched_leaves_no_sandbox(
         await until(
             lambda: (
                 {"unfetched-sandbox", "unfetched-sandbox-executor"}
-                <= {e["id"] for e in cluster.state()["frameworks"][0]["completed_executors"]}
+                <= {e["id"] for e in cluster.agent_state()["frameworks"][0]["completed_executors"]}
             ),
             what="executors completed",
         )
-        for executor_state in cluster.state()["frameworks"][0]["completed_executors"]:
+        for executor_state in cluster.agent_state()["frameworks"][0]["completed_executors"]:
             if executor_state["id"].startswith("unfetched-sandbox"):
-                sandbox = Path(executor_state["sandbox"])
+                sandbox = Path(executor_state["directory"])
                 assert not sandbox.exists()
                 assert not sandbox.parent.exists()
 

@@ -35,20 +35,10 @@ async def cluster(tmp_path: Path) -> AsyncIterator[EmbeddedCluster]:
         yield running
 
 
-def _task_state(cluster: EmbeddedCluster, task_id: str) -> dict[str, Any]:
-    state = cluster.state()
-    for framework in state["frameworks"] + state["completed_frameworks"]:
-        for task in framework["tasks"] + framework["completed_tasks"]:
-            if task["id"] == task_id:
-                return dict(task)
-    raise AssertionError(f"task {task_id} not in /state")
-
-
 def _pgid_of(cluster: EmbeddedCluster, executor_id: str) -> int:
-    for framework in cluster.state()["frameworks"]:
-        for executor in framework["executors"]:
-            if executor["id"] == executor_id and executor["pid"]:
-                return int(executor["pid"])
+    for run in cluster.agent.executors():
+        if run.executor_id == executor_id and run.process is not None:
+            return run.process.pid
     raise AssertionError(f"no live executor {executor_id}")
 
 
@@ -66,8 +56,10 @@ async def test_subscribe_gets_one_offer_with_the_configured_resources(cluster: E
             assert (await http.get(cluster.master_url + "/health")).status_code == 200
         (framework,) = state["frameworks"]
         assert framework["id"] == client.framework_id and framework["connected"] is True
-        assert framework["offers"][0]["resources"] == {"cpus": 2.0, "mem": 1024.0}
-        assert state["agents"][0]["resources"] == {"cpus": 2.0, "mem": 1024.0}
+        offered = framework["offers"][0]["resources"]
+        assert (offered["cpus"], offered["mem"]) == (2.0, 1024.0)
+        total = state["slaves"][0]["resources"]
+        assert (total["cpus"], total["mem"]) == (2.0, 1024.0)
 
 
 async def test_multi_role_framework_gets_offers_with_allocation_info(cluster: EmbeddedCluster) -> None:
@@ -144,7 +136,7 @@ async def test_suppress_stops_offers_until_revive(cluster: EmbeddedCluster) -> N
         await client.decline([offer["id"]["value"]], refuse_seconds=0)
         await asyncio.sleep(0.5)
         assert len(scheduler.offers) == 1
-        assert cluster.state()["frameworks"][0]["suppressed_roles"] == ["*"]
+        assert cluster.master.suppressed_roles(str(client.framework_id)) == ["*"]
         await client.revive()
         await scheduler.next_offer(after=1, timeout=1.0)
 
@@ -220,7 +212,7 @@ async def test_unacknowledged_update_is_resent_until_acknowledged(cluster: Embed
         assert reliable == ["TASK_STARTING", "TASK_RUNNING", "TASK_RUNNING", "TASK_FINISHED"]
         running = [u for u in scheduler.updates if u["state"] == "TASK_RUNNING"]
         assert running[0]["uuid"] == running[1]["uuid"], "the same update is resent"
-        await until(lambda: _task_state(cluster, "once")["unacknowledged_updates"] == 0)
+        await until(lambda: cluster.agent.pending_updates(str(client.framework_id), "once") == [])
         assert cluster.state()["frameworks"][0]["tasks"] == []
 
 

@@ -91,11 +91,15 @@ async def test_restart_after_sigkill_reaps_the_orphans_and_sigterm_stops_cleanly
                 await scheduler.wait_for_state("later", "TASK_RUNNING")
                 sandbox = next(work_dir.glob("sandboxes/*/later/*"))
                 async with httpx.AsyncClient() as http:
-                    document = (await http.get(endpoints["master_url"] + "/state")).json()
-                assert pgid in document["agents"][0]["reaped_orphans"]
+                    document = (await http.get(endpoints["agent_url"] + "/state")).json()
+                    containers = await http.post(
+                        endpoints["agent_url"] + "/api/v1", json={"type": "GET_CONTAINERS"}
+                    )
+                assert str(pgid) in log.read_text(), "the restarted agent says which orphans it killed"
                 (executor,) = document["frameworks"][0]["executors"]
-                later_group = int(executor["pid"])
-                assert executor["sandbox"] == str(sandbox)
+                assert executor["directory"] == str(sandbox)
+                (container,) = containers.json()["get_containers"]["containers"]
+                later_group = int(container["container_status"]["executor_pid"])
                 second.send_signal(signal.SIGTERM)
                 assert await _wait_exit(second) == 0
             assert not group_alive(later_group)

@@ -259,6 +259,10 @@ class Agent:
     def pending_updates(self, framework_id: str, task_id: str) -> list[JsonObject]:
         return self._statuses.pending(framework_id, task_id)
 
+    def frameworks(self) -> list[AgentFramework]:
+        """Every framework this agent remembers (``removed`` ones too, until forgotten)."""
+        return list(self._frameworks.values())
+
     def executors(self) -> list[ExecutorRun]:
         """Every executor run this agent remembers, live ones first."""
         live = [run for framework in self._frameworks.values() for run in framework.executors.values()]
