@@ -21,6 +21,7 @@ from server.registry.apps import AppRepository
 from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
+from server.registry.framework import FrameworkIdStore
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
 from server.registry.reconcile_requests import ReconcileRequests
@@ -135,8 +136,10 @@ def build(
             RunningTasks(zookeeper),
             FailoverQueue(zookeeper),
             DiagnosisStore(zookeeper),
+            FrameworkIdStore(zookeeper),
         ),
         ReconcileRequests(zookeeper),
+        mesos_url=settings.mesos_url if scheduler_settings is None else scheduler_settings.mesos_url,
         zone=settings.zone() if scheduler_settings is None else scheduler_settings.core.zone,
         clock=clock,
         task_states=scheduler,

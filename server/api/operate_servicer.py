@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import grpc
 from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
+from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from server.usecases.operate import JobState, OperateManager
@@ -25,6 +27,25 @@ class OperateServicer(operate_pb2_grpc.OperateServiceServicer):
     ) -> empty_pb2.Empty:
         self._operate.reconcile(request.kind)
         return empty_pb2.Empty()
+
+    def ListSandboxes(
+        self, request: operate_pb2.ListSandboxesRequest, context: grpc.ServicerContext
+    ) -> operate_pb2.ListSandboxesResponse:
+        return operate_pb2.ListSandboxesResponse(
+            sandboxes=[
+                operate_pb2.Sandbox(hostname=sandbox.hostname, path=sandbox.path)
+                for sandbox in self._operate.sandboxes(request.app_name)
+            ]
+        )
+
+    def ListSandboxesArray(
+        self, request: operate_pb2.ListSandboxesRequest, context: grpc.ServicerContext
+    ) -> httpbody_pb2.HttpBody:
+        found = [
+            {"hostname": sandbox.hostname, "path": sandbox.path}
+            for sandbox in self._operate.sandboxes(request.app_name)
+        ]
+        return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(found).encode())
 
 
 def _time(moment: datetime | None) -> str:

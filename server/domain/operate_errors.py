@@ -11,3 +11,7 @@ class TooManyRequests(ElasticJobError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ClusterUnavailable(ElasticJobError):
+    """The Mesos master (or one of its agents) could not be read in time."""

@@ -4,7 +4,8 @@ A job's state is read from the registry (configuration, disabled flags, ready co
 failover nodes, the leader's diagnosis), so every replica answers the same; only the state of a
 running task comes from the leading scheduler's memory (``TaskStates``), when this process leads.
 Reconciliation is asked for through the registry (``ReconcileRequests``): the leader, wherever it
-runs, watches it and reconciles at once.
+runs, watches it and reconciles at once. Sandboxes are read from the Mesos master's and agents'
+``/state`` (``server.mesos.operator``) for the framework id the registry holds.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from zoneinfo import ZoneInfo
 from server.base.clock import Clock, SystemClock
 from server.base.cron import CronExpression, fire_times
 from server.domain.errors import InvalidArgument
+from server.domain.operate_errors import ClusterUnavailable
 from server.domain.rules import check_name
 from server.domain.task import ShardRef, TaskId
+from server.mesos.errors import MesosError
+from server.mesos.operator import Sandbox, app_sandboxes
 from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverEntry, FailoverQueue
+from server.registry.framework import FrameworkIdStore
 from server.registry.jobs import JobRepository
+from server.registry.mesos_master import detect_leader
 from server.registry.ready import ReadyQueue
 from server.registry.reconcile_requests import ReconcileRequests
 from server.registry.running import RunningTasks
@@ -35,6 +41,9 @@ NEXT_FIRE_TIMES = 5
 """How many upcoming fire times a job's state lists."""
 
 RECONCILE_KINDS = ("explicit", "implicit")
+
+SANDBOX_TIMEOUT_SECONDS = 3.0
+"""Longest wait for each read of a master's or agent's /state (ElasticJob-Cloud 3.0's)."""
 
 LAUNCHED = "LAUNCHED"
 """A running task's state when this process does not lead: the registry records the launch only."""
@@ -116,6 +125,7 @@ class JobStateRegistry:
     running: RunningTasks
     failover: FailoverQueue
     diagnosis: DiagnosisStore
+    framework_ids: FrameworkIdStore
 
 
 class OperateManager:
@@ -124,11 +134,13 @@ class OperateManager:
         registry: JobStateRegistry,
         reconcile_requests: ReconcileRequests,
         *,
+        mesos_url: str | None = None,
         zone: tzinfo = UTC,
         clock: Clock | None = None,
         task_states: TaskStates | None = None,
     ) -> None:
         self._registry = registry
+        self._mesos_url = mesos_url
         self._reconcile_requests = reconcile_requests
         self._zone = zone
         self._clock: Clock = clock or SystemClock()
@@ -207,6 +219,29 @@ class OperateManager:
             )
         self._reconcile_requests.request(kind, self._clock.now(UTC).timestamp())
         log.info("%s reconciliation requested", kind)
+
+    def sandboxes(self, app_name: str) -> list[Sandbox]:
+        """The sandboxes of the app's executors; InvalidArgument without a valid app name, an
+        empty list without a Mesos master configured or before the framework has subscribed,
+        ClusterUnavailable when the master or an agent cannot be read."""
+        if not app_name:
+            raise InvalidArgument("appName is required: send ?appName=<app>", field="appName")
+        check_name(app_name, "appName")
+        if self._mesos_url is None:
+            return []
+        return asyncio.run(self._asandboxes(self._mesos_url, app_name))
+
+    async def _asandboxes(self, mesos_url: str, app_name: str) -> list[Sandbox]:
+        framework_id = await self._registry.framework_ids.get()
+        if framework_id is None:
+            return []
+        try:
+            master_url = await detect_leader(mesos_url, zk_timeout=SANDBOX_TIMEOUT_SECONDS)
+            return await app_sandboxes(master_url, framework_id, app_name, timeout=SANDBOX_TIMEOUT_SECONDS)
+        except (MesosError, ValueError) as exc:
+            raise ClusterUnavailable(
+                f"could not read the sandboxes from Mesos at {mesos_url}: {exc}"
+            ) from exc
 
 
 def zone_name(zone: tzinfo, now: datetime) -> str:

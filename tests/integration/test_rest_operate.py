@@ -1,5 +1,5 @@
 """The operations routes through a real Envoy to the real server on a real ZooKeeper: the job
-state call, reconciliation requests and their window.
+state call, reconciliation requests and their window, the sandboxes of an app's executors.
 
 This stack runs no scheduler, so the running, failover and diagnosis nodes a leader writes are
 planted directly, in the layout and value formats the scheduler uses (``server.registry``).
@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import httpx
@@ -21,9 +22,12 @@ import pytest
 from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
 from kazoo.client import KazooClient
 
+from devstack.stack import ZooKeeperServer
 from server.registry.diagnosis import Diagnosis
 from server.registry.failover import FailoverEntry
-from testkit.harness import Stack, grpc_metadata, snapshot, unique_name
+from testkit.e2e import System, running_system
+from testkit.harness import Stack, grpc_metadata, running_stack, snapshot, unique_name
+from testkit.polling import eventually
 
 JSON = {"Content-type": "application/json"}
 
@@ -202,3 +206,64 @@ def test_grpc_clients_name_the_job_in_a_field(stack: Stack, token: str, client: 
         with pytest.raises(grpc.RpcError) as refused:
             stub.ReconcileTasks(operate_pb2.ReconcileTasksRequest(kind=""), metadata=grpc_metadata(token))
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+# Sandboxes: ElasticJob-Cloud 3.0's rule (the framework's executors whose id starts with the app
+# name, each agent's /state read for the directory, given without the agent's work_dir), on the
+# embedded cluster, whose master and agent answer /state as Mesos documents it ("Endpoints").
+
+
+def test_the_sandbox_route_needs_an_app_name(client: httpx.Client, stack: Stack, zk: KazooClient) -> None:
+    for query in ("", "?appName=", "?appName=%20"):
+        response = client.get(f"/api/operate/sandbox{query}")
+        assert response.status_code == 400, (query, response.text)
+        assert "appName" in response.json()["message"]
+
+
+def test_the_sandboxes_are_an_empty_array_before_the_framework_has_subscribed(
+    zk_server: ZooKeeperServer, tmp_path: Path
+) -> None:
+    # A master nobody listens on: the scheduler never subscribes, so no framework id is stored.
+    with (
+        running_stack(zk_server.connect_string, tmp_path, mesos_url="http://127.0.0.1:9") as unsubscribed,
+        unsubscribed.rest(unsubscribed.login()) as client,
+    ):
+        response = client.get("/api/operate/sandbox", params={"appName": "some_app"})
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+@pytest.fixture(scope="module")
+def system(zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with running_system(zk_server.connect_string, tmp_path_factory.mktemp("sandboxes")) as running:
+        yield running
+
+
+def test_the_sandboxes_of_an_apps_executors_are_real_directories_of_the_agent(system: System) -> None:
+    app = system.publish_app()
+    other = system.publish_app()
+    job = system.register_job(app, jobParameter="sleep30")
+    system.register_job(other, jobParameter="sleep30")
+    system.trigger(job)
+    eventually(lambda: system.running_nodes(job) and system.runs(job), timeout=30, what="the job running")
+    with system.rest() as client:
+        response = client.get("/api/operate/sandbox", params={"appName": app})
+    assert response.status_code == 200, response.text
+    sandboxes = response.json()
+    assert len(sandboxes) == 1
+    [sandbox] = sandboxes
+    assert set(sandbox) == {"hostname", "path"}
+    assert sandbox["hostname"]
+    directory = system.cluster.work_dir / sandbox["path"].lstrip("/")
+    assert directory.is_dir(), directory
+    assert f"{app}@-@" in sandbox["path"]
+    with grpc.insecure_channel(f"127.0.0.1:{system.api.port}") as channel:
+        listed = operate_pb2_grpc.OperateServiceStub(channel).ListSandboxes(
+            operate_pb2.ListSandboxesRequest(app_name=app), metadata=grpc_metadata(system.token)
+        )
+    assert [(found.hostname, found.path) for found in listed.sandboxes] == [
+        (sandbox["hostname"], sandbox["path"])
+    ]
+    with system.rest() as client:
+        assert client.get("/api/operate/sandbox", params={"appName": unique_name("app")}).json() == []
+    system.deregister(job)
