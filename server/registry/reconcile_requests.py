@@ -115,9 +115,13 @@ class ReconcileRequests:
                     log.exception("reconcile request listener failed")
             return True
 
+        def arm() -> None:
+            try:
+                DataWatch(self._zk.client, self._path, changed)
+            except Exception as exc:  # ZooKeeper away: this leadership hears no requests
+                log.warning("could not watch %s for reconcile requests: %s", self._path, exc)
+
         # DataWatch reads the node at once; from a thread of its own so the caller never waits on
         # ZooKeeper.
-        threading.Thread(
-            target=DataWatch, args=(self._zk.client, self._path, changed), name="reconcile-watch", daemon=True
-        ).start()
+        threading.Thread(target=arm, name="reconcile-watch", daemon=True).start()
         return stopped.set
