@@ -9,7 +9,7 @@ GEN_DIR ?= gen
 EXECUTOR_ZIPAPP ?= dist/elasticjob-executor.pyz
 LINTED := server tests bench testkit devstack tools
 
-.PHONY: help venv zookeeper deps gen gen-check lint test test-unit test-chaos run bench executor clean
+.PHONY: help venv zookeeper postgresql deps gen gen-check lint test test-unit test-chaos run bench executor clean
 
 help:
 	@echo "make run    - start ZooKeeper, the gRPC server and Envoy (REST on 127.0.0.1:8899) for development"
@@ -35,7 +35,16 @@ zookeeper:
 	  { echo "could not install zookeeper (run as root, or: sudo apt-get install zookeeper)"; exit 1; }; \
 	fi
 
-deps: venv zookeeper
+# Debian's PostgreSQL server binaries, for the trace store's tests (the test kit starts a
+# throwaway server from /usr/lib/postgresql/*/bin). Skipped when they are already there.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+	  echo "installing Debian's postgresql package"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) || \
+	  { echo "could not install postgresql (run as root, or: sudo apt-get install postgresql)"; exit 1; }; \
+	fi
+
+deps: venv zookeeper postgresql
 
 gen: $(STAMP)
 	rm -rf $(GEN_DIR) && mkdir -p $(GEN_DIR)

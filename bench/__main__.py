@@ -11,6 +11,7 @@ BENCHMARKS = (
     "bench.producer_lateness",
     "bench.trigger_latency",
     "bench.cluster_throughput",
+    "bench.trace_store",
 )
 
 if __name__ == "__main__":

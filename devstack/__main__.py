@@ -137,8 +137,10 @@ class StackSettings:
                 )
 
     def server_environment(self, base: Mapping[str, str], zk_servers: str, mesos_url: str) -> dict[str, str]:
-        """``python -m server``'s environment: ``base`` with the stack's ZooKeeper and master."""
+        """``python -m server``'s environment: ``base`` with the stack's ZooKeeper and master, and
+        run history in ``var/trace.db`` unless ``base`` names a trace store."""
         return {
+            "ELASTICJOB_EVENT_TRACE_RDB_URL": f"sqlite:///{self.work_dir / 'trace.db'}",
             **base,
             "ELASTICJOB_MODE": self.mode,
             "ELASTICJOB_ZK_SERVERS": zk_servers,

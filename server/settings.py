@@ -22,6 +22,9 @@ from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from server.base.zones import zone_named
 from server.domain.errors import ConfigurationError
 from server.scheduler.service import SchedulerSettings
@@ -53,6 +56,7 @@ _OPTIONAL_TEXT = {
     "executor_command": "ELASTICJOB_EXECUTOR_COMMAND",
     "executor_uri": "ELASTICJOB_EXECUTOR_URI",
     "timezone": TIMEZONE_VARIABLE,
+    "event_trace_rdb_url": "ELASTICJOB_EVENT_TRACE_RDB_URL",
 }
 # ... and so do numbers.
 _SECONDS = {
@@ -60,6 +64,8 @@ _SECONDS = {
     "zk_session_timeout_seconds": "ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS",
     "catch_up_seconds": "ELASTICJOB_CATCH_UP_SECONDS",
     "token_ttl_seconds": "ELASTICJOB_TOKEN_TTL_SECONDS",
+    "event_trace_retention_days": "ELASTICJOB_EVENT_TRACE_RETENTION_DAYS",
+    "event_trace_buffer": "ELASTICJOB_EVENT_TRACE_BUFFER",
 }
 
 
@@ -91,6 +97,13 @@ class Settings:
     #: ``executor_command`` the executor is started by running the fetched file.
     executor_uri: str | None = None
     timezone: str | None = None
+    #: Where run history goes: a SQLAlchemy URL (``sqlite:///var/trace.db``,
+    #: ``postgresql+psycopg://user:password@host/db``); None or ``none``: tracing off.
+    event_trace_rdb_url: str | None = None
+    #: Trace rows older than this many days are deleted.
+    event_trace_retention_days: float = 30.0
+    #: Trace events held in memory while the store is slow or unreachable; more are dropped.
+    event_trace_buffer: int = 10_000
 
     def __post_init__(self) -> None:
         if not self.zk_namespace or "/" in self.zk_namespace:
@@ -109,6 +122,12 @@ class Settings:
             raise ConfigurationError("ELASTICJOB_MESOS_URL must be an http://, https:// or zk:// URL")
         if self.executor_uri is not None:
             _check_executor_uri(self.executor_uri)
+        if self.event_trace_rdb_url is not None:
+            _check_trace_url(self.event_trace_rdb_url)
+        if not self.event_trace_retention_days > 0:
+            raise ConfigurationError("ELASTICJOB_EVENT_TRACE_RETENTION_DAYS must be positive")
+        if self.event_trace_buffer < 1:
+            raise ConfigurationError("ELASTICJOB_EVENT_TRACE_BUFFER must be at least 1")
         if self.timezone is not None:
             try:
                 ZoneInfo(self.timezone)
@@ -147,8 +166,11 @@ class Settings:
         for name, variable in _SECONDS.items():
             if env.get(variable):
                 values[name] = _number(variable, env[variable])
-        if "token_ttl_seconds" in values:
-            values["token_ttl_seconds"] = int(values["token_ttl_seconds"])
+        for whole in ("token_ttl_seconds", "event_trace_buffer"):
+            if whole in values:
+                values[whole] = int(values[whole])
+        if str(values.get("event_trace_rdb_url", "")).strip().lower() == "none":
+            values["event_trace_rdb_url"] = None
         if values.get("executor_uri") and "executor_command" not in values:
             _check_executor_uri(values["executor_uri"])
             values["executor_command"] = fetched_executor_command(values["executor_uri"])
@@ -195,6 +217,17 @@ def iana_name(zone: tzinfo) -> str | None:
     if isinstance(zone, ZoneInfo) and zone.key and zone.key != "localtime":
         return str(zone.key)
     return None
+
+
+def _check_trace_url(url: str) -> None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"ELASTICJOB_EVENT_TRACE_RDB_URL {url!r} must be a sqlite:/// or postgresql+psycopg:// URL, or none"
+        )
 
 
 def _check_executor_uri(executor_uri: str) -> None:

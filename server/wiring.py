@@ -1,8 +1,10 @@
 """The composition root: ``build(settings)`` wires one server process from its settings.
 
 The parts are the ZooKeeper connection every repository shares, the gRPC API on
-``settings.grpc_address``, and, when a Mesos master is configured, the scheduler service (which
-hears the API's job events). ``python -m server``, the test kits and the benchmarks all build the
+``settings.grpc_address``, when a Mesos master is configured the scheduler service (which hears
+the API's job events), and when ``ELASTICJOB_EVENT_TRACE_RDB_URL`` names a database the trace
+store with its buffered sink (the scheduler's TraceSink) and the statistics aggregator (which
+runs while this process's scheduler leads). ``python -m server``, the test kits and the benchmarks all build the
 server here; nothing is connected or listening until :meth:`Server.start`.
 """
 
@@ -12,12 +14,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from server.api.server import ApiServer, create_server
 from server.api.tokens import Credentials, TokenSigner
 from server.base.clock import Clock, SystemClock
 from server.domain.errors import ConfigurationError
+from server.domain.trace import TraceSink
 from server.registry.apps import AppRepository
+from server.registry.counts import RegistryCounts
 from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
@@ -29,13 +34,35 @@ from server.registry.running import RunningTasks
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
+from server.trace.sink import BufferedTraceSink
+from server.trace.statistics import StatisticsAggregator
+from server.trace.store import TraceStore
 from server.usecases.apps import AppManager
+from server.usecases.history import History
 from server.usecases.jobs import JobManager
 from server.usecases.operate import JobStateRegistry, OperateManager
 
-__all__ = ["Server", "build", "build_scheduler"]
+__all__ = ["Server", "Tracing", "build", "build_scheduler"]
 
 log = logging.getLogger("server")
+
+
+@dataclass(slots=True)
+class Tracing:
+    """The run history parts: the store, the sink the scheduler writes through, the aggregator."""
+
+    store: TraceStore
+    sink: BufferedTraceSink
+    aggregator: StatisticsAggregator
+
+    def start(self) -> None:
+        self.sink.start()
+        self.aggregator.start()
+
+    def stop(self, timeout: float) -> None:
+        self.aggregator.stop(timeout / 2)
+        self.sink.stop(timeout / 2)
+        self.store.dispose()
 
 
 @dataclass(slots=True)
@@ -47,6 +74,10 @@ class Server:
     api: ApiServer
     #: None when no Mesos master is configured: jobs are stored and queued, not run.
     scheduler: SchedulerService | None
+    #: The run history and statistics use cases (empty answers with tracing off).
+    history: History
+    #: None when tracing is off.
+    tracing: Tracing | None = None
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _stopped: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -64,6 +95,8 @@ class Server:
         """
         wait = self.settings.zk_timeout_seconds if zookeeper_wait is None else zookeeper_wait
         connected = self.zookeeper.start(wait=wait)
+        if self.tracing is not None:
+            self.tracing.start()
         if self.scheduler is not None:
             self.scheduler.start()
         self.api.start()
@@ -87,6 +120,8 @@ class Server:
                 # The scheduler's thread may be waiting on ZooKeeper (leaving the election);
                 # closing the connection below ends that wait.
                 self.scheduler.stop(10.0 if deadline is None else _remaining(deadline, 0.5) / 2)
+            if self.tracing is not None:
+                self.tracing.stop(5.0 if deadline is None else min(5.0, _remaining(deadline, 0.5) / 2))
             closer = threading.Thread(target=self.zookeeper.stop, name="zookeeper-stop", daemon=True)
             closer.start()
             closer.join(None if deadline is None else _remaining(deadline, 0.1))
@@ -124,9 +159,31 @@ def build(
     )
     if scheduler_settings is None and settings.mesos_url is not None:
         scheduler_settings = settings.scheduler_settings()
+    store = None
+    if settings.event_trace_rdb_url:
+        try:
+            store = TraceStore(settings.event_trace_rdb_url)
+        except OSError as exc:  # a SQLite file's directory that cannot be made
+            raise ConfigurationError(f"ELASTICJOB_EVENT_TRACE_RDB_URL: {exc}") from exc
+    sink = None
+    if store is not None:
+        sink = BufferedTraceSink(
+            store,
+            capacity=settings.event_trace_buffer,
+            retention=timedelta(days=settings.event_trace_retention_days),
+        )
     scheduler = None
     if scheduler_settings is not None:
-        scheduler = build_scheduler(zookeeper, scheduler_settings, clock=clock)
+        scheduler = build_scheduler(zookeeper, scheduler_settings, clock=clock, trace=sink)
+    counts = RegistryCounts(zookeeper)
+    tracing = None
+    if store is not None and sink is not None:
+        leading = scheduler.leading.is_set if scheduler is not None else (lambda: False)
+        aggregator = StatisticsAggregator(
+            store, leading=leading, running_counts=counts.running, registered_count=counts.registered
+        )
+        tracing = Tracing(store=store, sink=sink, aggregator=aggregator)
+    history = History(store, zone=settings.zone(), execution_types=counts.by_execution_type)
     jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), scheduler)
     operate = OperateManager(
         JobStateRegistry(
@@ -149,18 +206,26 @@ def build(
             settings.grpc_address,
             credentials=Credentials(settings.auth_username, settings.auth_password),
             signer=TokenSigner(settings.token_secret, settings.token_ttl_seconds, clock=clock),
-            apps=AppManager(AppRepository(zookeeper)),
+            apps=AppManager(AppRepository(zookeeper), events=scheduler),
             jobs=jobs,
+            history=history,
             operate=operate,
             registry=zookeeper,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"ELASTICJOB_GRPC_ADDRESS: {exc}") from exc
-    return Server(settings=settings, zookeeper=zookeeper, api=api, scheduler=scheduler)
+    return Server(
+        settings=settings, zookeeper=zookeeper, api=api, scheduler=scheduler, history=history, tracing=tracing
+    )
 
 
 def build_scheduler(
-    zookeeper: ZooKeeper, settings: SchedulerSettings, *, clock: Clock | None = None
+    zookeeper: ZooKeeper,
+    settings: SchedulerSettings,
+    *,
+    clock: Clock | None = None,
+    trace: TraceSink | None = None,
 ) -> SchedulerService:
-    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's)."""
-    return SchedulerService(zookeeper, settings, clock=clock or SystemClock())
+    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's);
+    trace events go to ``trace`` (none recorded when None)."""
+    return SchedulerService(zookeeper, settings, clock=clock or SystemClock(), trace=trace)

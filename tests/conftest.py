@@ -13,6 +13,7 @@ from kazoo.client import KazooClient
 
 from devstack.stack import ZooKeeperServer
 from testkit.harness import Stack, running_stack, zookeeper_server
+from testkit.postgres import PostgresServer, postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,10 @@ def zk(zk_server: ZooKeeperServer) -> Iterator[KazooClient]:
 @pytest.fixture(scope="session")
 def token(stack: Stack) -> str:
     return stack.login()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL for the session; tests take a fresh database with ``create_database()``."""
+    with postgres_server() as server:
+        yield server

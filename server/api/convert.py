@@ -3,13 +3,15 @@ besides the servicers that touch ``*_pb2``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from elasticjob.cloud.v1 import app_pb2, job_pb2
 from google.api import httpbody_pb2
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, message, struct_pb2
 
 from server.api import values
 from server.domain.app import AppConfig
@@ -22,6 +24,8 @@ from server.domain.job import (
     handler_type_from_request,
 )
 from server.domain.rules import check_name, quoted
+from server.domain.task import ShardRef, TaskId
+from server.registry.failover import FailoverEntry
 
 _T = TypeVar("_T")
 
@@ -185,3 +189,81 @@ def name_from_body(body: httpbody_pb2.HttpBody, field: str = "jobName") -> str:
         text = str(value).strip()
     check_name(text, field)
     return text
+
+
+MAX_PAGE_SIZE = 1000
+"""The most items one page holds; a larger page_size is read as this (AIP-158)."""
+
+
+def page(
+    items: Sequence[_T], key: Callable[[_T], str], page_size: int, page_token: str
+) -> tuple[list[_T], str]:
+    """One page of ``items`` in ``key`` order, and the token of the next page ("" after the last).
+
+    ``page_size`` 0 answers everything from the token on (what REST callers get); the token is
+    the key of the last item of the previous page, so a page holds what sorts after it even when
+    items came or went in between."""
+    if page_size < 0:
+        raise InvalidArgument(f"pageSize must be 0 or more, got {page_size}", field="pageSize")
+    ordered = sorted(items, key=key)
+    if page_token:
+        try:
+            after = base64.b64decode(page_token.encode("ascii"), altchars=b"-_", validate=True).decode(
+                "utf-8"
+            )
+        except (UnicodeError, binascii.Error, ValueError):
+            raise InvalidArgument(
+                f"pageToken {quoted(page_token)} is not a token this server issued", field="pageToken"
+            ) from None
+        ordered = [item for item in ordered if key(item) > after]
+    size = min(page_size, MAX_PAGE_SIZE) if page_size else len(ordered)
+    chosen = ordered[:size]
+    if len(ordered) <= size or not chosen:
+        return chosen, ""
+    return chosen, base64.urlsafe_b64encode(key(chosen[-1]).encode("utf-8")).decode("ascii")
+
+
+def shard_key(shard: ShardRef) -> str:
+    """A text that sorts shards by job name, then item."""
+    return f"{shard.job_name}\x00{shard.item:010d}"
+
+
+def meta_info(shard: ShardRef) -> job_pb2.TaskMetaInfo:
+    return job_pb2.TaskMetaInfo(job_name=shard.job_name, sharding_items=[shard.item])
+
+
+def running_task_to_proto(task_id: TaskId) -> job_pb2.RunningTask:
+    """ElasticJob-Cloud 3.0's task context of a running task."""
+    return job_pb2.RunningTask(
+        id=str(task_id),
+        meta_info=meta_info(task_id.shard),
+        type=task_id.execution_type.value,
+        slave_id=task_id.agent_id,
+        idle=False,
+    )
+
+
+def ready_job_to_proto(job_name: str, runs: int) -> job_pb2.ReadyJob:
+    return job_pb2.ReadyJob(job_name=job_name, times=runs)
+
+
+def failover_task_to_proto(shard: ShardRef, entry: FailoverEntry) -> job_pb2.FailoverTask:
+    return job_pb2.FailoverTask(task_info=meta_info(shard), original_task_id=entry.task_id)
+
+
+def checked_name(value: str, field: str) -> str:
+    """A name taken from a path or a field, checked as names are."""
+    check_name(value, field)
+    return value
+
+
+def json_array(messages: Sequence[message.Message]) -> httpbody_pb2.HttpBody:
+    """``messages`` as one bare JSON array, each in the JSON form Envoy's transcoder gives a
+    message (JSON names, every field printed)."""
+    elements = [
+        json_format.MessageToDict(item, always_print_fields_with_no_presence=True) for item in messages
+    ]
+    return httpbody_pb2.HttpBody(
+        content_type="application/json",
+        data=json.dumps(elements, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+    )

@@ -32,6 +32,7 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (errors.Conflict, grpc.StatusCode.ABORTED),
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.HistoryUnavailable, grpc.StatusCode.UNAVAILABLE),
     (TooManyRequests, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (ClusterUnavailable, grpc.StatusCode.UNAVAILABLE),
 )

@@ -1,7 +1,7 @@
 """The server factory: ``create_server(address, ...)`` builds a grpcio server, not yet started, with
 every servicer, the interceptors, health and reflection, bound to ``address`` (port 0 picks a free
 port, which tests use). The caller hands in what the servicers use: the credentials, the token
-signer, the use cases, and the registry connection whose state health reports."""
+signer, the use cases (apps, jobs, history), and the registry connection whose state health reports."""
 
 from __future__ import annotations
 
@@ -17,20 +17,27 @@ from elasticjob.cloud.v1 import (
     app_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
+    event_pb2,
+    event_pb2_grpc,
     job_pb2,
     job_pb2_grpc,
     operate_pb2,
     operate_pb2_grpc,
+    statistics_pb2,
+    statistics_pb2_grpc,
 )
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from server.api.event_servicer import EventServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.operate_servicer import OperateServicer
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
+from server.api.statistics_servicer import StatisticsServicer
 from server.api.tokens import Credentials, TokenSigner
 from server.domain.errors import ConfigurationError
 from server.usecases.apps import AppManager
+from server.usecases.history import History
 from server.usecases.jobs import JobManager
 from server.usecases.operate import OperateManager
 
@@ -40,6 +47,8 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     app_pb2.DESCRIPTOR.services_by_name["AppService"].full_name,
     job_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
     operate_pb2.DESCRIPTOR.services_by_name["OperateService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
@@ -82,6 +91,7 @@ def create_server(
     signer: TokenSigner,
     apps: AppManager,
     jobs: JobManager,
+    history: History,
     operate: OperateManager,
     registry: RegistryConnection,
     max_workers: int = 16,
@@ -95,6 +105,8 @@ def create_server(
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(credentials, signer), server)
     app_pb2_grpc.add_AppServiceServicer_to_server(AppServicer(apps), server)
     job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
+    event_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(history), server)
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(history), server)
     operate_pb2_grpc.add_OperateServiceServicer_to_server(OperateServicer(operate), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

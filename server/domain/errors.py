@@ -66,3 +66,7 @@ class Conflict(ElasticJobError):
 
 class RegistryUnavailable(ElasticJobError):
     """ZooKeeper cannot be reached within the configured time."""
+
+
+class HistoryUnavailable(ElasticJobError):
+    """The trace store (the database of run history and statistics) cannot be reached."""

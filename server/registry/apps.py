@@ -4,7 +4,9 @@ Survives a lost session: nodes are persistent. ``create`` is atomic (ZooKeeper r
 create); ``replace`` is a compare-and-set on the node version read with it, so a concurrent change
 is never overwritten silently (the caller re-reads and retries). A write ZooKeeper did not confirm
 in time raises ``RegistryUnavailable`` saying that its outcome is unknown. The scheduler reads them
-asynchronously (``aget``, ``aread_all``), decoding only nodes modified since its last read.
+asynchronously (``aget``, ``aread_all``), decoding only nodes modified since its last read; the API
+lists them (``list_all``). Removing an app with its jobs is ``JobRepository.delete_app``: one
+transaction for the jobs' nodes and the app's.
 """
 
 from __future__ import annotations
@@ -49,6 +51,25 @@ class AppRepository:
     def __init__(self, zookeeper: ZooKeeper) -> None:
         self._zk = zookeeper
         self._paths = zookeeper.paths
+
+    @property
+    def zookeeper(self) -> ZooKeeper:
+        """The connection this repository reads and writes through."""
+        return self._zk
+
+    def list_all(self) -> list[AppConfig]:
+        """Every app that decodes, in name order (a node that does not hold an app is left out)."""
+        names = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.apps)))
+        nodes = self._zk.get_many([self._paths.app(name) for name in names])
+        apps: list[AppConfig] = []
+        for name, node in zip(names, nodes, strict=True):
+            if node is None:
+                continue  # deleted since the children were listed
+            try:
+                apps.append(_decode_app(node[0], self._paths.app(name)))
+            except UnreadableApp:
+                continue
+        return apps
 
     def get(self, app_name: str) -> StoredApp:
         """The app; AppNotFound when absent."""

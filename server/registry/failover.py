@@ -77,6 +77,25 @@ class FailoverQueue:
             if node is not None
         }
 
+    def list_all(self) -> list[tuple[ShardRef, FailoverEntry]]:
+        """Every queued shard with its entry, by job name and shard, for a thread."""
+        jobs = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.failover)))
+        children = self._zk.children_many([self._paths.failover_job(job) for job in jobs])
+        entries: list[tuple[ShardRef, str]] = []
+        for job, names in zip(jobs, children, strict=True):
+            for child in names or ():
+                try:
+                    entries.append((ShardRef.parse(child), self._paths.failover_shard(job, child)))
+                except ValueError:
+                    continue
+        nodes = self._zk.get_many([path for _, path in entries])
+        found = [
+            (shard, FailoverEntry.decode(bytes(node[0]).decode(errors="replace")))
+            for (shard, _), node in zip(entries, nodes, strict=True)
+            if node is not None
+        ]
+        return sorted(found, key=lambda pair: pair[0])
+
     async def ajob_entries(self, job_name: str) -> dict[ShardRef, FailoverEntry]:
         """The job's queued shards with their entries, by sharding item."""
         shards = await self.load_jobs([job_name])

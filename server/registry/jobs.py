@@ -18,7 +18,8 @@ stamp holds the generation read before its node.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,6 +35,7 @@ from server.registry.writes import outcome_unknown_on_timeout
 from server.registry.zookeeper import ZooKeeper
 
 _ANY_VERSION = -1
+_DELETE_ATTEMPTS = 10
 _DECODES_PER_SLICE = 50  # decoding yields to the event loop this often (about 5 ms)
 
 
@@ -87,6 +89,11 @@ class JobRepository:
         self._zk = zookeeper
         self._paths = zookeeper.paths
 
+    @property
+    def zookeeper(self) -> ZooKeeper:
+        """The connection this repository reads and writes through."""
+        return self._zk
+
     def get_document(self, job_name: str) -> JobDocument:
         """The raw stored document; JobNotFound when absent."""
         path = self._paths.job(job_name)
@@ -98,6 +105,25 @@ class JobRepository:
 
     def get(self, job_name: str) -> JobConfig:
         return JobConfig.from_document(self.get_document(job_name).document)
+
+    def list_all(self) -> list[JobConfig]:
+        """Every job that decodes, in name order (a node that does not hold a job is left out)."""
+        return [job for job, _ in self._list_versions()]
+
+    def _list_versions(self, exclude: Set[str] = frozenset()) -> list[tuple[JobConfig, int]]:
+        """Every job that decodes (but those named in ``exclude``) with its node's data version."""
+        children = self._zk.call(lambda c: c.get_children_async(self._paths.jobs))
+        names = sorted(name for name in children if name not in exclude)
+        nodes = self._zk.get_many([self._paths.job(name) for name in names])
+        jobs: list[tuple[JobConfig, int]] = []
+        for name, node in zip(names, nodes, strict=True):
+            if node is None:
+                continue  # deleted since the children were listed
+            try:
+                jobs.append((_decode_job(node[0], self._paths.job(name)), int(node[1].version)))
+            except UnreadableJob:
+                continue
+        return jobs
 
     async def ageneration(self) -> int:
         """The jobs' generation: moved by every removal of a job."""
@@ -175,29 +201,11 @@ class JobRepository:
         that was absent is asserted absent in the transaction (created and deleted again in it:
         the create fails if a scheduler created it meanwhile), so none can be left behind. The
         jobs' generation moves in the same transaction."""
-        config_path = self._paths.job(job_name)
-        roots = [
-            self._paths.running_job(job_name),
-            self._paths.failover_job(job_name),
-            self._paths.ready_job(job_name),
-            self._paths.disabled_job(job_name),
-        ]
-        owned: list[str] = []
-        absent: list[str] = []
-        for root in roots:
-            subtree = self._subtree(root)
-            owned.extend(subtree)
-            if not subtree:
-                absent.append(root)
+        removal = self._removal(job_name)
 
         def build(transaction: TransactionOps) -> None:
             transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
-            for path in absent:
-                transaction.create(path, b"")
-                transaction.delete(path)
-            for path in owned:
-                transaction.delete(path)
-            transaction.delete(config_path)
+            removal.ops(transaction)
 
         results = self._zk.commit(build)
         if isinstance(results[-1], NoNodeError):
@@ -205,6 +213,115 @@ class JobRepository:
         if any(isinstance(result, NotEmptyError | NoNodeError | NodeExistsError) for result in results):
             raise Conflict(f"job '{job_name}' state changed while it was being removed")
         _raise_first_error(results)
+
+    def delete_app(self, app_name: str) -> list[str]:
+        """Delete the app, its disabled flag, and every job of it with all the jobs' state nodes
+        (as ``delete``), in one transaction, or nothing; returns the names of the jobs removed.
+        ``AppNotFound`` when the app is absent; ``Conflict`` when anything read changed before the
+        commit (a job updated, a task launched or ended, the app modified), so the caller retries.
+        A removal too large for one transaction is refused unsent (``TransactionTooLarge``). A job
+        registered for the app while it was being removed is removed right after."""
+        app_path = self._paths.app(app_name)
+        try:
+            _, app_stat = self._zk.call(lambda c: c.get_async(app_path))
+        except NoNodeError:
+            raise AppNotFound(app_name) from None
+        listed = self._list_versions()
+        jobs = [(job.job_name, version) for job, version in listed if job.app_name == app_name]
+        removals = self._removals(jobs)
+        flag = self._paths.disabled_app(app_name)
+        flag_exists = self._zk.call(lambda c: c.exists_async(flag)) is not None
+
+        def build(transaction: TransactionOps) -> None:
+            transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
+            for removal in removals:
+                removal.ops(transaction)
+            if not flag_exists:
+                transaction.create(flag, b"")
+            transaction.delete(flag)
+            transaction.delete(app_path, app_stat.version)
+
+        results = self._zk.commit(build)
+        if isinstance(results[-1], NoNodeError):
+            raise AppNotFound(app_name)
+        if any(
+            isinstance(result, NotEmptyError | NoNodeError | NodeExistsError | BadVersionError)
+            for result in results
+        ):
+            raise Conflict(f"app '{app_name}' or its jobs changed while it was being removed")
+        _raise_first_error(results)
+        removed = [name for name, _ in jobs]
+        # A job registered between the listing and the commit passed its create's check of the
+        # app; it is removed now, so no job outlives its app.
+        seen = {job.job_name for job, _ in listed}
+        for job, _ in self._list_versions(exclude=seen):
+            if job.app_name == app_name:
+                with contextlib.suppress(JobNotFound):
+                    self._delete_retried(job.job_name)
+                removed.append(job.job_name)
+        return removed
+
+    def _delete_retried(self, job_name: str) -> None:
+        for attempt in range(_DELETE_ATTEMPTS):
+            try:
+                self.delete(job_name)
+                return
+            except Conflict:
+                if attempt == _DELETE_ATTEMPTS - 1:
+                    raise
+
+    def _roots(self, job_name: str) -> list[str]:
+        """The roots of the job's state nodes."""
+        return [
+            self._paths.running_job(job_name),
+            self._paths.failover_job(job_name),
+            self._paths.ready_job(job_name),
+            self._paths.disabled_job(job_name),
+        ]
+
+    def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
+        """What removing the job deletes: its state subtrees (read now) and its config node."""
+        owned: list[str] = []
+        absent: list[str] = []
+        for root in self._roots(job_name):
+            subtree = self._subtree(root)
+            owned.extend(subtree)
+            if not subtree:
+                absent.append(root)
+        return _Removal(owned, absent, self._paths.job(job_name), version)
+
+    def _removals(self, jobs: list[tuple[str, int]]) -> list[_Removal]:
+        """``_removal`` of each (job, version), the subtrees read level by level for all at once."""
+        roots = {name: self._roots(name) for name, _ in jobs}
+        subtrees = self._subtrees([root for job_roots in roots.values() for root in job_roots])
+        removals: list[_Removal] = []
+        for name, version in jobs:
+            owned = [path for root in roots[name] for path in subtrees[root]]
+            absent = [root for root in roots[name] if not subtrees[root]]
+            removals.append(_Removal(owned, absent, self._paths.job(name), version))
+        return removals
+
+    def _subtrees(self, roots: list[str]) -> dict[str, list[str]]:
+        """``_subtree`` of each root, one bulk read per level of depth."""
+        found: dict[str, list[str]] = {root: [] for root in roots}
+        level = [(root, root) for root in roots]  # (node, the root it is under)
+        levels: list[list[tuple[str, str]]] = []
+        while level:
+            present: list[tuple[str, str]] = []
+            below: list[tuple[str, str]] = []
+            for (path, root), children in zip(
+                level, self._zk.children_many([p for p, _ in level]), strict=True
+            ):
+                if children is None:
+                    continue  # absent (or deleted since its parent was listed)
+                present.append((path, root))
+                below.extend((RegistryPaths.child(path, child), root) for child in children)
+            levels.append(present)
+            level = below
+        for present in reversed(levels):  # children before parents
+            for path, root in present:
+                found[root].append(path)
+        return found
 
     def check_ops(self, transaction: TransactionOps, job_name: str, stamp: JobStamp | None = None) -> None:
         """Make ``transaction`` fail if the job's node is gone (deregistered meanwhile); with
@@ -227,6 +344,25 @@ class JobRepository:
             paths.extend(self._subtree(RegistryPaths.child(root, child)))
         paths.append(root)
         return paths
+
+
+@dataclass(frozen=True, slots=True)
+class _Removal:
+    """The deletes that remove one job: the state nodes read (children before parents), the state
+    roots that were absent (asserted absent), then the config node at ``version``."""
+
+    owned: list[str]
+    absent: list[str]
+    config_path: str
+    version: int
+
+    def ops(self, transaction: TransactionOps) -> None:
+        for path in self.absent:
+            transaction.create(path, b"")
+            transaction.delete(path)
+        for path in self.owned:
+            transaction.delete(path)
+        transaction.delete(self.config_path, self.version)
 
 
 def _stamp(stat: ZnodeStat, generation: int) -> JobStamp:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from server.domain.errors import Conflict
+from server.registry.paths import RegistryPaths
 from server.registry.transaction_ops import TransactionOps
 from server.registry.zookeeper import ZooKeeper
 
@@ -68,6 +69,34 @@ class ReadyQueue:
         except NoNodeError:
             return 0
         return _count(data)
+
+    def versions(self, names: Sequence[str]) -> dict[str, int | None]:
+        """Each job's ready node version (None where it has no node), for a thread."""
+        nodes = self._zk.get_many([self._paths.ready_job(name) for name in names])
+        return {
+            name: None if node is None else int(node[1].version)
+            for name, node in zip(names, nodes, strict=True)
+        }
+
+    def list_all(self) -> dict[str, int]:
+        """Every job with runs waiting and how many, in name order (counts of 0 left out)."""
+        names = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.ready)))
+        nodes = self._zk.get_many([self._paths.ready_job(name) for name in names])
+        counts = {name: _count(node[0]) for name, node in zip(names, nodes, strict=True) if node is not None}
+        return {name: count for name, count in counts.items() if count > 0}
+
+    @staticmethod
+    def drop_ops(
+        paths: RegistryPaths, transaction: TransactionOps, job_name: str, version: int | None
+    ) -> None:
+        """Delete the job's ready node at ``version``; with None assert it absent (created and
+        deleted again, so the transaction fails if a run was queued since it was read)."""
+        path = paths.ready_job(job_name)
+        if version is None:
+            transaction.create(path, b"")
+            transaction.delete(path)
+        else:
+            transaction.delete(path, version)
 
     async def aget(self, job_name: str) -> ReadyCount | None:
         """The job's count and node version, or None when nothing waits."""

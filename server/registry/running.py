@@ -44,6 +44,26 @@ class RunningTasks:
             tasks[task_id.shard] = task_id
         return tasks
 
+    def list_all(self) -> list[TaskId]:
+        """Every recorded running task (unreadable nodes skipped), by job name and shard, for a
+        thread."""
+        jobs = sorted(self._zk.call(lambda c: c.get_children_async(self._paths.running)))
+        children = self._zk.children_many([self._paths.running_job(job) for job in jobs])
+        paths = [
+            self._paths.running_task(job, child)
+            for job, names in zip(jobs, children, strict=True)
+            for child in names or ()
+        ]
+        tasks: list[TaskId] = []
+        for node in self._zk.get_many(paths):
+            if node is None:
+                continue
+            try:
+                tasks.append(TaskId.parse(bytes(node[0]).decode()))
+            except (TaskIdError, UnicodeDecodeError):
+                continue
+        return sorted(tasks, key=lambda task: task.shard)
+
     async def ajob_tasks(self, job_name: str) -> list[tuple[TaskId, float]]:
         """The job's recorded tasks with when each was recorded (epoch seconds), by sharding item;
         the nodes read concurrently."""

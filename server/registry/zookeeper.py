@@ -128,6 +128,29 @@ class ZooKeeper:
         self._ensure_parents()
         return self._wait(operation(self.client))
 
+    def get_many(self, paths: Sequence[str]) -> list[tuple[bytes, ZnodeStat] | None]:
+        """Data and stat of each path, in order (None where the node is absent): ``aget_many`` for
+        a thread, ``READ_BATCH`` requests in flight at a time, each waited for with the bound."""
+        return [_absent_as_none(result) for result in self._many_sync(paths, _get)]
+
+    def children_many(self, paths: Sequence[str]) -> list[list[str] | None]:
+        """Children of each path, in order (None where the node is absent), for a thread."""
+        results = self._many_sync(paths, _children)
+        return [None if result is None else list(result) for result in map(_absent_as_none, results)]
+
+    def _many_sync(self, paths: Sequence[str], operation: Callable[[str, KazooClient], Any]) -> list[Any]:
+        self._require_connection()
+        self._ensure_parents()
+        results: list[Any] = []
+        for start in range(0, len(paths), READ_BATCH):
+            pending = [operation(path, self.client) for path in paths[start : start + READ_BATCH]]
+            for async_result in pending:
+                try:
+                    results.append(self._wait(async_result))
+                except NoNodeError as exc:
+                    results.append(exc)
+        return results
+
     def transaction_ops(self) -> TransactionOps:
         """An empty builder for this connection (its ACL, its chroot)."""
         return TransactionOps(self._acl, self.client.chroot or "")

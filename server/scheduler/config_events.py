@@ -2,6 +2,10 @@
 them to the registry already): a job registered, updated, disabled or enabled, removed, or
 triggered. Changes made through another process reach the core through the registry's watches:
 a ready node changed is mirrored here (``ready_changed``); configuration changes start a resync.
+
+Disabling stops a job's (or an app's jobs') timers and kills their tasks; enabling sets the timers
+from now on, so fire times that passed while disabled are not run (no backlog burst), while the
+runs that waited in the ready queue launch. The API drops the ready runs of an app it disables.
 """
 
 from __future__ import annotations
@@ -63,6 +67,50 @@ class ConfigEvents:
             await self._ready_runs.add([job_name])
         await self._launcher.launch()
         await self._offer_policy.manage()
+
+    async def job_disabled_changed(self, job_name: str) -> None:
+        """The job's disabled flag was set or cleared: reschedule it; kill its tasks if it is
+        disabled now."""
+        disabled = await self._disabled.ais_job_disabled(job_name)
+        await self.job_changed(job_name, kill_running=disabled)
+
+    async def app_disabled_changed(self, app_name: str) -> None:
+        """The app's disabled flag was set or cleared: reschedule its jobs; when it is disabled,
+        kill their tasks and re-read their ready counts (the API dropped them); when enabled, queue
+        a run of each idle DAEMON job."""
+        state = self._state
+        disabled = await self._disabled.ais_app_disabled(app_name)
+        state.touch_app(app_name)
+        if disabled:
+            state.disabled_apps.add(app_name)
+        else:
+            state.disabled_apps.discard(app_name)
+        jobs = [job for job in state.jobs.values() if job.app_name == app_name]
+        now = state.now()
+        for job in jobs:
+            state.touch(job.job_name)
+            state.schedule(job, now)
+        if disabled:
+            for job in jobs:
+                await self._kills.kill_job_tasks(job.job_name)
+            await self._ready_runs.reload([job.job_name for job in jobs])
+        else:
+            idle_daemons = state.idle_daemons(jobs)
+            if idle_daemons:
+                await self._ready_runs.add(idle_daemons)
+        await self._launcher.launch()
+        await self._offer_policy.manage()
+
+    async def app_removed(self, app_name: str, job_names: list[str]) -> None:
+        """The registry already dropped the app and its jobs: forget them and kill their tasks."""
+        state = self._state
+        names = set(job_names) | {name for name, job in state.jobs.items() if job.app_name == app_name}
+        for name in sorted(names):
+            await self._kills.drop_job(name)
+        state.touch_app(app_name)
+        state.apps.pop(app_name, None)
+        state.app_zxids.pop(app_name, None)
+        state.disabled_apps.discard(app_name)
 
     async def job_removed(self, job_name: str) -> None:
         """The registry already dropped the job's nodes: forget it and kill its tasks."""

@@ -328,7 +328,11 @@ class SchedulerCore:
             with self._state.noting_changes() as touched:
                 stored = await self.sync.read()
                 async with self._lock:
+                    apps_before = set(self._state.apps)
                     await self.sync.apply(stored, touched)
+                    # Apps deleted through another process (not merely unreadable nodes).
+                    for app_name in sorted(apps_before - set(self._state.apps) - set(stored.apps.zxids)):
+                        await self.executors.retire_app(app_name)
                     await self.executors.step()
 
     def registry_changed(self) -> None:
@@ -355,6 +359,26 @@ class SchedulerCore:
         async with self._lock:
             await self.config_events.job_changed(job_name, kill_running=kill_running)
             await self.executors.step()
+
+    async def job_disabled_changed(self, job_name: str) -> None:
+        """A job was disabled or enabled: disabled, it no longer fires and its tasks are killed;
+        enabled, it fires from now on (no backlog) and its waiting runs launch."""
+        async with self._lock:
+            await self.config_events.job_disabled_changed(job_name)
+            await self.executors.step()
+
+    async def app_disabled_changed(self, app_name: str) -> None:
+        """An app was disabled (its jobs stop firing, their tasks are killed, their waiting runs
+        were dropped) or enabled (they fire from now on)."""
+        async with self._lock:
+            await self.config_events.app_disabled_changed(app_name)
+
+    async def app_removed(self, app_name: str, job_names: list[str]) -> None:
+        """An app was deleted with its jobs: kill their tasks and shut the app's executors down
+        on every agent."""
+        async with self._lock:
+            await self.config_events.app_removed(app_name, job_names)
+            await self.executors.retire_app(app_name)
 
     async def job_removed(self, job_name: str) -> None:
         """A job was deregistered: the registry already dropped its nodes; kill its tasks."""

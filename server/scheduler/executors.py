@@ -16,6 +16,12 @@ id). An executor whose version is not its app's current one is *stale*:
   apps the core does not know.
 
 The current version's executors of an app whose cache is disabled leave by themselves when idle.
+
+An app deleted (``retire_app``) has every executor of it the core knows of shut down at once, on
+whichever agent it runs (SHUTDOWN ends its tasks too): those its tracked tasks ran under, those it
+launched, and those the agents' offers listed. An offer that still lists one later (a SHUTDOWN
+lost, or an executor the core did not know) brings another SHUTDOWN, until an app of that name is
+published again.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ log = logging.getLogger("server.scheduler")
 
 SHUTDOWN_RESEND_SECONDS = 30.0
 """How long after a SHUTDOWN an executor still listed gets another one."""
+KNOWN_PER_AGENT = 1000
+"""The most executor ids remembered per agent (the oldest forgotten first)."""
 
 
 class Executors:
@@ -48,6 +56,9 @@ class Executors:
         self._moving: dict[str, TaskId] = {}  # DAEMON job -> its task killed to move it
         self._kill_again: set[str] = set()  # jobs whose moving task said RUNNING after its kill
         self._shutdown_at: dict[str, float] = {}  # executor id -> when SHUTDOWN was sent
+        #: agent -> the executor ids seen there (launched, named by updates, listed by offers)
+        self._known: dict[str, dict[str, None]] = {}
+        self._retired_apps: set[str] = set()  # deleted apps whose executors are shut down
 
     def version_of(self, app: AppConfig) -> str:
         """The version the ids of ``app``'s executors carry now."""
@@ -67,6 +78,8 @@ class Executors:
         """The master took these placements: their tasks run under the executors they name."""
         running = self._state.running
         for placement in placements:
+            self._remember(placement.executor_id)
+            self._retired_apps.discard(placement.app.app_name)
             task = running.get(placement.task_id.shard)
             if task is not None and task.task_id == placement.task_id:
                 task.executor_id = placement.executor_id
@@ -80,6 +93,8 @@ class Executors:
             tracked = state.running.get(task_id.shard)
             task = tracked if tracked is not None and str(tracked.task_id) == task_text else None
         named = id_value(status.get("executor_id"))
+        if named is not None:
+            self._remember(named)
         if task is None:
             return named
         if task.executor_id is None and named is not None:
@@ -111,6 +126,10 @@ class Executors:
         in_use: _InUse | None = None
         for offer in offers:
             for executor in offer.executor_ids:
+                self._remember(executor)
+                if self._retired(executor):
+                    await self._shutdown(executor, offer.agent_id, reason="its app was deleted")
+                    continue
                 if not self.stale(executor):
                     continue
                 in_use = in_use or _InUse.of(self._state)
@@ -175,12 +194,40 @@ class Executors:
 
     # -- retiring -------------------------------------------------------------------------------
 
+    async def retire_app(self, app_name: str) -> None:
+        """The app was deleted: shut down every executor of it the core knows of, on every agent."""
+        self._retired_apps.add(app_name)
+        executors = [
+            (executor, agent_id)
+            for agent_id, known in self._known.items()
+            for executor in known
+            if self._retired(executor)
+        ]
+        for executor, agent_id in executors:
+            del self._known[agent_id][executor]
+            await self._shutdown(executor, agent_id, reason="its app was deleted")
+
+    def _retired(self, executor: str) -> bool:
+        ref = ExecutorRef.parse(executor)
+        return ref is not None and ref.app_name in self._retired_apps and ref.app_name not in self._state.apps
+
+    def _remember(self, executor: str) -> None:
+        ref = ExecutorRef.parse(executor)
+        if ref is None:
+            return
+        known = self._known.setdefault(ref.agent_id, {})
+        known[executor] = None
+        if len(known) > KNOWN_PER_AGENT:
+            del known[next(iter(known))]
+
     def _tracked(self, task_id: TaskId) -> bool:
         state = self._state
         task = state.running.get(task_id.shard)
         return (task is not None and task.task_id == task_id) or str(task_id) in state.orphans
 
-    async def _shutdown(self, executor: str, agent_id: str) -> None:
+    async def _shutdown(
+        self, executor: str, agent_id: str, *, reason: str = "its app changed and it runs no task"
+    ) -> None:
         state = self._state
         now = state.clock.monotonic()
         sent = self._shutdown_at.get(executor)
@@ -197,7 +244,7 @@ class Executors:
                 "SHUTDOWN of executor %s on %s failed (%s); retried when seen again", executor, agent_id, exc
             )
             return
-        log.info("shut down executor %s on %s: its app changed and it runs no task", executor, agent_id)
+        log.info("shut down executor %s on %s: %s", executor, agent_id, reason)
 
 
 class _InUse:

@@ -8,7 +8,7 @@ the leader's scheduling as soon as its client learns of it (see ``server.registr
 then queues for the election again. A successor's subscription fails the framework over to it, so
 the master no longer takes the old leader's calls.
 
-API events (``JobEvents``) are handed to the leader's event loop; a process that is not leading
+API events (``JobEvents``, ``AppEvents``) are handed to the leader's event loop; a process that is not leading
 ignores them. The leader watches the registry (``server.registry.watches``), so what another
 process writes reaches it within milliseconds; the periodic resync stays as the safety net.
 """
@@ -27,6 +27,7 @@ from typing import Any
 from server.base.clock import Clock
 from server.domain.job import JobConfig
 from server.domain.task import TaskId, TaskIdError
+from server.domain.trace import NoTrace, TraceSink
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.mesos.errors import MesosError
 from server.registry.election import LeaderElection
@@ -68,12 +69,15 @@ class SchedulerService:
         clock: Clock,
         identifier: str | None = None,
         client_factory: Callable[..., MesosSchedulerClient] = MesosSchedulerClient,
+        trace: TraceSink | None = None,
     ) -> None:
         self.zookeeper = zookeeper
         self.settings = settings
         self._clock = clock
         self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
         self._client_factory = client_factory
+        #: Where status traces and executions go (``NoTrace`` when tracing is off).
+        self.trace: TraceSink = trace if trace is not None else NoTrace()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._session_lost = threading.Event()
@@ -263,6 +267,15 @@ class SchedulerService:
 
     def job_triggered(self, job: JobConfig) -> None:
         self._submit(lambda core: core.job_triggered(job.job_name))
+
+    def job_disabled_changed(self, job_name: str) -> None:
+        self._submit(lambda core: core.job_disabled_changed(job_name))
+
+    def app_disabled_changed(self, app_name: str) -> None:
+        self._submit(lambda core: core.app_disabled_changed(app_name))
+
+    def app_deleted(self, app_name: str, job_names: list[str]) -> None:
+        self._submit(lambda core: core.app_removed(app_name, job_names))
 
 
 async def _quietly(task: Awaitable[Any]) -> None:

@@ -12,11 +12,14 @@ import logging
 from dataclasses import replace
 from typing import Protocol
 
-from server.domain.errors import Conflict, FailedPrecondition, JobAlreadyExists
+from server.domain.errors import Conflict, FailedPrecondition, JobAlreadyExists, JobNotFound
 from server.domain.job import JobConfig
+from server.domain.task import ShardRef, TaskId
 from server.registry.disabled import DisabledFlags
+from server.registry.failover import FailoverEntry, FailoverQueue
 from server.registry.jobs import JobRepository
 from server.registry.ready import ReadyQueue
+from server.registry.running import RunningTasks
 
 log = logging.getLogger("server.usecases")
 
@@ -30,6 +33,7 @@ class JobEvents(Protocol):
     def job_updated(self, job: JobConfig) -> None: ...
     def job_deregistered(self, job_name: str) -> None: ...
     def job_triggered(self, job: JobConfig) -> None: ...
+    def job_disabled_changed(self, job_name: str) -> None: ...
 
 
 class NoJobEvents:
@@ -47,6 +51,9 @@ class NoJobEvents:
     def job_triggered(self, job: JobConfig) -> None:
         pass
 
+    def job_disabled_changed(self, job_name: str) -> None:
+        pass
+
 
 class JobManager:
     def __init__(
@@ -59,7 +66,51 @@ class JobManager:
         self._jobs = jobs
         self._ready_queue = ready_queue
         self._disabled = disabled
+        self._running = RunningTasks(jobs.zookeeper)
+        self._failover = FailoverQueue(jobs.zookeeper)
         self.events: JobEvents = events or NoJobEvents()
+
+    def list_all(self) -> list[JobConfig]:
+        """Every job, in name order."""
+        return self._jobs.list_all()
+
+    def get(self, job_name: str) -> JobConfig:
+        """The job; JobNotFound when absent."""
+        return self._jobs.get(job_name)
+
+    def is_disabled(self, job_name: str) -> bool:
+        """True when the job cannot run for being disabled, its app being disabled, or it being
+        absent (ElasticJob-Cloud 3.0's answer)."""
+        try:
+            job = self._jobs.get(job_name)
+        except JobNotFound:
+            return True
+        return self._disabled.is_job_disabled(job_name) or self._disabled.is_app_disabled(job.app_name)
+
+    def disable(self, job_name: str) -> None:
+        """Flag the job disabled; the scheduler stops firing it and kills its tasks. Its waiting
+        runs stay queued."""
+        if self._disabled.disable_job(job_name):
+            log.info("disabled job %s", job_name)
+        self.events.job_disabled_changed(job_name)
+
+    def enable(self, job_name: str) -> None:
+        """Clear the job's flag; it fires from now on and its waiting runs launch."""
+        if self._disabled.enable_job(job_name):
+            log.info("enabled job %s", job_name)
+        self.events.job_disabled_changed(job_name)
+
+    def running_tasks(self) -> list[TaskId]:
+        """Every task recorded as running, by job name and shard."""
+        return self._running.list_all()
+
+    def ready_runs(self) -> dict[str, int]:
+        """Every job with runs waiting, and how many, in name order."""
+        return self._ready_queue.list_all()
+
+    def failover_shards(self) -> list[tuple[ShardRef, FailoverEntry]]:
+        """Every shard waiting to run again, by job name and shard."""
+        return self._failover.list_all()
 
     def register(self, job: JobConfig) -> JobConfig:
         """Create the job; registering a job identical to the stored one succeeds again (the retry

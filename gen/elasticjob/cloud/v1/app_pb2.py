@@ -23,10 +23,13 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/app.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xb8\x01\n\x03\x41pp\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08\x12\"\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05\"\xa6\x02\n\x11PublishAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\"\xd0\x02\n\x10ModifyAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x1c\n\x07\x61pp_url\x18\x02 \x01(\tH\x00R\x06\x61ppURL\x88\x01\x01\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x1d\n\x10\x62ootstrap_script\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.ValueB\n\n\x08_app_urlB\x13\n\x11_bootstrap_script2\xd4\x01\n\nAppService\x12\x63\n\nPublishApp\x12&.elasticjob.cloud.v1.PublishAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/api/app:\x01*\x12\x61\n\tModifyApp\x12%.elasticjob.cloud.v1.ModifyAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/api/app:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/app.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb8\x01\n\x03\x41pp\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x18\n\x10\x61pp_cache_enable\x18\x06 \x01(\x08\x12\"\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x05\"\xa6\x02\n\x11PublishAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x17\n\x07\x61pp_url\x18\x02 \x01(\tR\x06\x61ppURL\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x18\n\x10\x62ootstrap_script\x18\x05 \x01(\t\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\"\xd0\x02\n\x10ModifyAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x1c\n\x07\x61pp_url\x18\x02 \x01(\tH\x00R\x06\x61ppURL\x88\x01\x01\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x1d\n\x10\x62ootstrap_script\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x30\n\x10\x61pp_cache_enable\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12:\n\x1a\x65vent_trace_sampling_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.ValueB\n\n\x08_app_urlB\x13\n\x11_bootstrap_script\"8\n\x0fListAppsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x10ListAppsResponse\x12&\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x18.elasticjob.cloud.v1.App\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\rGetAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\")\n\x15GetAppDisabledRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\"%\n\x11\x44isableAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\"$\n\x10\x45nableAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\"$\n\x10\x44\x65leteAppRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t2\xb3\x07\n\nAppService\x12\x63\n\nPublishApp\x12&.elasticjob.cloud.v1.PublishAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\"\x08/api/app:\x01*\x12\x61\n\tModifyApp\x12%.elasticjob.cloud.v1.ModifyAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/api/app:\x01*\x12W\n\x08ListApps\x12$.elasticjob.cloud.v1.ListAppsRequest\x1a%.elasticjob.cloud.v1.ListAppsResponse\x12T\n\rListAppsArray\x12\x16.google.protobuf.Empty\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/app/list\x12\x63\n\x06GetApp\x12\".elasticjob.cloud.v1.GetAppRequest\x1a\x18.elasticjob.cloud.v1.App\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/app/{app_name}\x12}\n\x0eGetAppDisabled\x12*.elasticjob.cloud.v1.GetAppDisabledRequest\x1a\x1a.google.protobuf.BoolValue\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/app/{app_name}/disable\x12q\n\nDisableApp\x12&.elasticjob.cloud.v1.DisableAppRequest\x1a\x16.google.protobuf.Empty\"#\x82\xd3\xe4\x93\x02\x1d\"\x1b/api/app/{app_name}/disable\x12n\n\tEnableApp\x12%.elasticjob.cloud.v1.EnableAppRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c\"\x1a/api/app/{app_name}/enable\x12g\n\tDeleteApp\x12%.elasticjob.cloud.v1.DeleteAppRequest\x1a\x16.google.protobuf.Empty\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/api/app/{app_name}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +40,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPSERVICE'].methods_by_name['PublishApp']._serialized_options = b'\202\323\344\223\002\r\"\010/api/app:\001*'
   _globals['_APPSERVICE'].methods_by_name['ModifyApp']._loaded_options = None
   _globals['_APPSERVICE'].methods_by_name['ModifyApp']._serialized_options = b'\202\323\344\223\002\r\032\010/api/app:\001*'
-  _globals['_APP']._serialized_start=115
-  _globals['_APP']._serialized_end=299
-  _globals['_PUBLISHAPPREQUEST']._serialized_start=302
-  _globals['_PUBLISHAPPREQUEST']._serialized_end=596
-  _globals['_MODIFYAPPREQUEST']._serialized_start=599
-  _globals['_MODIFYAPPREQUEST']._serialized_end=935
-  _globals['_APPSERVICE']._serialized_start=938
-  _globals['_APPSERVICE']._serialized_end=1150
+  _globals['_APPSERVICE'].methods_by_name['ListAppsArray']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['ListAppsArray']._serialized_options = b'\202\323\344\223\002\017\022\r/api/app/list'
+  _globals['_APPSERVICE'].methods_by_name['GetApp']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['GetApp']._serialized_options = b'\202\323\344\223\002\025\022\023/api/app/{app_name}'
+  _globals['_APPSERVICE'].methods_by_name['GetAppDisabled']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['GetAppDisabled']._serialized_options = b'\202\323\344\223\002\035\022\033/api/app/{app_name}/disable'
+  _globals['_APPSERVICE'].methods_by_name['DisableApp']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['DisableApp']._serialized_options = b'\202\323\344\223\002\035\"\033/api/app/{app_name}/disable'
+  _globals['_APPSERVICE'].methods_by_name['EnableApp']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['EnableApp']._serialized_options = b'\202\323\344\223\002\034\"\032/api/app/{app_name}/enable'
+  _globals['_APPSERVICE'].methods_by_name['DeleteApp']._loaded_options = None
+  _globals['_APPSERVICE'].methods_by_name['DeleteApp']._serialized_options = b'\202\323\344\223\002\025*\023/api/app/{app_name}'
+  _globals['_APP']._serialized_start=203
+  _globals['_APP']._serialized_end=387
+  _globals['_PUBLISHAPPREQUEST']._serialized_start=390
+  _globals['_PUBLISHAPPREQUEST']._serialized_end=684
+  _globals['_MODIFYAPPREQUEST']._serialized_start=687
+  _globals['_MODIFYAPPREQUEST']._serialized_end=1023
+  _globals['_LISTAPPSREQUEST']._serialized_start=1025
+  _globals['_LISTAPPSREQUEST']._serialized_end=1081
+  _globals['_LISTAPPSRESPONSE']._serialized_start=1083
+  _globals['_LISTAPPSRESPONSE']._serialized_end=1166
+  _globals['_GETAPPREQUEST']._serialized_start=1168
+  _globals['_GETAPPREQUEST']._serialized_end=1201
+  _globals['_GETAPPDISABLEDREQUEST']._serialized_start=1203
+  _globals['_GETAPPDISABLEDREQUEST']._serialized_end=1244
+  _globals['_DISABLEAPPREQUEST']._serialized_start=1246
+  _globals['_DISABLEAPPREQUEST']._serialized_end=1283
+  _globals['_ENABLEAPPREQUEST']._serialized_start=1285
+  _globals['_ENABLEAPPREQUEST']._serialized_end=1321
+  _globals['_DELETEAPPREQUEST']._serialized_start=1323
+  _globals['_DELETEAPPREQUEST']._serialized_end=1359
+  _globals['_APPSERVICE']._serialized_start=1362
+  _globals['_APPSERVICE']._serialized_end=2309
 # @@protoc_insertion_point(module_scope)

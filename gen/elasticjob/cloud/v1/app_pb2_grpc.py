@@ -4,6 +4,9 @@ import grpc
 import warnings
 
 from elasticjob.cloud.v1 import app_pb2 as elasticjob_dot_cloud_dot_v1_dot_app__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -26,7 +29,7 @@ if _version_not_supported:
 
 
 class AppServiceStub:
-    """AppService publishes and modifies job applications.
+    """AppService publishes, modifies, lists, disables, enables and deletes job applications.
     """
 
     def __init__(self, channel):
@@ -45,10 +48,45 @@ class AppServiceStub:
                 request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ModifyAppRequest.SerializeToString,
                 response_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.FromString,
                 _registered_method=True)
+        self.ListApps = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/ListApps',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsResponse.FromString,
+                _registered_method=True)
+        self.ListAppsArray = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/ListAppsArray',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetApp = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/GetApp',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.FromString,
+                _registered_method=True)
+        self.GetAppDisabled = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/GetAppDisabled',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppDisabledRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_wrappers__pb2.BoolValue.FromString,
+                _registered_method=True)
+        self.DisableApp = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/DisableApp',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.DisableAppRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.EnableApp = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/EnableApp',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.EnableAppRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DeleteApp = channel.unary_unary(
+                '/elasticjob.cloud.v1.AppService/DeleteApp',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.DeleteAppRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class AppServiceServicer:
-    """AppService publishes and modifies job applications.
+    """AppService publishes, modifies, lists, disables, enables and deletes job applications.
     """
 
     def PublishApp(self, request, context):
@@ -67,6 +105,64 @@ class AppServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListApps(self, request, context):
+        """ListApps answers the applications a page at a time (AIP-158): page_size and
+        page_token in, next_page_token out. For gRPC callers; REST has ListAppsArray.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAppsArray(self, request, context):
+        """ListAppsArray answers all the applications as one bare JSON array, ElasticJob-Cloud
+        3.0's shape (a google.api.HttpBody of type application/json); each element is the JSON form
+        of what ListApps answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetApp(self, request, context):
+        """GetApp answers one application; NOT_FOUND (404) when it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAppDisabled(self, request, context):
+        """GetAppDisabled answers whether the application is disabled: a bare true or false. As in
+        ElasticJob-Cloud 3.0 the flag alone is read, so an unknown application answers false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableApp(self, request, context):
+        """DisableApp stops every job of the application: none fires, their running tasks are killed
+        and their waiting runs are dropped. Disabling a disabled application changes nothing.
+        NOT_FOUND (404) when the application does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableApp(self, request, context):
+        """EnableApp lets the application's jobs run again from now on: fire times that passed while it
+        was disabled are not made up. NOT_FOUND (404) when the application does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteApp(self, request, context):
+        """DeleteApp deregisters every job of the application and removes the application and its
+        disabled flag, all in one registry transaction; the scheduler then kills the application's
+        tasks and shuts its executors down on every agent. NOT_FOUND (404) when it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AppServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +176,41 @@ def add_AppServiceServicer_to_server(servicer, server):
                     request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ModifyAppRequest.FromString,
                     response_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.SerializeToString,
             ),
+            'ListApps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApps,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsResponse.SerializeToString,
+            ),
+            'ListAppsArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAppsArray,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApp,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.SerializeToString,
+            ),
+            'GetAppDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAppDisabled,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppDisabledRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_wrappers__pb2.BoolValue.SerializeToString,
+            ),
+            'DisableApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableApp,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.DisableAppRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'EnableApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableApp,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.EnableAppRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'DeleteApp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApp,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_app__pb2.DeleteAppRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'elasticjob.cloud.v1.AppService', rpc_method_handlers)
@@ -89,7 +220,7 @@ def add_AppServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AppService:
-    """AppService publishes and modifies job applications.
+    """AppService publishes, modifies, lists, disables, enables and deletes job applications.
     """
 
     @staticmethod
@@ -136,6 +267,195 @@ class AppService:
             '/elasticjob.cloud.v1.AppService/ModifyApp',
             elasticjob_dot_cloud_dot_v1_dot_app__pb2.ModifyAppRequest.SerializeToString,
             elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/ListApps',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.ListAppsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAppsArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/ListAppsArray',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/GetApp',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.App.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAppDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/GetAppDisabled',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.GetAppDisabledRequest.SerializeToString,
+            google_dot_protobuf_dot_wrappers__pb2.BoolValue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/DisableApp',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.DisableAppRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/EnableApp',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.EnableAppRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.AppService/DeleteApp',
+            elasticjob_dot_cloud_dot_v1_dot_app__pb2.DeleteAppRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

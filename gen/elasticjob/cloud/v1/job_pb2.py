@@ -26,9 +26,10 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/job.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xbf\x03\n\x03Job\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x1a\n\x12job_execution_type\x18\x05 \x01(\t\x12\x0c\n\x04\x63ron\x18\x06 \x01(\t\x12\x1c\n\x14sharding_total_count\x18\x07 \x01(\x05\x12 \n\x18sharding_item_parameters\x18\x08 \x01(\t\x12\x15\n\rjob_parameter\x18\t \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\n \x01(\x08\x12\x0f\n\x07misfire\x18\x0b \x01(\x08\x12)\n!job_executor_service_handler_type\x18\x0c \x01(\t\x12\x1e\n\x16job_error_handler_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12\x32\n\x05props\x18\x0f \x03(\x0b\x32#.elasticjob.cloud.v1.Job.PropsEntry\x1a,\n\nPropsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x04\n\x10JobConfigRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x1a\n\x12job_execution_type\x18\x05 \x01(\t\x12\x0c\n\x04\x63ron\x18\x06 \x01(\t\x12\x34\n\x14sharding_total_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\x12 \n\x18sharding_item_parameters\x18\x08 \x01(\t\x12\x15\n\rjob_parameter\x18\t \x01(\t\x12(\n\x08\x66\x61ilover\x18\n \x01(\x0b\x32\x16.google.protobuf.Value\x12\'\n\x07misfire\x18\x0b \x01(\x0b\x32\x16.google.protobuf.Value\x12\x41\n!job_executor_service_handler_type\x18\x0c \x01(\x0b\x32\x16.google.protobuf.Value\x12\x36\n\x16job_error_handler_type\x18\r \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12&\n\x05props\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x14\x44\x65registerJobRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\"7\n\x11TriggerJobRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody2\xc9\x03\n\nJobService\x12l\n\x0bRegisterJob\x12%.elasticjob.cloud.v1.JobConfigRequest\x1a\x18.elasticjob.cloud.v1.Job\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/job/register:\x01*\x12h\n\tUpdateJob\x12%.elasticjob.cloud.v1.JobConfigRequest\x1a\x18.elasticjob.cloud.v1.Job\"\x1a\x82\xd3\xe4\x93\x02\x14\x1a\x0f/api/job/update:\x01*\x12u\n\rDeregisterJob\x12).elasticjob.cloud.v1.DeregisterJobRequest\x1a\x16.google.protobuf.Empty\"!\x82\xd3\xe4\x93\x02\x1b*\x13/api/job/deregister:\x04\x62ody\x12l\n\nTriggerJob\x12&.elasticjob.cloud.v1.TriggerJobRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x10/api/job/trigger:\x04\x62odyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x65lasticjob/cloud/v1/job.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xbf\x03\n\x03Job\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12\x11\n\tcpu_count\x18\x03 \x01(\x01\x12\x1b\n\tmemory_mb\x18\x04 \x01(\x01R\x08memoryMB\x12\x1a\n\x12job_execution_type\x18\x05 \x01(\t\x12\x0c\n\x04\x63ron\x18\x06 \x01(\t\x12\x1c\n\x14sharding_total_count\x18\x07 \x01(\x05\x12 \n\x18sharding_item_parameters\x18\x08 \x01(\t\x12\x15\n\rjob_parameter\x18\t \x01(\t\x12\x10\n\x08\x66\x61ilover\x18\n \x01(\x08\x12\x0f\n\x07misfire\x18\x0b \x01(\x08\x12)\n!job_executor_service_handler_type\x18\x0c \x01(\t\x12\x1e\n\x16job_error_handler_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12\x32\n\x05props\x18\x0f \x03(\x0b\x32#.elasticjob.cloud.v1.Job.PropsEntry\x1a,\n\nPropsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x04\n\x10JobConfigRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\x12\x10\n\x08job_name\x18\x02 \x01(\t\x12)\n\tcpu_count\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x33\n\tmemory_mb\x18\x04 \x01(\x0b\x32\x16.google.protobuf.ValueR\x08memoryMB\x12\x1a\n\x12job_execution_type\x18\x05 \x01(\t\x12\x0c\n\x04\x63ron\x18\x06 \x01(\t\x12\x34\n\x14sharding_total_count\x18\x07 \x01(\x0b\x32\x16.google.protobuf.Value\x12 \n\x18sharding_item_parameters\x18\x08 \x01(\t\x12\x15\n\rjob_parameter\x18\t \x01(\t\x12(\n\x08\x66\x61ilover\x18\n \x01(\x0b\x32\x16.google.protobuf.Value\x12\'\n\x07misfire\x18\x0b \x01(\x0b\x32\x16.google.protobuf.Value\x12\x41\n!job_executor_service_handler_type\x18\x0c \x01(\x0b\x32\x16.google.protobuf.Value\x12\x36\n\x16job_error_handler_type\x18\r \x01(\x0b\x32\x16.google.protobuf.Value\x12\x13\n\x0b\x64\x65scription\x18\x0e \x01(\t\x12&\n\x05props\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x14\x44\x65registerJobRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\"7\n\x11TriggerJobRequest\x12\"\n\x04\x62ody\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBody\"$\n\x10\x44\x65leteJobRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"!\n\rRunJobRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"8\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"S\n\x10ListJobsResponse\x12&\n\x04jobs\x18\x01 \x03(\x0b\x32\x18.elasticjob.cloud.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\rGetJobRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\")\n\x15GetJobDisabledRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"%\n\x11\x44isableJobRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"$\n\x10\x45nableJobRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"8\n\x0cTaskMetaInfo\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x16\n\x0esharding_items\x18\x02 \x03(\x05\"}\n\x0bRunningTask\x12\n\n\x02id\x18\x01 \x01(\t\x12\x34\n\tmeta_info\x18\x02 \x01(\x0b\x32!.elasticjob.cloud.v1.TaskMetaInfo\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x10\n\x08slave_id\x18\x04 \x01(\t\x12\x0c\n\x04idle\x18\x05 \x01(\x08\"@\n\x17ListRunningTasksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"d\n\x18ListRunningTasksResponse\x12/\n\x05tasks\x18\x01 \x03(\x0b\x32 .elasticjob.cloud.v1.RunningTask\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x08ReadyJob\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\r\n\x05times\x18\x02 \x01(\x03\"=\n\x14ListReadyJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"c\n\x15ListReadyJobsResponse\x12\x31\n\nready_jobs\x18\x01 \x03(\x0b\x32\x1d.elasticjob.cloud.v1.ReadyJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"^\n\x0c\x46\x61iloverTask\x12\x34\n\ttask_info\x18\x01 \x01(\x0b\x32!.elasticjob.cloud.v1.TaskMetaInfo\x12\x18\n\x10original_task_id\x18\x02 \x01(\t\"A\n\x18ListFailoverTasksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"o\n\x19ListFailoverTasksResponse\x12\x39\n\x0e\x66\x61ilover_tasks\x18\x01 \x03(\x0b\x32!.elasticjob.cloud.v1.FailoverTask\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa2\x0f\n\nJobService\x12l\n\x0bRegisterJob\x12%.elasticjob.cloud.v1.JobConfigRequest\x1a\x18.elasticjob.cloud.v1.Job\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/job/register:\x01*\x12h\n\tUpdateJob\x12%.elasticjob.cloud.v1.JobConfigRequest\x1a\x18.elasticjob.cloud.v1.Job\"\x1a\x82\xd3\xe4\x93\x02\x14\x1a\x0f/api/job/update:\x01*\x12u\n\rDeregisterJob\x12).elasticjob.cloud.v1.DeregisterJobRequest\x1a\x16.google.protobuf.Empty\"!\x82\xd3\xe4\x93\x02\x1b*\x13/api/job/deregister:\x04\x62ody\x12l\n\nTriggerJob\x12&.elasticjob.cloud.v1.TriggerJobRequest\x1a\x16.google.protobuf.Empty\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x10/api/job/trigger:\x04\x62ody\x12r\n\tDeleteJob\x12%.elasticjob.cloud.v1.DeleteJobRequest\x1a\x16.google.protobuf.Empty\"&\x82\xd3\xe4\x93\x02 *\x1e/api/job/{job_name}/deregister\x12i\n\x06RunJob\x12\".elasticjob.cloud.v1.RunJobRequest\x1a\x16.google.protobuf.Empty\"#\x82\xd3\xe4\x93\x02\x1d\"\x1b/api/job/{job_name}/trigger\x12W\n\x08ListJobs\x12$.elasticjob.cloud.v1.ListJobsRequest\x1a%.elasticjob.cloud.v1.ListJobsResponse\x12T\n\rListJobsArray\x12\x16.google.protobuf.Empty\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/api/job/jobs\x12h\n\x06GetJob\x12\".elasticjob.cloud.v1.GetJobRequest\x1a\x18.elasticjob.cloud.v1.Job\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/api/job/jobs/{job_name}\x12}\n\x0eGetJobDisabled\x12*.elasticjob.cloud.v1.GetJobDisabledRequest\x1a\x1a.google.protobuf.BoolValue\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/job/{job_name}/disable\x12q\n\nDisableJob\x12&.elasticjob.cloud.v1.DisableJobRequest\x1a\x16.google.protobuf.Empty\"#\x82\xd3\xe4\x93\x02\x1d\"\x1b/api/job/{job_name}/disable\x12n\n\tEnableJob\x12%.elasticjob.cloud.v1.EnableJobRequest\x1a\x16.google.protobuf.Empty\"\"\x82\xd3\xe4\x93\x02\x1c\"\x1a/api/job/{job_name}/enable\x12o\n\x10ListRunningTasks\x12,.elasticjob.cloud.v1.ListRunningTasksRequest\x1a-.elasticjob.cloud.v1.ListRunningTasksResponse\x12\x65\n\x15ListRunningTasksArray\x12\x16.google.protobuf.Empty\x1a\x14.google.api.HttpBody\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/job/tasks/running\x12\x66\n\rListReadyJobs\x12).elasticjob.cloud.v1.ListReadyJobsRequest\x1a*.elasticjob.cloud.v1.ListReadyJobsResponse\x12`\n\x12ListReadyJobsArray\x12\x16.google.protobuf.Empty\x1a\x14.google.api.HttpBody\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/job/tasks/ready\x12r\n\x11ListFailoverTasks\x12-.elasticjob.cloud.v1.ListFailoverTasksRequest\x1a..elasticjob.cloud.v1.ListFailoverTasksResponse\x12g\n\x16ListFailoverTasksArray\x12\x16.google.protobuf.Empty\x1a\x14.google.api.HttpBody\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/job/tasks/failoverb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,16 +46,72 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['DeregisterJob']._serialized_options = b'\202\323\344\223\002\033*\023/api/job/deregister:\004body'
   _globals['_JOBSERVICE'].methods_by_name['TriggerJob']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['TriggerJob']._serialized_options = b'\202\323\344\223\002\030\"\020/api/job/trigger:\004body'
-  _globals['_JOB']._serialized_start=171
-  _globals['_JOB']._serialized_end=618
-  _globals['_JOB_PROPSENTRY']._serialized_start=574
-  _globals['_JOB_PROPSENTRY']._serialized_end=618
-  _globals['_JOBCONFIGREQUEST']._serialized_start=621
-  _globals['_JOBCONFIGREQUEST']._serialized_end=1191
-  _globals['_DEREGISTERJOBREQUEST']._serialized_start=1193
-  _globals['_DEREGISTERJOBREQUEST']._serialized_end=1251
-  _globals['_TRIGGERJOBREQUEST']._serialized_start=1253
-  _globals['_TRIGGERJOBREQUEST']._serialized_end=1308
-  _globals['_JOBSERVICE']._serialized_start=1311
-  _globals['_JOBSERVICE']._serialized_end=1768
+  _globals['_JOBSERVICE'].methods_by_name['DeleteJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['DeleteJob']._serialized_options = b'\202\323\344\223\002 *\036/api/job/{job_name}/deregister'
+  _globals['_JOBSERVICE'].methods_by_name['RunJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['RunJob']._serialized_options = b'\202\323\344\223\002\035\"\033/api/job/{job_name}/trigger'
+  _globals['_JOBSERVICE'].methods_by_name['ListJobsArray']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListJobsArray']._serialized_options = b'\202\323\344\223\002\017\022\r/api/job/jobs'
+  _globals['_JOBSERVICE'].methods_by_name['GetJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['GetJob']._serialized_options = b'\202\323\344\223\002\032\022\030/api/job/jobs/{job_name}'
+  _globals['_JOBSERVICE'].methods_by_name['GetJobDisabled']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['GetJobDisabled']._serialized_options = b'\202\323\344\223\002\035\022\033/api/job/{job_name}/disable'
+  _globals['_JOBSERVICE'].methods_by_name['DisableJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['DisableJob']._serialized_options = b'\202\323\344\223\002\035\"\033/api/job/{job_name}/disable'
+  _globals['_JOBSERVICE'].methods_by_name['EnableJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['EnableJob']._serialized_options = b'\202\323\344\223\002\034\"\032/api/job/{job_name}/enable'
+  _globals['_JOBSERVICE'].methods_by_name['ListRunningTasksArray']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListRunningTasksArray']._serialized_options = b'\202\323\344\223\002\030\022\026/api/job/tasks/running'
+  _globals['_JOBSERVICE'].methods_by_name['ListReadyJobsArray']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListReadyJobsArray']._serialized_options = b'\202\323\344\223\002\026\022\024/api/job/tasks/ready'
+  _globals['_JOBSERVICE'].methods_by_name['ListFailoverTasksArray']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListFailoverTasksArray']._serialized_options = b'\202\323\344\223\002\031\022\027/api/job/tasks/failover'
+  _globals['_JOB']._serialized_start=203
+  _globals['_JOB']._serialized_end=650
+  _globals['_JOB_PROPSENTRY']._serialized_start=606
+  _globals['_JOB_PROPSENTRY']._serialized_end=650
+  _globals['_JOBCONFIGREQUEST']._serialized_start=653
+  _globals['_JOBCONFIGREQUEST']._serialized_end=1223
+  _globals['_DEREGISTERJOBREQUEST']._serialized_start=1225
+  _globals['_DEREGISTERJOBREQUEST']._serialized_end=1283
+  _globals['_TRIGGERJOBREQUEST']._serialized_start=1285
+  _globals['_TRIGGERJOBREQUEST']._serialized_end=1340
+  _globals['_DELETEJOBREQUEST']._serialized_start=1342
+  _globals['_DELETEJOBREQUEST']._serialized_end=1378
+  _globals['_RUNJOBREQUEST']._serialized_start=1380
+  _globals['_RUNJOBREQUEST']._serialized_end=1413
+  _globals['_LISTJOBSREQUEST']._serialized_start=1415
+  _globals['_LISTJOBSREQUEST']._serialized_end=1471
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1473
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1556
+  _globals['_GETJOBREQUEST']._serialized_start=1558
+  _globals['_GETJOBREQUEST']._serialized_end=1591
+  _globals['_GETJOBDISABLEDREQUEST']._serialized_start=1593
+  _globals['_GETJOBDISABLEDREQUEST']._serialized_end=1634
+  _globals['_DISABLEJOBREQUEST']._serialized_start=1636
+  _globals['_DISABLEJOBREQUEST']._serialized_end=1673
+  _globals['_ENABLEJOBREQUEST']._serialized_start=1675
+  _globals['_ENABLEJOBREQUEST']._serialized_end=1711
+  _globals['_TASKMETAINFO']._serialized_start=1713
+  _globals['_TASKMETAINFO']._serialized_end=1769
+  _globals['_RUNNINGTASK']._serialized_start=1771
+  _globals['_RUNNINGTASK']._serialized_end=1896
+  _globals['_LISTRUNNINGTASKSREQUEST']._serialized_start=1898
+  _globals['_LISTRUNNINGTASKSREQUEST']._serialized_end=1962
+  _globals['_LISTRUNNINGTASKSRESPONSE']._serialized_start=1964
+  _globals['_LISTRUNNINGTASKSRESPONSE']._serialized_end=2064
+  _globals['_READYJOB']._serialized_start=2066
+  _globals['_READYJOB']._serialized_end=2109
+  _globals['_LISTREADYJOBSREQUEST']._serialized_start=2111
+  _globals['_LISTREADYJOBSREQUEST']._serialized_end=2172
+  _globals['_LISTREADYJOBSRESPONSE']._serialized_start=2174
+  _globals['_LISTREADYJOBSRESPONSE']._serialized_end=2273
+  _globals['_FAILOVERTASK']._serialized_start=2275
+  _globals['_FAILOVERTASK']._serialized_end=2369
+  _globals['_LISTFAILOVERTASKSREQUEST']._serialized_start=2371
+  _globals['_LISTFAILOVERTASKSREQUEST']._serialized_end=2436
+  _globals['_LISTFAILOVERTASKSRESPONSE']._serialized_start=2438
+  _globals['_LISTFAILOVERTASKSRESPONSE']._serialized_end=2549
+  _globals['_JOBSERVICE']._serialized_start=2552
+  _globals['_JOBSERVICE']._serialized_end=4506
 # @@protoc_insertion_point(module_scope)

@@ -2,10 +2,11 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import wrappers_pb2 as _wrappers_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -96,3 +97,141 @@ class TriggerJobRequest(_message.Message):
     BODY_FIELD_NUMBER: _ClassVar[int]
     body: _httpbody_pb2.HttpBody
     def __init__(self, body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
+
+class DeleteJobRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class RunJobRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[Job]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class GetJobDisabledRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class DisableJobRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class EnableJobRequest(_message.Message):
+    __slots__ = ("job_name",)
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    def __init__(self, job_name: _Optional[str] = ...) -> None: ...
+
+class TaskMetaInfo(_message.Message):
+    __slots__ = ("job_name", "sharding_items")
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHARDING_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    sharding_items: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_name: _Optional[str] = ..., sharding_items: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RunningTask(_message.Message):
+    __slots__ = ("id", "meta_info", "type", "slave_id", "idle")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    META_INFO_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SLAVE_ID_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    meta_info: TaskMetaInfo
+    type: str
+    slave_id: str
+    idle: bool
+    def __init__(self, id: _Optional[str] = ..., meta_info: _Optional[_Union[TaskMetaInfo, _Mapping]] = ..., type: _Optional[str] = ..., slave_id: _Optional[str] = ..., idle: _Optional[bool] = ...) -> None: ...
+
+class ListRunningTasksRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRunningTasksResponse(_message.Message):
+    __slots__ = ("tasks", "next_page_token")
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[RunningTask]
+    next_page_token: str
+    def __init__(self, tasks: _Optional[_Iterable[_Union[RunningTask, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReadyJob(_message.Message):
+    __slots__ = ("job_name", "times")
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    TIMES_FIELD_NUMBER: _ClassVar[int]
+    job_name: str
+    times: int
+    def __init__(self, job_name: _Optional[str] = ..., times: _Optional[int] = ...) -> None: ...
+
+class ListReadyJobsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListReadyJobsResponse(_message.Message):
+    __slots__ = ("ready_jobs", "next_page_token")
+    READY_JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ready_jobs: _containers.RepeatedCompositeFieldContainer[ReadyJob]
+    next_page_token: str
+    def __init__(self, ready_jobs: _Optional[_Iterable[_Union[ReadyJob, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class FailoverTask(_message.Message):
+    __slots__ = ("task_info", "original_task_id")
+    TASK_INFO_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_info: TaskMetaInfo
+    original_task_id: str
+    def __init__(self, task_info: _Optional[_Union[TaskMetaInfo, _Mapping]] = ..., original_task_id: _Optional[str] = ...) -> None: ...
+
+class ListFailoverTasksRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListFailoverTasksResponse(_message.Message):
+    __slots__ = ("failover_tasks", "next_page_token")
+    FAILOVER_TASKS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    failover_tasks: _containers.RepeatedCompositeFieldContainer[FailoverTask]
+    next_page_token: str
+    def __init__(self, failover_tasks: _Optional[_Iterable[_Union[FailoverTask, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -4,7 +4,9 @@ import grpc
 import warnings
 
 from elasticjob.cloud.v1 import job_pb2 as elasticjob_dot_cloud_dot_v1_dot_job__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -27,7 +29,8 @@ if _version_not_supported:
 
 
 class JobServiceStub:
-    """JobService registers, updates, deregisters and triggers jobs.
+    """JobService registers, updates, lists, disables, enables, deregisters and triggers jobs, and
+    answers what runs, waits and fails over.
     """
 
     def __init__(self, channel):
@@ -56,10 +59,81 @@ class JobServiceStub:
                 request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.TriggerJobRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.DeleteJob = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/DeleteJob',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.DeleteJobRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RunJob = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/RunJob',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.RunJobRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListJobs',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.ListJobsArray = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListJobsArray',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/GetJob',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetJobDisabled = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/GetJobDisabled',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobDisabledRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_wrappers__pb2.BoolValue.FromString,
+                _registered_method=True)
+        self.DisableJob = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/DisableJob',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.DisableJobRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.EnableJob = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/EnableJob',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.EnableJobRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListRunningTasks = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListRunningTasks',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksResponse.FromString,
+                _registered_method=True)
+        self.ListRunningTasksArray = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListRunningTasksArray',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.ListReadyJobs = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListReadyJobs',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsResponse.FromString,
+                _registered_method=True)
+        self.ListReadyJobsArray = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListReadyJobsArray',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.ListFailoverTasks = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListFailoverTasks',
+                request_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksRequest.SerializeToString,
+                response_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksResponse.FromString,
+                _registered_method=True)
+        self.ListFailoverTasksArray = channel.unary_unary(
+                '/elasticjob.cloud.v1.JobService/ListFailoverTasksArray',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
-    """JobService registers, updates, deregisters and triggers jobs.
+    """JobService registers, updates, lists, disables, enables, deregisters and triggers jobs, and
+    answers what runs, waits and fails over.
     """
 
     def RegisterJob(self, request, context):
@@ -95,6 +169,122 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DeleteJob(self, request, context):
+        """DeleteJob is DeregisterJob with the name as a field (ElasticJob-Cloud 3.0's path form):
+        removes the job and stops its tasks. NOT_FOUND (404) when the job does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunJob(self, request, context):
+        """RunJob is TriggerJob with the name as a field: queues one run of a TRANSIENT job now.
+        NOT_FOUND (404) for an unknown job, FAILED_PRECONDITION (400) for a DAEMON or disabled job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """ListJobs answers the job configurations a page at a time (AIP-158): page_size and
+        page_token in, next_page_token out. For gRPC callers; REST has ListJobsArray.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobsArray(self, request, context):
+        """ListJobsArray answers all the job configurations as one bare JSON array, ElasticJob-Cloud
+        3.0's shape (a google.api.HttpBody of type application/json); each element is the JSON form
+        of what ListJobs answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """GetJob answers one job configuration; NOT_FOUND (404) when the job does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobDisabled(self, request, context):
+        """GetJobDisabled answers a bare true when the job cannot run because it or its application is
+        disabled, or because it does not exist (as ElasticJob-Cloud 3.0 answered), else false.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableJob(self, request, context):
+        """DisableJob stops the job: it no longer fires and its running tasks are killed; runs already
+        waiting stay queued until it is enabled. NOT_FOUND (404) when the job does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableJob(self, request, context):
+        """EnableJob lets the job run again: it fires from now on (fire times that passed while it was
+        disabled are not made up) and the runs that waited are launched. NOT_FOUND (404) when the job
+        does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunningTasks(self, request, context):
+        """ListRunningTasks answers the running tasks a page at a time (AIP-158): page_size and
+        page_token in, next_page_token out. For gRPC callers; REST has ListRunningTasksArray.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunningTasksArray(self, request, context):
+        """ListRunningTasksArray answers all the running tasks as one bare JSON array, ElasticJob-Cloud
+        3.0's shape (a google.api.HttpBody of type application/json); each element is the JSON form
+        of what ListRunningTasks answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReadyJobs(self, request, context):
+        """ListReadyJobs answers the jobs with waiting runs a page at a time (AIP-158): page_size and
+        page_token in, next_page_token out. For gRPC callers; REST has ListReadyJobsArray.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReadyJobsArray(self, request, context):
+        """ListReadyJobsArray answers all the jobs with waiting runs as one bare JSON array, ElasticJob-
+        Cloud 3.0's shape (a google.api.HttpBody of type application/json); each element is the JSON
+        form of what ListReadyJobs answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFailoverTasks(self, request, context):
+        """ListFailoverTasks answers the shards waiting for failover a page at a time (AIP-158): page_size
+        and page_token in, next_page_token out. For gRPC callers; REST has ListFailoverTasksArray.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFailoverTasksArray(self, request, context):
+        """ListFailoverTasksArray answers all the shards waiting for failover as one bare JSON array,
+        ElasticJob-Cloud 3.0's shape (a google.api.HttpBody of type application/json); each element is
+        the JSON form of what ListFailoverTasks answers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +308,76 @@ def add_JobServiceServicer_to_server(servicer, server):
                     request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.TriggerJobRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
+            'DeleteJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteJob,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.DeleteJobRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RunJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunJob,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.RunJobRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'ListJobsArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobsArray,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.Job.SerializeToString,
+            ),
+            'GetJobDisabled': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobDisabled,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobDisabledRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_wrappers__pb2.BoolValue.SerializeToString,
+            ),
+            'DisableJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableJob,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.DisableJobRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'EnableJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableJob,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.EnableJobRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListRunningTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunningTasks,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksResponse.SerializeToString,
+            ),
+            'ListRunningTasksArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunningTasksArray,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'ListReadyJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReadyJobs,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsResponse.SerializeToString,
+            ),
+            'ListReadyJobsArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReadyJobsArray,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'ListFailoverTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFailoverTasks,
+                    request_deserializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksRequest.FromString,
+                    response_serializer=elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksResponse.SerializeToString,
+            ),
+            'ListFailoverTasksArray': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFailoverTasksArray,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'elasticjob.cloud.v1.JobService', rpc_method_handlers)
@@ -127,7 +387,8 @@ def add_JobServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class JobService:
-    """JobService registers, updates, deregisters and triggers jobs.
+    """JobService registers, updates, lists, disables, enables, deregisters and triggers jobs, and
+    answers what runs, waits and fails over.
     """
 
     @staticmethod
@@ -228,6 +489,384 @@ class JobService:
             '/elasticjob.cloud.v1.JobService/TriggerJob',
             elasticjob_dot_cloud_dot_v1_dot_job__pb2.TriggerJobRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/DeleteJob',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.DeleteJobRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/RunJob',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.RunJobRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListJobs',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobsArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListJobsArray',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/GetJob',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobDisabled(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/GetJobDisabled',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.GetJobDisabledRequest.SerializeToString,
+            google_dot_protobuf_dot_wrappers__pb2.BoolValue.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/DisableJob',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.DisableJobRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/EnableJob',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.EnableJobRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunningTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListRunningTasks',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListRunningTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunningTasksArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListRunningTasksArray',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReadyJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListReadyJobs',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListReadyJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReadyJobsArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListReadyJobsArray',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFailoverTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListFailoverTasks',
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksRequest.SerializeToString,
+            elasticjob_dot_cloud_dot_v1_dot_job__pb2.ListFailoverTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFailoverTasksArray(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/elasticjob.cloud.v1.JobService/ListFailoverTasksArray',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,
