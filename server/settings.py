@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import math
 import os
+import pwd
 import secrets
 import sys
 from collections.abc import Mapping
@@ -69,6 +70,15 @@ _SECONDS = {
 }
 
 
+def effective_user() -> str:
+    """The name of the user this process runs as (its effective uid, not ``$USER``, which
+    ``sudo`` or a service manager may leave pointing at someone else)."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        return getpass.getuser()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
     """Everything the server process reads from its environment."""
@@ -90,7 +100,10 @@ class Settings:
     token_ttl_seconds: int = 12 * 3600
     # Scheduling (none without a Mesos master URL).
     mesos_url: str | None = None
-    mesos_user: str = field(default_factory=getpass.getuser)
+    #: ``FrameworkInfo.user``: the user agents run tasks as (Mesos agents switch to it when they
+    #: run as root with ``--switch_user``), so it must exist on every agent. By default the user
+    #: the server runs as, as Mesos' own scheduler driver does.
+    mesos_user: str = field(default_factory=effective_user)
     mesos_role: str | None = None
     executor_command: str = DEFAULT_EXECUTOR_COMMAND
     #: Where agents fetch the executor zipapp from (``make executor``); without an explicit

@@ -20,7 +20,7 @@ from server.api.server import ApiServer, create_server
 from server.api.tokens import Credentials, TokenSigner
 from server.base.clock import Clock, SystemClock
 from server.domain.errors import ConfigurationError
-from server.domain.trace import TraceSink
+from server.domain.trace import NoTrace, TraceSink
 from server.registry.apps import AppRepository
 from server.registry.counts import RegistryCounts
 from server.registry.diagnosis import DiagnosisStore
@@ -34,6 +34,7 @@ from server.registry.running import RunningTasks
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
+from server.telemetry import metrics
 from server.trace.sink import BufferedTraceSink
 from server.trace.statistics import StatisticsAggregator
 from server.trace.store import TraceStore
@@ -226,6 +227,8 @@ def build_scheduler(
     clock: Clock | None = None,
     trace: TraceSink | None = None,
 ) -> SchedulerService:
-    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's);
-    trace events go to ``trace`` (none recorded when None)."""
-    return SchedulerService(zookeeper, settings, clock=clock or SystemClock(), trace=trace)
+    """A scheduler service on ``zookeeper``, not yet started (``build`` makes the server's); it
+    hands trace events to ``trace`` (none kept when not given), whose counts the metrics show."""
+    sink = trace or NoTrace()
+    metrics.follow_trace_sink(sink)
+    return SchedulerService(zookeeper, settings, clock=clock or SystemClock(), trace=sink)

@@ -43,7 +43,8 @@ KIT_PATH = Path(__file__).resolve()
 
 
 def fast_settings(work_dir: Path, **overrides: Any) -> ClusterSettings:
-    """ClusterSettings for tests: free ports, small resources, short timers. ``overrides`` name
+    """ClusterSettings for tests: free ports, small resources (2 cpus, 1024 MB mem, 2048 MB disk,
+    the default ports ``[31000-32000]``), short timers. ``overrides`` name
     fields of ClusterSettings, MasterSettings or AgentSettings."""
     import dataclasses
 
@@ -66,6 +67,7 @@ def fast_settings(work_dir: Path, **overrides: Any) -> ClusterSettings:
         "agent_port": 0,
         "cpus": 2.0,
         "mem": 1024.0,
+        "disk": 2048.0,
         "stop_grace_period": 1.0,
     }
     values.update({k: v for k, v in overrides.items() if k not in master_fields | agent_fields})
@@ -304,8 +306,15 @@ def launch(*tasks: JsonObject) -> list[JsonObject]:
     return [{"type": "LAUNCH", "launch": {"task_infos": list(tasks)}}]
 
 
-def offer_resources(offer: JsonObject) -> dict[str, float]:
-    return {r["name"]: r["scalar"]["value"] for r in offer["resources"]}
+def offer_resources(offer: JsonObject) -> dict[str, Any]:
+    """``{name: value}`` of an offer: a float for a scalar, ``[(begin, end), ...]`` for ranges."""
+    resources: dict[str, Any] = {}
+    for resource in offer["resources"]:
+        if resource["type"] == "RANGES":
+            resources[resource["name"]] = [(r["begin"], r["end"]) for r in resource["ranges"]["range"]]
+        else:
+            resources[resource["name"]] = resource["scalar"]["value"]
+    return resources
 
 
 def group_alive(pgid: int) -> bool:
@@ -323,6 +332,112 @@ async def wait_gone(pgid: int, timeout: float = 5.0) -> bool:
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+# --- third-party framework clients -------------------------------------------------------------------
+
+
+class ThreadedFramework:
+    """A threads-based third-party Mesos framework client (``mesoshttp.client.MesosClient`` or
+    its fork ``avmesos.client.MesosClient``: one API) run in a thread, with what its callbacks
+    receive recorded.
+
+    ``client.register()`` blocks on the subscription stream, so it runs in a daemon thread; the
+    client acknowledges every update that carries a uuid before its UPDATE callback runs. Its
+    driver's calls block on HTTP too: from a coroutine, make them through :meth:`call` (in a
+    worker thread) so that the event loop serving the cluster keeps running.
+    """
+
+    def __init__(self, client: Any) -> None:
+        import threading
+
+        self.client = client
+        self.driver: Any = None
+        self.framework_ids: list[str] = []
+        self.offers: list[Any] = []  # the client's Offer objects
+        self.updates: list[JsonObject] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        for event, record in (
+            (client.SUBSCRIBED, self._subscribed),
+            (client.OFFERS, self._offers),
+            (client.UPDATE, self._update),
+            (client.ERROR, self._error),
+        ):
+            client.on(event, record)
+        self._thread = threading.Thread(target=client.register, name="third-party-framework", daemon=True)
+
+    def start(self) -> ThreadedFramework:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    async def call(self, method: Callable[..., Any], *arguments: Any) -> Any:
+        """Run a blocking driver (or offer) method in a worker thread."""
+        return await asyncio.to_thread(method, *arguments)
+
+    async def stop(self, *, teardown: bool) -> None:
+        """End the client: with ``teardown`` it unregisters (TEARDOWN, sent by its loop on the
+        next event), else it only drops its connection (the framework may fail over)."""
+        if teardown:
+            self.client.tearDown()
+        else:
+            self.client.disconnect_framework()
+        await asyncio.to_thread(self._thread.join, 10.0)
+        if self._thread.is_alive():
+            raise AssertionError("the third-party client did not stop")
+
+    def states_of(self, task_id: str) -> list[str]:
+        with self._lock:
+            return [u["status"]["state"] for u in self.updates if u["status"]["task_id"]["value"] == task_id]
+
+    def last_update(self, task_id: str) -> JsonObject | None:
+        with self._lock:
+            mine = [u["status"] for u in self.updates if u["status"]["task_id"]["value"] == task_id]
+        return mine[-1] if mine else None
+
+    async def wait_for_state(self, task_id: str, state: str, timeout: float = 10.0) -> JsonObject:
+        from testkit.polling import until
+
+        def reached() -> JsonObject | None:
+            with self._lock:
+                for update in reversed(self.updates):
+                    status = update["status"]
+                    if status["task_id"]["value"] == task_id and status["state"] == state:
+                        return dict(status)
+            return None
+
+        found = await until(
+            reached, timeout=timeout, what=f"{task_id} {state} (seen {self.states_of(task_id)})"
+        )
+        return found
+
+    async def next_offer(self, after: int, timeout: float = 10.0) -> Any:
+        """The first offer received after the first ``after`` ones."""
+        from testkit.polling import until
+
+        await until(lambda: len(self.offers) > after, timeout=timeout, what=f"offer number {after + 1}")
+        return self.offers[after]
+
+    def _subscribed(self, driver: Any) -> None:
+        with self._lock:
+            self.driver = driver
+            self.framework_ids.append(str(driver.frameworkId))
+
+    def _offers(self, offers: list[Any]) -> None:
+        with self._lock:
+            self.offers.extend(offers)
+
+    def _update(self, update: JsonObject) -> None:
+        with self._lock:
+            self.updates.append(update)
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self.errors.append(message)
 
 
 # --- the test executor (runs in its own process) -------------------------------------------------------

@@ -308,7 +308,8 @@ class System:
             return []
 
     def sandboxes(self) -> list[Path]:
-        return sorted(p for p in (self.cluster.work_dir / "sandboxes").glob("*/*/*") if p.is_dir())
+        runs = self.cluster.work_dir.glob("slaves/*/frameworks/*/executors/*/runs/*")
+        return sorted(p for p in runs if p.is_dir() and not p.is_symlink())
 
 
 def scheduler_settings(settings: Settings) -> SchedulerSettings:

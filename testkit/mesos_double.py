@@ -24,7 +24,8 @@ other call without top-level ``framework_id``         400
 other call for a framework the double never saw       400 (``Framework cannot be found``)
 other call while that framework is not subscribed     403
 other call without / with a stale ``Mesos-Stream-Id`` 400
-a good call                                           202 (SUBSCRIBE: 200 + RecordIO stream)
+a good call                                           202 (SUBSCRIBE: 200 + RecordIO stream;
+                                                      UPDATE_FRAMEWORK: 200)
 ====================================================  ======================================
 
 Every request is recorded (:class:`RecordedCall`: parsed JSON, headers, the status answered), and
@@ -51,10 +52,11 @@ Behaviour modelled on the master:
   (:func:`server.mesos.launch.executor_conflict`). An executor lives (:attr:`executors`) from
   the first task launched under it until a SHUTDOWN call or :meth:`send_failure` naming it.
 * RECONCILE (``auto_reconcile``): an empty list answers the latest status of every non-terminal
-  task; listed tasks get their latest status, unknown ones ``TASK_LOST`` (``TASK_UNKNOWN`` when
-  partition-aware); all with ``REASON_RECONCILIATION`` and no uuid.
+  task; listed tasks get their latest status, unknown ones ``TASK_LOST`` (when partition-aware:
+  ``TASK_GONE`` if they name an agent some offer came from, else ``TASK_UNKNOWN``); all with
+  ``REASON_RECONCILIATION`` and no uuid.
 * KILL (``auto_kill``): a live task gets a reliable ``TASK_KILLED`` as if from its executor; an
-  unknown one an unreliable ``TASK_LOST``.
+  unknown one an unreliable answer as its reconciliation would give.
 
 Simplifications: one framework at a time; no resource accounting (offers are what the test sends);
 no inverse offers or operation feedback (those calls are accepted and recorded only).
@@ -287,6 +289,8 @@ class MesosMasterDouble:
         self.executors: dict[tuple[str, str], JsonObject] = {}
         #: Offers sent and not yet used, declined or rescinded, by offer id.
         self.outstanding_offers: dict[str, JsonObject] = {}
+        #: Agents named by the offers sent so far: the agents the double's master "knows".
+        self.known_agents: set[str] = set()
         #: Whether the framework's last REVIVE/SUPPRESS was SUPPRESS.
         self.suppressed = False
         #: The FrameworkInfo of the last accepted SUBSCRIBE.
@@ -495,16 +499,20 @@ class MesosMasterDouble:
         cpus: float = 4.0,
         mem: float = 4096.0,
         disk: float | None = None,
+        ports: Sequence[tuple[int, int]] = ((31000, 32000),),
         attributes: Mapping[str, str] | None = None,
         executor_ids: Sequence[str] = (),
     ) -> JsonObject:
-        """Build a realistic ``mesos.v1.Offer`` for the subscribed framework (not sent)."""
+        """Build a realistic ``mesos.v1.Offer`` for the subscribed framework (not sent); like a
+        default Mesos agent it offers ``ports`` ``[31000-32000]`` besides the scalars."""
         framework_id = self._require_active().framework_id
         role = self._framework_role()
         offer_id = f"{self.master_id}-O{next(self._offer_counter)}"
         resources = [_scalar("cpus", cpus, role), _scalar("mem", mem, role)]
         if disk is not None:
             resources.append(_scalar("disk", disk, role))
+        if ports:
+            resources.append(_ranges("ports", ports, role))
         return offer_json(
             offer_id=offer_id,
             framework_id=framework_id,
@@ -522,6 +530,7 @@ class MesosMasterDouble:
         """Send an OFFERS event; the offers become valid for one ACCEPT or DECLINE."""
         for offer in offers:
             self.outstanding_offers[offer["id"]["value"]] = offer
+            self.known_agents.add(str(offer["agent_id"]["value"]))
         await self.send_event(offers_event(offers))
         return list(offers)
 
@@ -637,8 +646,9 @@ class MesosMasterDouble:
         if isinstance(response, Subscription):
             self._record(call_type, body, headers, 200, "", arrived_at)
             return await self._serve_stream(request, response)
-        self._record(call_type, body, headers, 202, "", arrived_at)
-        return web.Response(status=202)
+        status = 200 if call_type == "UPDATE_FRAMEWORK" else 202  # Mesos answers it synchronously
+        self._record(call_type, body, headers, status, "", arrived_at)
+        return web.Response(status=status)
 
     async def _dispatch(self, request: web.Request, decoded: JsonObject | Refusal) -> Subscription | None:
         if self._redirect_location is not None:
@@ -902,12 +912,12 @@ class MesosMasterDouble:
                 if known is not None:
                     statuses.append(known)
                 else:
-                    unknown_state = "TASK_UNKNOWN" if self.partition_aware else "TASK_LOST"
+                    agent_id = id_value(entry.get("agent_id"))
                     statuses.append(
                         self._status(
                             task_id,
-                            unknown_state,
-                            agent_id=id_value(entry.get("agent_id")),
+                            self._unknown_task_state(agent_id),
+                            agent_id=agent_id,
                             reliable=False,
                             source="SOURCE_MASTER",
                             track=False,
@@ -940,7 +950,7 @@ class MesosMasterDouble:
         else:
             status = self._status(
                 task_id,
-                "TASK_LOST",
+                self._unknown_task_state(id_value(kill.get("agent_id"))),
                 agent_id=id_value(kill.get("agent_id")),
                 reliable=False,
                 reason="REASON_RECONCILIATION",
@@ -949,6 +959,13 @@ class MesosMasterDouble:
                 track=False,
             )
         self._push(subscription, status)
+
+    def _unknown_task_state(self, agent_id: str | None) -> str:
+        """Mesos' answer for a task it does not know: GONE on a known agent, UNKNOWN otherwise
+        (LOST for both without PARTITION_AWARE)."""
+        if not self.partition_aware:
+            return "TASK_LOST"
+        return "TASK_GONE" if agent_id is not None and agent_id in self.known_agents else "TASK_UNKNOWN"
 
     def _push(self, subscription: Subscription, status: JsonObject) -> None:
         subscription.outbox.put_nowait(_Outgoing(encode_event(update_event(status))))
@@ -1025,6 +1042,16 @@ class MesosMasterDouble:
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def _ranges(name: str, ranges: Sequence[tuple[int, int]], role: str) -> JsonObject:
+    return {
+        "name": name,
+        "type": "RANGES",
+        "ranges": {"range": [{"begin": begin, "end": end} for begin, end in ranges]},
+        "role": "*",
+        "allocation_info": {"role": role},
+    }
 
 
 def _scalar(name: str, value: float, role: str) -> JsonObject:

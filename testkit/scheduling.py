@@ -23,6 +23,7 @@ from kazoo.client import KazooClient
 
 from server.domain.app import AppConfig
 from server.domain.job import JobConfig, JobExecutionType
+from server.domain.trace import TraceSink
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
 from server.registry.apps import AppRepository
 from server.registry.disabled import DisabledFlags
@@ -269,6 +270,7 @@ async def scheduler_rig(
     heartbeat_interval: float = 0.2,
     settings: CoreSettings | None = None,
     master: MesosMasterDouble | None = None,
+    trace: TraceSink | None = None,
 ) -> AsyncIterator[SchedulerRig]:
     clock = ManualClock(start or datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC))
     zone = clock.current.tzinfo
@@ -290,6 +292,7 @@ async def scheduler_rig(
             failover_backoff=NO_BACKOFF,
         ),
         clock=clock,
+        trace=trace,
     )
     await core.load()
     store = FrameworkIdStore(zookeeper)

@@ -37,10 +37,11 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (ClusterUnavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
-# Methods callable without a token.
+# Methods callable without a token (Prometheus scrapes /metrics without one).
 PUBLIC_METHODS = frozenset(
     {
         "/elasticjob.cloud.v1.AuthService/Login",
+        "/elasticjob.cloud.v1.MetricsService/GetMetrics",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
     }

@@ -21,6 +21,8 @@ from elasticjob.cloud.v1 import (
     event_pb2_grpc,
     job_pb2,
     job_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
     operate_pb2,
     operate_pb2_grpc,
     statistics_pb2,
@@ -31,6 +33,7 @@ from grpc_reflection.v1alpha import reflection
 
 from server.api.event_servicer import EventServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
+from server.api.metrics_servicer import MetricsServicer
 from server.api.operate_servicer import OperateServicer
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.statistics_servicer import StatisticsServicer
@@ -49,6 +52,7 @@ SERVICE_NAMES = (
     job_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
+    metrics_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
     operate_pb2.DESCRIPTOR.services_by_name["OperateService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
@@ -107,6 +111,7 @@ def create_server(
     job_pb2_grpc.add_JobServiceServicer_to_server(JobServicer(jobs), server)
     event_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(history), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(history), server)
+    metrics_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
     operate_pb2_grpc.add_OperateServiceServicer_to_server(OperateServicer(operate), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 __all__ = [
+    "Credentials",
     "ManagedProcess",
     "PidRecord",
     "PidRegistry",
@@ -109,6 +110,15 @@ def become_subreaper() -> bool:
 def _die_with_parent(parent_pid: int) -> None:
     """Runs in the child before exec: SIGKILL us when the parent goes, even if it already went."""
     set_parent_death_signal(signal.SIGKILL, parent_pid)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Credentials:
+    """The user a child process runs as: uid, primary gid and supplementary groups."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -430,6 +440,7 @@ async def start_process(
     stdout_path: Path,
     stderr_path: Path,
     pid_registry: PidRegistry | None = None,
+    credentials: Credentials | None = None,
 ) -> ManagedProcess:
     """Start ``command`` as the leader of a new session and process group.
 
@@ -459,6 +470,10 @@ async def start_process(
                 "start_new_session": True,
                 "preexec_fn": child_setup,
             }
+            if credentials is not None:
+                options.update(
+                    user=credentials.uid, group=credentials.gid, extra_groups=list(credentials.groups)
+                )
             if argv is None:
                 assert isinstance(command, str)
                 process = await asyncio.create_subprocess_shell(command, **options)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from server.cluster.cluster import EmbeddedCluster
+from server.cluster.resources import Ranges, ResourceError, format_ranges, parse_ranges
 from server.cluster.settings import AgentSettings, ClusterSettings, MasterSettings
 
 log = logging.getLogger("server.cluster")
@@ -46,6 +47,21 @@ def _seconds_or_none(text: str) -> float | None:
     return value
 
 
+def _ports(text: str) -> Ranges:
+    try:
+        return parse_ranges(text)
+    except ResourceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes", "on"):
+        return True
+    if text.lower() in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError("must be true or false")
+
+
 # (flag, settings object, field, type, help): the defaults are the settings' own.
 _FLAGS: tuple[tuple[str, type[Any], str, Callable[[str], Any], str], ...] = (
     ("--host", ClusterSettings, "host", str, "address both APIs listen on"),
@@ -55,7 +71,14 @@ _FLAGS: tuple[tuple[str, type[Any], str, Callable[[str], Any], str], ...] = (
     ("--hostname", ClusterSettings, "hostname", str, "agent hostname in offers (default: --host)"),
     ("--cpus", ClusterSettings, "cpus", float, "cpus to offer (default: this machine's CPU count)"),
     ("--mem", ClusterSettings, "mem", float, "memory to offer in MB (default: this machine's total)"),
-    ("--disk", ClusterSettings, "disk", float, "disk to offer in MB (default: none offered)"),
+    (
+        "--disk",
+        ClusterSettings,
+        "disk",
+        float,
+        "disk to offer in MB (default: the work dir's file system less 5 GB, or half of it under 10 GB)",
+    ),
+    ("--ports", ClusterSettings, "ports", _ports, "port ranges to offer, as [31000-32000] ('[]': none)"),
     ("--heartbeat-interval", MasterSettings, "heartbeat_interval", float, "seconds between HEARTBEAT events"),
     (
         "--offer-timeout",
@@ -90,7 +113,21 @@ _FLAGS: tuple[tuple[str, type[Any], str, Callable[[str], Any], str], ...] = (
         AgentSettings,
         "update_retry_interval",
         float,
-        "seconds between resends of an unacknowledged update",
+        "seconds before an unacknowledged update is resent (doubling after each resend)",
+    ),
+    (
+        "--update-retry-interval-max",
+        AgentSettings,
+        "update_retry_interval_max",
+        float,
+        "longest wait between resends of an unacknowledged update, in seconds",
+    ),
+    (
+        "--switch-user",
+        AgentSettings,
+        "switch_user",
+        _boolean,
+        "as root, run tasks as their CommandInfo.user or FrameworkInfo.user (true/false)",
     ),
 )
 
@@ -109,7 +146,9 @@ def parse_arguments(argv: list[str] | None = None) -> ClusterSettings:
     )
     for flag, owner, name, kind, text in _FLAGS:
         default = _default(owner, name)
-        shown = "" if default is None else f" (default {default})"
+        shown = (
+            "" if default is None else f" (default {format_ranges(default) if name == 'ports' else default})"
+        )
         parser.add_argument(
             flag,
             dest=f"{owner.__name__}.{name}",

@@ -10,13 +10,24 @@ memory and disk in MB.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.cluster.resources import Resources
+from server.cluster.resources import Ranges, Resources, parse_ranges
 
-__all__ = ["AgentSettings", "ClusterSettings", "MasterSettings", "machine_resources"]
+__all__ = [
+    "DEFAULT_PORTS",
+    "AgentSettings",
+    "ClusterSettings",
+    "MasterSettings",
+    "machine_disk",
+    "machine_resources",
+]
+
+#: The ports a Mesos agent offers when ``--resources`` names none.
+DEFAULT_PORTS: Ranges = parse_ranges("[31000-32000]")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -24,8 +35,9 @@ class MasterSettings:
     """How the master behaves."""
 
     heartbeat_interval: float = 15.0
-    #: Rescind offers not used within this long; ``None`` keeps them until used (Mesos' default).
-    offer_timeout: float | None = 30.0
+    #: Rescind offers not used within this long; ``None`` (the default, as Mesos' master without
+    #: ``--offer_timeout``) keeps them until used or declined.
+    offer_timeout: float | None = None
     #: Allocation also runs at least this often (it runs at once whenever resources free up).
     allocation_interval: float = 1.0
     #: Upper bound on every framework's ``failover_timeout``; ``None`` for no bound.
@@ -49,8 +61,15 @@ class AgentSettings:
     executor_registration_timeout: float = 60.0
     executor_shutdown_grace_period: float = 5.0
     default_kill_grace_period: float = 3.0
+    #: An unacknowledged status update is resent after this long, then after twice as long each
+    #: time up to ``update_retry_interval_max`` (Mesos' agent: 10 s to 10 minutes).
     update_retry_interval: float = 10.0
+    update_retry_interval_max: float = 600.0
     executor_heartbeat_interval: float = 30.0
+    #: When the agent runs as root: run executors and command tasks as ``CommandInfo.user``, else
+    #: ``FrameworkInfo.user``, with their sandbox owned by that user (Mesos' ``--switch_user``,
+    #: on by default). Without root, or off, everything runs as the agent's own user.
+    switch_user: bool = True
     #: The base environment of executors and command tasks; ``None`` inherits the agent's own
     #: (as Mesos does without ``--executor_environment_variables``).
     environment: Mapping[str, str] | None = None
@@ -63,10 +82,15 @@ class AgentSettings:
             "executor_shutdown_grace_period",
             "default_kill_grace_period",
             "update_retry_interval",
+            "update_retry_interval_max",
             "executor_heartbeat_interval",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"AgentSettings.{name} must be positive")
+        if self.update_retry_interval_max < self.update_retry_interval:
+            raise ValueError(
+                "AgentSettings.update_retry_interval_max must not be below update_retry_interval"
+            )
 
 
 def machine_resources() -> tuple[float, float]:
@@ -79,12 +103,26 @@ def machine_resources() -> tuple[float, float]:
     return cpus, float(mem_bytes // (1024 * 1024))
 
 
+def machine_disk(work_dir: Path) -> float:
+    """Disk in MB a Mesos agent offers by default: the size of the file system holding
+    ``work_dir``, less 5 GB when it has 10 GB or more, else half of it."""
+    probe = Path(work_dir).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        total = float(shutil.disk_usage(probe).total // (1024 * 1024))
+    except OSError:
+        return 0.0
+    return total - 5 * 1024 if total >= 10 * 1024 else total / 2
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ClusterSettings:
     """The embedded cluster: addresses, resources, and its master's and agent's settings.
 
-    ``cpus`` / ``mem`` default to the machine's (CPU count, total memory); ``disk`` is offered
-    only when set. Port 0 picks a free port.
+    ``cpus`` / ``mem`` default to the machine's (CPU count, total memory), ``disk`` to what a Mesos
+    agent offers of the file system holding ``work_dir`` (:func:`machine_disk`), ``ports`` to
+    ``[31000-32000]``. Port 0 picks a free port.
     """
 
     #: Sandboxes, the fetch cache and the records of started process groups.
@@ -100,6 +138,8 @@ class ClusterSettings:
     cpus: float | None = None
     mem: float | None = None
     disk: float | None = None
+    #: Port ranges offered, ``((begin, end), ...)`` inclusive; empty offers no ports.
+    ports: Ranges = DEFAULT_PORTS
     #: On stop, executors and tasks get at most this long between SIGTERM and SIGKILL.
     stop_grace_period: float = 3.0
     master: MasterSettings = field(default_factory=MasterSettings)
@@ -128,7 +168,6 @@ class ClusterSettings:
         quantities = {
             "cpus": cpus if self.cpus is None else self.cpus,
             "mem": mem if self.mem is None else self.mem,
+            "disk": machine_disk(self.work_dir) if self.disk is None else self.disk,
         }
-        if self.disk is not None:
-            quantities["disk"] = self.disk
-        return Resources.from_quantities(quantities)
+        return Resources.from_quantities(quantities).with_ranges("ports", self.ports)

@@ -4,7 +4,8 @@
   :mod:`server.mesos.calls` to an aiohttp request; a refused call raises :class:`CallRefused`,
   which the endpoint turns into a plain-text answer with :func:`refusal_response`.
 * Event streams: an :class:`EventStream` is an outbox of RecordIO-framed JSON events written to one
-  chunked HTTP response by :func:`serve_stream`. Putting an event never blocks or fails, so the
+  chunked HTTP response by :func:`serve_stream`, one HTTP chunk per event (as Mesos writes them:
+  some clients read one record per chunk). Putting an event never blocks or fails, so the
   master and the agent can emit events synchronously and in order; a stream that has ended drops
   them.
 """
@@ -110,19 +111,8 @@ async def serve_stream(
     response.enable_chunked_encoding()
     try:
         await response.prepare(request)
-        while True:
-            first = await stream._outbox.get()
-            batch = [first]
-            while first is not None and not stream._outbox.empty():
-                item = stream._outbox.get_nowait()
-                batch.append(item)
-                if item is None:
-                    break
-            data = b"".join(item for item in batch if item is not None)
-            if data:
-                await response.write(data)
-            if batch[-1] is None:
-                break
+        while (record := await stream._outbox.get()) is not None:
+            await response.write(record)  # one HTTP chunk per event, as Mesos writes them
         with contextlib.suppress(ConnectionError):
             await response.write_eof()
     except ConnectionError:

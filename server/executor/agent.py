@@ -11,7 +11,9 @@ Lifecycle (:class:`~server.mesos.subscription.SubscriptionState`)::
   first must be ``SUBSCRIBED``. Events reach the :class:`AgentEventHandler` one at a time, in
   stream order; a handler must not block (long work goes into tasks of its own).
 * Calls (``UPDATE``) go on a separate client, one at a time and in the order they were made (the
-  agent must see a task's updates in order), each answered ``202 Accepted``.
+  agent must see a task's updates in order), each answered ``202 Accepted``. ``MESSAGE`` calls
+  (data for the framework, such as a DAEMON run's report) go on the same client, each once: Mesos
+  does not acknowledge them, so one made without a live subscription, or that fails, is dropped.
 
 What survives a lost connection:
 
@@ -32,6 +34,7 @@ Nothing here raises to the caller: failures are logged and become reconnects or 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import enum
 import json
@@ -129,20 +132,25 @@ class AgentConnection:
         self._attempt = 0
         self._settled = asyncio.Event()
         self._settled.set()
+        self._messages: set[asyncio.Task[None]] = set()
         self._call_http: httpx.AsyncClient | None = None
 
     @property
     def state(self) -> SubscriptionState:
         return self._subscription.state
 
-    def send_update(self, task_id: str, state: str, message: str | None = None) -> StatusUpdate:
-        """Record a status update and send it as soon as the agent can take it."""
+    def send_update(
+        self, task_id: str, state: str, message: str | None = None, *, data: bytes | None = None
+    ) -> StatusUpdate:
+        """Record a status update (``data``: its ``TaskStatus.data``) and send it as soon as the
+        agent can take it."""
         status = task_status(
             task_id,
             state,
             source="SOURCE_EXECUTOR",
             executor_id=self._settings.executor_id,
             message=message or None,
+            data=data,
             reliable=True,
         )
         update = self.ledger.add(status)
@@ -150,6 +158,27 @@ class AgentConnection:
         self._sender.put(update)
         log.info("task %s: %s%s", task_id, state, f" ({message})" if message else "")
         return update
+
+    def send_message(self, data: bytes) -> None:
+        """Send ``data`` to the framework in one ``MESSAGE`` call, once: messages are not
+        acknowledged, so one made while no subscription lives (or that fails) is dropped."""
+        http = self._call_http
+        if http is None or not self._sender.running:
+            log.debug("no subscription: a %d-byte message to the framework is dropped", len(data))
+            return
+        body = json.dumps(self._call("MESSAGE", message={"data": base64.b64encode(data).decode()}))
+        sending = asyncio.create_task(self._post_message(http, body))
+        self._messages.add(sending)
+        sending.add_done_callback(self._messages.discard)
+
+    async def _post_message(self, http: httpx.AsyncClient, body: str) -> None:
+        try:
+            response = await http.post(self._settings.executor_url, content=body)
+        except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: the client closed meanwhile
+            log.debug("MESSAGE to the framework failed: %s", describe(exc))
+            return
+        if response.status_code != 202:
+            log.debug("MESSAGE to the framework answered HTTP %d", response.status_code)
 
     async def wait_settled(self, timeout: float) -> bool:
         """Wait until every update is acknowledged (or ``timeout`` passes); return whether it was."""
@@ -178,6 +207,8 @@ class AgentConnection:
             return ConnectionEnd.AGENT_LOST
         finally:
             self._sender.stop()
+            for sending in list(self._messages):
+                sending.cancel()
             await self._call_http.aclose()
         return ConnectionEnd.CLOSED
 

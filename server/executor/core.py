@@ -137,6 +137,7 @@ class Executor:
             base_environment=self._environment,
             slots=self._slots,
             send=self._connection.send_update,
+            send_message=self._connection.send_message,
             zone=self._zone,
             clock=self._clock,
             on_done=self._forget,

@@ -11,6 +11,9 @@ and stderr are pipes back to the executor, which copies every line
 - unprefixed to ``<sandbox>/shards/<job>-<item>.log`` (stdout and stderr together), one file per
   shard that the README points newcomers at.
 
+The last :data:`STDERR_TAIL_LINES` stderr lines of the latest run are kept (:meth:`ShardOutput.stderr_tail`)
+for the failure cause a failed run is reported with.
+
 A run ends when its leader process exits. Anything it left running in its process group is then
 stopped (SIGTERM, SIGKILL one second later), so no run outlives its report and two runs of one
 task never overlap. A run killed on request (:meth:`ScriptRun.terminate`) gets SIGTERM to the
@@ -29,6 +32,7 @@ import functools
 import os
 import re
 import signal
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +50,9 @@ LEFTOVER_GRACE_PERIOD = 1.0
 _DRAIN_SECONDS = 2.0
 _CHUNK = 64 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: stderr lines of a run kept for its failure cause, and at most this many characters of them.
+STDERR_TAIL_LINES = 20
+STDERR_TAIL_CHARS = 3000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,8 +93,11 @@ class ShardOutput:
         self._stdout_fd = stdout_fd
         self._stderr_fd = stderr_fd
         self._log: BinaryIO | None = None
+        self._stderr_tail: deque[bytes] = deque(maxlen=STDERR_TAIL_LINES)
 
     def open(self) -> None:
+        """Open the shard's log for a new run (forgetting the previous run's stderr tail)."""
+        self._stderr_tail.clear()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
 
@@ -100,7 +110,14 @@ class ShardOutput:
         """A ``--- text`` line in the sandbox stdout and in the shard's log."""
         self.line(f"--- {text}".encode(), stderr=False)
 
+    def stderr_tail(self) -> str:
+        """The latest run's last stderr lines (at most ``STDERR_TAIL_CHARS`` characters, the end)."""
+        text = b"\n".join(self._stderr_tail).decode("utf-8", errors="replace")
+        return text[-STDERR_TAIL_CHARS:]
+
     def line(self, data: bytes, *, stderr: bool) -> None:
+        if stderr:
+            self._stderr_tail.append(data[:STDERR_TAIL_CHARS])
         _write(self._stderr_fd if stderr else self._stdout_fd, self._prefix + data + b"\n")
         if self._log is not None:
             self._log.write(data + b"\n")

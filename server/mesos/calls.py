@@ -20,6 +20,7 @@ What depends on the receiver's state (unknown framework, stream ids, subscriptio
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ __all__ = [
     "EXECUTOR_CALL_TYPES",
     "PAYLOAD_REQUIRED",
     "SCHEDULER_CALL_TYPES",
+    "UUID_BYTES",
     "Refusal",
     "accepts_json",
     "decode_call",
@@ -72,8 +74,28 @@ SCHEDULER_CALL_TYPES = frozenset(
     }
 )
 
-#: Scheduler calls whose payload (the field named after the type in lower case) is required.
-PAYLOAD_REQUIRED = frozenset({"ACCEPT", "DECLINE", "KILL", "SHUTDOWN", "ACKNOWLEDGE", "RECONCILE", "MESSAGE"})
+#: Scheduler calls whose payload (the field named after the type in lower case) is required
+#: (``validation::scheduler::call::validate`` in Mesos' ``src/master/validation.cpp``).
+PAYLOAD_REQUIRED = frozenset(
+    {
+        "ACCEPT",
+        "DECLINE",
+        "ACCEPT_INVERSE_OFFERS",
+        "DECLINE_INVERSE_OFFERS",
+        "KILL",
+        "SHUTDOWN",
+        "ACKNOWLEDGE",
+        "ACKNOWLEDGE_OPERATION_STATUS",
+        "RECONCILE",
+        "RECONCILE_OPERATIONS",
+        "MESSAGE",
+        "REQUEST",
+        "UPDATE_FRAMEWORK",
+    }
+)
+
+#: Bytes in a status update uuid (``id::UUID::fromBytes`` refuses any other length).
+UUID_BYTES = 16
 
 #: ``mesos.v1.executor.Call.Type`` names.
 EXECUTOR_CALL_TYPES = frozenset({"UNKNOWN", "SUBSCRIBE", "UPDATE", "MESSAGE", "HEARTBEAT"})
@@ -170,6 +192,14 @@ def _scheduler_call_problem(call: JsonObject) -> str | None:
             return "Expecting 'acknowledge.agent_id' and 'acknowledge.task_id' to be present"
         if not is_base64(payload.get("uuid")):
             return "Expecting 'acknowledge.uuid' to be present (base64 bytes)"
+        if not _is_uuid(payload["uuid"]):
+            return f"'acknowledge.uuid' is not a valid UUID: expecting {UUID_BYTES} bytes"
+    elif call_type == "ACKNOWLEDGE_OPERATION_STATUS":
+        if not (is_base64(payload.get("uuid")) and _is_uuid(payload["uuid"])):
+            return f"'acknowledge_operation_status.uuid' is not a valid UUID: expecting {UUID_BYTES} bytes"
+    elif call_type == "UPDATE_FRAMEWORK":
+        if not isinstance(payload.get("framework_info"), dict):
+            return "Expecting 'update_framework.framework_info' to be present"
     elif call_type == "RECONCILE":
         tasks = payload.get("tasks", [])
         if not isinstance(tasks, list) or not all(
@@ -189,6 +219,10 @@ def _scheduler_call_problem(call: JsonObject) -> str | None:
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             return f"'{name}.roles' must be a list of strings"
     return None
+
+
+def _is_uuid(text: str) -> bool:
+    return len(base64.b64decode(text, validate=True)) == UUID_BYTES
 
 
 def _subscribe_problem(call: JsonObject) -> str | None:

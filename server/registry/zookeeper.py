@@ -15,6 +15,8 @@ Guarantees:
   one connection; they fail as a whole (``RegistryUnavailable``) when the connection does. Large
   batches are issued from a worker thread: each kazoo request wakes kazoo's connection thread, and
   issuing hundreds from the event loop would stall it for tens of milliseconds.
+- Every request and transaction is timed, and its failures counted, in the Prometheus metrics
+  (``server.telemetry.metrics``; a missing or existing node or a lost version race is no failure).
 """
 
 from __future__ import annotations
@@ -24,12 +26,21 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError, SessionExpiredError
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    OperationTimeoutError,
+    SessionExpiredError,
+)
 from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import ZnodeStat
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl
@@ -42,12 +53,15 @@ from server.registry.transaction_ops import (
     TransactionOps,
     TransactionTooLarge,
 )
+from server.telemetry import metrics
 
 log = logging.getLogger("server.registry")
 
 T = TypeVar("T")
 StateListener = Callable[[str], None]
 _UNAVAILABLE = (ConnectionLoss, SessionExpiredError, OperationTimeoutError, KazooTimeoutError)
+#: Answers about a node's state (absent, present, another version, has children): outcomes, not errors.
+_NODE_OUTCOMES = (NoNodeError, NodeExistsError, BadVersionError, NotEmptyError)
 
 READ_BATCH = 500
 """Requests a bulk read keeps in flight at once."""
@@ -126,7 +140,7 @@ class ZooKeeper:
         """Run one kazoo async operation (``lambda c: c.get_async(path)``) with the bounded wait."""
         self._require_connection()
         self._ensure_parents()
-        return self._wait(operation(self.client))
+        return self._wait(operation(self.client), request="call")
 
     def get_many(self, paths: Sequence[str]) -> list[tuple[bytes, ZnodeStat] | None]:
         """Data and stat of each path, in order (None where the node is absent): ``aget_many`` for
@@ -163,7 +177,7 @@ class ZooKeeper:
         transaction larger than ``TRANSACTION_LIMIT`` raises ``TransactionTooLarge`` unsent."""
         self._require_connection()
         self._ensure_parents()
-        return list(self._wait(self._send(build)))
+        return list(self._wait(self._send(build), request="commit"))
 
     def _send(self, build: Callable[[TransactionOps], None]) -> Any:
         ops = self.transaction_ops()
@@ -182,7 +196,7 @@ class ZooKeeper:
         self._require_connection()
         if not self._parents_ready:
             await asyncio.to_thread(self._ensure_parents)
-        return await self._await(operation(self.client))
+        return await self._await(operation(self.client), request="acall")
 
     async def achildren(self, path: str) -> list[str]:
         """Children of ``path`` (NoNodeError when it is absent)."""
@@ -198,7 +212,7 @@ class ZooKeeper:
         self._require_connection()
         if not self._parents_ready:
             await asyncio.to_thread(self._ensure_parents)
-        return list(await self._await(self._send(build)))
+        return list(await self._await(self._send(build), request="acommit"))
 
     async def aget_many(self, paths: Sequence[str]) -> list[tuple[bytes, ZnodeStat] | None]:
         """Data and stat of each path, in order (None where the node is absent), read concurrently."""
@@ -251,7 +265,19 @@ class ZooKeeper:
                 ) from result
         return results
 
-    async def _await(self, async_result: Any) -> Any:
+    async def _await(self, async_result: Any, *, request: str = "acall") -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._await_unmetered(async_result)
+        except _NODE_OUTCOMES:
+            raise
+        except Exception as exc:
+            metrics.ZOOKEEPER_ERRORS.labels(request, type(exc.__cause__ or exc).__name__).inc()
+            raise
+        finally:
+            metrics.ZOOKEEPER_REQUEST_SECONDS.labels(request).observe(time.perf_counter() - started)
+
+    async def _await_unmetered(self, async_result: Any) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
@@ -314,11 +340,20 @@ class ZooKeeper:
                 f"ZooKeeper at {self.servers} did not answer {len(async_results)} reads in {self.timeout}s"
             ) from exc
 
-    def _wait(self, async_result: Any) -> Any:
+    def _wait(self, async_result: Any, *, request: str = "call") -> Any:
+        started = time.perf_counter()
         try:
             return async_result.get(timeout=self.timeout)
         except _UNAVAILABLE as exc:
+            metrics.ZOOKEEPER_ERRORS.labels(request, type(exc).__name__).inc()
             raise RegistryUnavailable(f"ZooKeeper at {self.servers} is unavailable: {exc!r}") from exc
+        except _NODE_OUTCOMES:
+            raise
+        except Exception as exc:
+            metrics.ZOOKEEPER_ERRORS.labels(request, type(exc).__name__).inc()
+            raise
+        finally:
+            metrics.ZOOKEEPER_REQUEST_SECONDS.labels(request).observe(time.perf_counter() - started)
 
     def _require_connection(self) -> None:
         if not self.client.connected:

@@ -7,7 +7,8 @@ where each event enters (a step of its loop, offers, a status update, a configur
 each is handled under one lock, by the parts that hold the rules: ``registry_sync`` (load,
 resync), ``config_events``, ``fires``, ``ready_runs``, ``launch`` and ``accepts``,
 ``offer_policy``, ``diagnosis`` (why waiting work does not run), ``task_updates`` and ``kills``, ``executors`` (retiring those of changed apps), sharing the memory in ``state``. No cyclic
-garbage collection runs during a step (``collector``).
+garbage collection runs during a step (``collector``). ``tracing`` hands what it sees to a trace
+sink, ``metering`` to the Prometheus metrics; neither waits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from server.domain.app import AppConfig
 from server.domain.errors import ElasticJobError
 from server.domain.job import JobConfig
 from server.domain.task import ShardRef
+from server.domain.trace import NoTrace, TraceSink
 from server.mesos.errors import MesosError
 from server.registry.apps import AppRepository
 from server.registry.diagnosis import DiagnosisStore
@@ -46,6 +48,7 @@ from server.scheduler.fires import FireRecorder
 from server.scheduler.job_reads import JobReads
 from server.scheduler.kills import Kills
 from server.scheduler.launch import Launcher
+from server.scheduler.metering import MeteredMesosCalls, SchedulerMeter
 from server.scheduler.offer_policy import OfferPolicy
 from server.scheduler.offers import Offer, OfferPool
 from server.scheduler.ready_runs import ReadyRuns
@@ -54,6 +57,7 @@ from server.scheduler.settings import CoreSettings
 from server.scheduler.state import MesosCalls, ReadyEntry, SchedulerState, TrackedTask
 from server.scheduler.task_updates import StatusUpdate, TaskUpdates
 from server.scheduler.timers import CronTimers
+from server.scheduler.tracing import TaskTracing
 
 __all__ = ["CoreSettings", "MesosCalls", "Repositories", "SchedulerCore"]
 
@@ -94,11 +98,14 @@ class SchedulerCore:
         *,
         clock: Clock,
         new_unique: Callable[[], str] = lambda: str(uuid.uuid4()),
+        trace: TraceSink | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.repositories = repositories = Repositories.of(zookeeper)
         state = self._state = SchedulerState(settings, clock)
+        self.tracing = TaskTracing(trace or NoTrace(), state)
+        self.metering = SchedulerMeter(state)
         self.kills = Kills(state)
         self.job_reads = JobReads(
             state,
@@ -110,9 +117,15 @@ class SchedulerCore:
         )
         self.ready_runs = ReadyRuns(state, repositories.ready, repositories.transactions, self.job_reads)
         self.task_updates = TaskUpdates(
-            state, repositories.transactions, repositories.running, self.ready_runs, self.kills
+            state,
+            repositories.transactions,
+            repositories.running,
+            self.ready_runs,
+            self.kills,
+            on_decided=self._decided,
         )
         self.accepts = Accepts(state, self.task_updates)
+        self.accepts.listeners += [self.tracing.launched, self.metering.launched]
         self.executors = Executors(state, self.kills)
         self.accepts.listeners.append(self.executors.launched)
         self.launcher = Launcher(
@@ -125,9 +138,11 @@ class SchedulerCore:
             new_unique,
         )
         self.offer_policy = OfferPolicy(state)
+        self.metering.suppressed = lambda: self.offer_policy.suppressed
         self.diagnosis = Diagnoser(state, DiagnosisStore(zookeeper))
         checkpoint = FireCheckpoint(zookeeper)
         self.fires = FireRecorder(state, self.ready_runs, self.launcher, checkpoint)
+        self.fires.on_fired = self.metering.fired
         self.sync = RegistrySync(
             state,
             jobs=repositories.jobs,
@@ -287,6 +302,7 @@ class SchedulerCore:
     def stop(self) -> None:
         self._stopping.set()
         self._state.wake.set()
+        self.metering.close()
 
     def wake(self) -> None:
         self._state.wake.set()
@@ -384,6 +400,7 @@ class SchedulerCore:
         """A job was deregistered: the registry already dropped its nodes; kill its tasks."""
         async with self._lock:
             await self.config_events.job_removed(job_name)
+            self.metering.job_removed(job_name)
 
     async def job_triggered(self, job_name: str) -> None:
         """The API queued a run in ZooKeeper: mirror it and launch."""
@@ -392,7 +409,7 @@ class SchedulerCore:
 
     async def subscribed(self, mesos: MesosCalls, framework_id: str) -> None:
         async with self._lock:
-            self._state.mesos = mesos
+            self._state.mesos = MeteredMesosCalls(mesos)
             self._state.framework_id = framework_id
             self.offer_policy.subscribed()
         self._state.wake.set()
@@ -406,6 +423,7 @@ class SchedulerCore:
             with collector_paused():
                 received = self.clock.monotonic()
                 parsed = [Offer.from_json(offer, received) for offer in offers]
+                self.tracing.offers_seen(offers)
                 self._state.offers.add(parsed)
                 self.diagnosis.offered(parsed)
                 await self.executors.offered(parsed)
@@ -427,12 +445,24 @@ class SchedulerCore:
                 await self.launcher.launch()
                 await self.offer_policy.manage()
 
+    def _decided(self, task: TrackedTask, state: str, reason: str, message: str) -> None:
+        self.tracing.decided(task.task_id, state, reason, message)
+        self.metering.status(state, reason)
+
+    def executor_message(self, agent_id: str, executor_id: str, data: bytes) -> bool:
+        """An executor's MESSAGE; returns whether it was an execution report."""
+        return self.tracing.message(agent_id, executor_id, data)
+
     async def status_update(self, status: dict[str, Any]) -> None:
         """Record a task status update; returns once ZooKeeper holds the consequence."""
         update = StatusUpdate.from_json(status)
         if update is None:
             return
         async with self._lock:
+            # Traced under the lock: a launch's TASK_STAGING (traced once its ACCEPT is settled,
+            # under the lock) comes before the task's updates.
+            self.tracing.status(status, update.task_id)
+            self.metering.status(update.state, update.reason)
             executor = self.executors.observe(update.task_id, update.text, status)
             if await self.task_updates.handle(update):
                 await self.launcher.launch()

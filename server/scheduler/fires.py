@@ -46,12 +46,16 @@ class FireRecorder:
         self._checkpoint = checkpoint
         self._checkpointed: datetime | None = None
         self.unrecorded: list[Fire] = []
+        #: Hears the fires taken from the timers, with the time they were taken.
+        self.on_fired: Callable[[list[Fire], datetime], None] | None = None
 
     async def record_due(self) -> None:
         """Take the fires now due from the timers and record them with those still unrecorded,
         then move the fire checkpoint."""
         now = self._state.now()
         due = self._state.timers.due(now)
+        if due and self.on_fired is not None:
+            self.on_fired(due, now)
         self.unrecorded += due
         if self.unrecorded:
             await self.record(list(self.unrecorded))

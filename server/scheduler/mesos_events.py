@@ -43,9 +43,13 @@ class MesosEvents:
         await self.core.status_update(status)
 
     async def on_message(self, agent_id: str, executor_id: str, data: bytes) -> None:
-        log.info(
-            "message from executor %s on %s: %s", executor_id, agent_id, data[:200].decode(errors="replace")
-        )
+        if not self.core.executor_message(agent_id, executor_id, data):
+            log.info(
+                "message from executor %s on %s: %s",
+                executor_id,
+                agent_id,
+                data[:200].decode(errors="replace"),
+            )
 
     async def on_failure(self, agent_id: str | None, executor_id: str | None, status: int | None) -> None:
         log.warning("Mesos reports failure: agent %s executor %s status %s", agent_id, executor_id, status)

@@ -39,6 +39,7 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SchedulerCore
 from server.scheduler.mesos_events import MesosEvents
 from server.scheduler.settings import CoreSettings
+from server.telemetry import metrics
 
 log = logging.getLogger("server.scheduler")
 
@@ -72,12 +73,12 @@ class SchedulerService:
         trace: TraceSink | None = None,
     ) -> None:
         self.zookeeper = zookeeper
+        #: Where the leader's cores hand trace events (status traces, executions).
+        self.trace: TraceSink = trace or NoTrace()
         self.settings = settings
         self._clock = clock
         self._identifier = identifier or f"{socket.gethostname()}:{id(self):x}"
         self._client_factory = client_factory
-        #: Where status traces and executions go (``NoTrace`` when tracing is off).
-        self.trace: TraceSink = trace if trace is not None else NoTrace()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._session_lost = threading.Event()
@@ -129,11 +130,14 @@ class SchedulerService:
             return
         log.info("elected leader (%s)", self._identifier)
         self.leading.set()
+        metrics.LEADERSHIPS.inc()
+        metrics.LEADER.set(1)
         try:
             asyncio.run(self._lead_async())
         except (Exception, asyncio.CancelledError):
             log.exception("scheduler stopped by an error; leaving the election")
         finally:
+            metrics.LEADER.set(0)
             self.leading.clear()
             self.core = None
             log.info("no longer leading")
@@ -142,7 +146,7 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         if self._stopping.is_set() or self._session_lost.is_set():
             return
-        core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
+        core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock, trace=self.trace)
         await core.load()
         self.core = core
         store = FrameworkIdStore(self.zookeeper)
@@ -185,7 +189,7 @@ class SchedulerService:
                     await store.clear()
                 else:
                     await asyncio.sleep(1.0)
-                core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock)
+                core = SchedulerCore(self.zookeeper, self.settings.core, clock=self._clock, trace=self.trace)
                 await core.load()
                 self.core = core
         finally:

@@ -25,6 +25,7 @@ An update is recorded before it is acknowledged (the Mesos client acknowledges a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +76,12 @@ class TaskUpdates:
         running: RunningTasks,
         ready_runs: ReadyRuns,
         kills: Kills,
+        *,
+        on_decided: Callable[[TrackedTask, str, str, str], None] | None = None,
     ) -> None:
         self._state = state
+        #: Hears each end recorded without a status update saying so (task, state, reason, message).
+        self._on_decided = on_decided
         self._transactions = transactions
         self._running = running
         self._ready_runs = ready_runs
@@ -125,7 +130,9 @@ class TaskUpdates:
                 return False
             log.warning("task %s stayed %s; treating it as lost", task_text, task_state)
             task_state = "TASK_LOST"
-        await self.task_ended(task, task_state, update.reason, update.message)
+        await self.task_ended(
+            task, task_state, update.reason, update.message, reported=task_state == update.state
+        )
         return True
 
     async def unanswered(self, task_texts: list[str]) -> bool:
@@ -147,8 +154,13 @@ class TaskUpdates:
                 ended = True
         return ended
 
-    async def task_ended(self, task: TrackedTask, task_state: str, reason: str, message: str) -> None:
-        """Record the end of ``task`` and queue again what must run again."""
+    async def task_ended(
+        self, task: TrackedTask, task_state: str, reason: str, message: str, *, reported: bool = False
+    ) -> None:
+        """Record the end of ``task`` and queue again what must run again. ``reported``: a status
+        update said so (else the end is the scheduler's own decision, and ``on_decided`` hears it)."""
+        if not reported and self._on_decided is not None:
+            self._on_decided(task, task_state, reason, message)
         state = self._state
         shard = task.task_id.shard
         job = state.jobs.get(shard.job_name)

@@ -50,6 +50,6 @@ def test_an_app_that_cannot_be_fetched_is_retried_with_backoff(system: System) -
         entry = FailoverEntry.decode(data.decode())
         assert entry.attempts >= 3
         assert entry.retry_at > time.time() - 1
-    leftovers = [p for p in system.sandboxes() if p.parent.name.startswith(f"{app}@-@")]
+    leftovers = [p for p in system.sandboxes() if p.parent.parent.name.startswith(f"{app}@-@")]
     assert leftovers == [], "sandboxes of tasks that never started are removed"
     system.deregister(job)

@@ -113,7 +113,7 @@ def test_every_shard_runs_in_an_executor_fetched_as_the_zipapp_and_run_by_a_bare
     assert sorted((run.item, run.parameter) for run in finished) == [(0, "red"), (1, "green"), (2, "blue")]
     assert all(run.task_id.startswith(f"{job}@-@{run.item}@-@READY@-@") for run in finished)
 
-    sandbox = next(path for path in system.sandboxes() if path.parent.name.startswith(f"{app}@-@"))
+    sandbox = next(path for path in system.sandboxes() if path.parent.parent.name.startswith(f"{app}@-@"))
     assert (sandbox / ZIPAPP).read_bytes() == zipapp.read_bytes()  # fetched next to the app
     assert (sandbox / "bin" / "run.sh").is_file()
 

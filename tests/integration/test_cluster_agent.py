@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import pwd
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -60,7 +62,7 @@ def _nanoseconds(seconds: float) -> dict[str, int]:
 async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(cluster: EmbeddedCluster) -> None:
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
-        task = command_task(offer, "hello", 'echo hello; echo "$MESOS_TASK_ID" >&2')
+        task = command_task(offer, "hello", 'echo hello; echo "$MESOS_EXECUTOR_ID" >&2')
         await client.accept([offer["id"]["value"]], launch(task))
         finished = await scheduler.wait_for_state("hello", "TASK_FINISHED")
         assert scheduler.states_of("hello", reliable_only=True) == [
@@ -78,7 +80,11 @@ async def test_command_task_runs_to_finished_with_its_output_in_the_sandbox(clus
         assert done["state"] == "TASK_FINISHED"
         assert cluster.agent.pending_updates(str(client.framework_id), "hello") == []
         sandbox = Path(_executor(cluster, "hello", live=False)["sandbox"])
-        assert sandbox.parent == cluster.agent.work_dir / "sandboxes" / client.framework_id / "hello"
+        runs = (
+            cluster.agent.work_dir / "slaves" / cluster.agent_id / "frameworks" / client.framework_id
+        ) / "executors/hello/runs"
+        assert sandbox.parent == runs  # Mesos' src/slave/paths.cpp layout
+        assert (runs / "latest").resolve() == sandbox.resolve()
         assert (sandbox / "stdout").read_text() == "hello\n"
         assert (sandbox / "stderr").read_text() == "hello\n"
 
@@ -218,6 +224,9 @@ async def test_a_task_that_could_not_be_fetched_leaves_no_sandbox(
             if executor_state["id"].startswith("unfetched-sandbox"):
                 sandbox = Path(executor_state["directory"])
                 assert not sandbox.exists()
+                # runs/latest went with it, and so did the emptied executor directory.
+                assert not (sandbox.parent / "latest").is_symlink()
+                assert not sandbox.parent.parent.exists()
                 assert not sandbox.parent.exists()
 
 
@@ -257,7 +266,10 @@ async def test_custom_executor_is_started_once_and_reused_by_its_tasks(cluster: 
         assert environment["MESOS_EXECUTOR_ID"] == "reused"
         assert environment["MESOS_SANDBOX"] == environment["MESOS_DIRECTORY"] == str(sandbox)
         assert environment["MESOS_AGENT_ENDPOINT"] == cluster.agent.endpoint
-        assert environment["MESOS_SLAVE_ID"] == environment["MESOS_AGENT_ID"] == cluster.agent_id
+        assert environment["MESOS_SLAVE_ID"] == cluster.agent_id
+        assert environment["MESOS_SLAVE_PID"] == f"slave(1)@{cluster.agent.endpoint}"
+        assert environment["MESOS_HTTP_COMMAND_EXECUTOR"] == "0"
+        assert environment["MESOS_ALLOCATION_ROLE"] == "*"
         assert environment["MESOS_CHECKPOINT"] == "1"
         assert environment["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "1secs"
         assert environment["MESOS_RECOVERY_TIMEOUT"] == "15mins"
@@ -415,3 +427,119 @@ async def test_stop_kills_every_executor_and_task(tmp_path: Path) -> None:
         groups = [_executor(cluster, "command")["pid"], _executor(cluster, "stays")["pid"]]
         await cluster.stop()
         assert not any(group_alive(pgid) for pgid in groups)
+
+
+# --- Mesos' environment and user switching --------------------------------------------------------
+
+#: What Mesos' agent gives a command task (``executorEnvironment`` in ``src/slave/slave.cpp``, then
+#: the containerizer's ``MESOS_SANDBOX``; the command executor passes its own environment on,
+#: ``src/launcher/executor.cpp``), for a framework that does not checkpoint.
+MESOS_COMMAND_TASK_VARIABLES = {
+    "LIBPROCESS_PORT",
+    "MESOS_FRAMEWORK_ID",
+    "MESOS_EXECUTOR_ID",
+    "MESOS_DIRECTORY",
+    "MESOS_SANDBOX",
+    "MESOS_SLAVE_ID",
+    "MESOS_SLAVE_PID",
+    "MESOS_AGENT_ENDPOINT",
+    "MESOS_CHECKPOINT",
+    "MESOS_HTTP_COMMAND_EXECUTOR",
+    "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+    "MESOS_ALLOCATION_ROLE",
+}
+
+
+async def test_command_task_gets_exactly_mesos_variables(tmp_path: Path) -> None:
+    """Mesos ``src/slave/slave.cpp`` (``executorEnvironment``) and the "Mesos containerizer"
+    docs: no ``MESOS_TASK_ID``, ``MESOS_AGENT_ID`` or ``MESOS_CONTAINER_ID``; the executor id of
+    a command task is its task id; ``MESOS_SLAVE_PID`` is ``slave(1)@ip:port``."""
+    base = {"PATH": os.environ["PATH"]}
+    async with (
+        running_cluster(tmp_path / "cluster", environment=base) as cluster,
+        subscribed(cluster.master_url, checkpoint=False) as (client, scheduler),
+    ):
+        offer = await scheduler.next_offer(after=0)
+        task = command_task(offer, "env-dump", "env > env.txt")
+        task["command"]["environment"] = {"variables": [{"name": "OWN", "value": "mine"}]}
+        await client.accept([offer["id"]["value"]], launch(task))
+        await scheduler.wait_for_state("env-dump", "TASK_FINISHED")
+        done = _task_of(cluster, "env-dump")
+        lines = (Path(done["sandbox"]) / "env.txt").read_text().splitlines()
+    environment = dict(line.split("=", 1) for line in lines if "=" in line)
+    mesos = {name for name in environment if name.startswith(("MESOS_", "LIBPROCESS_"))}
+    assert mesos == MESOS_COMMAND_TASK_VARIABLES
+    assert environment["MESOS_EXECUTOR_ID"] == "env-dump"
+    assert environment["MESOS_SLAVE_ID"] == cluster.agent_id
+    assert environment["MESOS_SLAVE_PID"] == f"slave(1)@{cluster.agent.endpoint}"
+    assert environment["MESOS_SANDBOX"] == environment["MESOS_DIRECTORY"] == done["sandbox"]
+    assert environment["MESOS_CHECKPOINT"] == "0" and environment["MESOS_ALLOCATION_ROLE"] == "*"
+    assert environment["OWN"] == "mine"
+
+
+def _task_of(cluster: EmbeddedCluster, task_id: str) -> dict[str, Any]:
+    for framework in cluster.state()["frameworks"]:
+        for task in framework["tasks"] + framework["completed_tasks"]:
+            if task["id"] == task_id:
+                return dict(task)
+    raise AssertionError(f"task {task_id} not in /state")
+
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="user switching needs the agent to run as root")
+
+
+@root_only
+async def test_tasks_run_as_the_command_user_else_the_framework_user(cluster: EmbeddedCluster) -> None:
+    """Mesos' agent with ``--switch_user`` (the default) runs a task as ``CommandInfo.user``, else
+    ``FrameworkInfo.user``, and chowns its sandbox to that user (``src/slave/paths.cpp``,
+    ``createSandboxDirectory``; docs "Agent options: --switch_user")."""
+    nobody = pwd.getpwnam("nobody")
+    async with subscribed(cluster.master_url, user="nobody") as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        as_framework = command_task(offer, "as-framework", "id -un")
+        as_command = command_task(offer, "as-command", "id -un")
+        as_command["command"]["user"] = "root"
+        await client.accept([offer["id"]["value"]], launch(as_framework, as_command))
+        await scheduler.wait_for_state("as-framework", "TASK_FINISHED")
+        await scheduler.wait_for_state("as-command", "TASK_FINISHED")
+        framework_sandbox = Path(_task_of(cluster, "as-framework")["sandbox"])
+        command_sandbox = Path(_task_of(cluster, "as-command")["sandbox"])
+    assert (framework_sandbox / "stdout").read_text() == "nobody\n"
+    assert framework_sandbox.stat().st_uid == nobody.pw_uid
+    assert (framework_sandbox / "stdout").stat().st_uid == nobody.pw_uid
+    assert (command_sandbox / "stdout").read_text() == "root\n"
+
+
+@root_only
+async def test_a_user_that_does_not_exist_drops_the_task_without_a_sandbox(cluster: EmbeddedCluster) -> None:
+    """Mesos ``src/slave/slave.cpp`` and ``src/slave/paths.cpp``: the executor directory cannot be
+    chowned to an unknown user, so the task ends ``TASK_DROPPED`` (``TASK_LOST`` without
+    PARTITION_AWARE) from the agent with ``REASON_EXECUTOR_TERMINATED`` and "Failed to create
+    executor directory ...: Failed to chown directory to 'x': No such user 'x'"; nothing runs."""
+    async with subscribed(cluster.master_url, user="no-such-user-h9") as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        await client.accept([offer["id"]["value"]], launch(command_task(offer, "homeless", "touch ran")))
+        dropped = await scheduler.wait_for_state("homeless", "TASK_DROPPED")
+    assert dropped["source"] == "SOURCE_AGENT"
+    assert dropped["reason"] == "REASON_EXECUTOR_TERMINATED"
+    assert dropped["message"].startswith("Failed to create executor directory '")
+    assert dropped["message"].endswith(
+        "Failed to chown directory to 'no-such-user-h9': No such user 'no-such-user-h9'"
+    )
+    runs = list(cluster.agent.work_dir.glob("slaves/*/frameworks/*/executors/homeless/runs/*"))
+    assert runs == []
+
+
+@root_only
+async def test_without_switch_user_tasks_run_as_the_agent(tmp_path: Path) -> None:
+    """Mesos' ``--switch_user=false``: tasks run as the agent's own user, whatever the framework
+    says (docs "Agent options")."""
+    async with (
+        running_cluster(tmp_path / "cluster", switch_user=False) as cluster,
+        subscribed(cluster.master_url, user="no-such-user-h9") as (client, scheduler),
+    ):
+        offer = await scheduler.next_offer(after=0)
+        await client.accept([offer["id"]["value"]], launch(command_task(offer, "as-agent", "id -un")))
+        await scheduler.wait_for_state("as-agent", "TASK_FINISHED")
+        sandbox = Path(_task_of(cluster, "as-agent")["sandbox"])
+    assert (sandbox / "stdout").read_text() == pwd.getpwuid(os.geteuid()).pw_name + "\n"

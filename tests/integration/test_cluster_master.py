@@ -27,6 +27,9 @@ from testkit.cluster import (
 from testkit.polling import until
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
+#: What the test agent offers (``fast_settings``): its scalars and Mesos' default ports.
+WHOLE_AGENT = {"cpus": 2.0, "mem": 1024.0, "disk": 2048.0, "ports": [(31000, 32000)]}
+SCALARS = {"cpus": 2.0, "mem": 1024.0, "disk": 2048.0}
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def _pgid_of(cluster: EmbeddedCluster, executor_id: str) -> int:
 async def test_subscribe_gets_one_offer_with_the_configured_resources(cluster: EmbeddedCluster) -> None:
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
-        assert offer_resources(offer) == {"cpus": 2.0, "mem": 1024.0}
+        assert offer_resources(offer) == WHOLE_AGENT
         assert offer["agent_id"]["value"] == cluster.agent_id
         assert offer["framework_id"]["value"] == client.framework_id
         assert "allocation_info" not in offer  # not MULTI_ROLE
@@ -57,9 +60,10 @@ async def test_subscribe_gets_one_offer_with_the_configured_resources(cluster: E
         (framework,) = state["frameworks"]
         assert framework["id"] == client.framework_id and framework["connected"] is True
         offered = framework["offers"][0]["resources"]
-        assert (offered["cpus"], offered["mem"]) == (2.0, 1024.0)
+        assert {name: offered[name] for name in SCALARS} == SCALARS
+        assert offered["ports"] == "[31000-32000]"
         total = state["slaves"][0]["resources"]
-        assert (total["cpus"], total["mem"]) == (2.0, 1024.0)
+        assert {name: total[name] for name in SCALARS} == SCALARS
 
 
 async def test_multi_role_framework_gets_offers_with_allocation_info(cluster: EmbeddedCluster) -> None:
@@ -116,7 +120,7 @@ async def test_decline_filter_withholds_resources_until_revive(cluster: Embedded
         assert len(scheduler.offers) == 1
         await client.revive()
         revived = await scheduler.next_offer(after=1, timeout=1.0)
-        assert offer_resources(revived) == {"cpus": 2.0, "mem": 1024.0}
+        assert offer_resources(revived) == WHOLE_AGENT
 
 
 async def test_decline_filter_expires_after_refuse_seconds(cluster: EmbeddedCluster) -> None:
@@ -161,12 +165,12 @@ async def test_resources_of_running_tasks_are_not_offered_until_they_end(cluster
         task = command_task(offer, "holder", "sleep 30", cpus=1.5, mem=512)
         await client.accept([offer["id"]["value"]], launch(task), refuse_seconds=0)
         rest = await scheduler.next_offer(after=1)
-        assert offer_resources(rest) == {"cpus": 0.5, "mem": 512.0}
+        assert offer_resources(rest) == {"cpus": 0.5, "mem": 512.0, "disk": 2048.0, "ports": [(31000, 32000)]}
         await client.decline([rest["id"]["value"]], refuse_seconds=0.1)
         await client.kill("holder")
         await scheduler.wait_for_state("holder", "TASK_KILLED")
         await scheduler.wait_until(
-            lambda: offer_resources(scheduler.offers[-1]) == {"cpus": 2.0, "mem": 1024.0},
+            lambda: offer_resources(scheduler.offers[-1]) == WHOLE_AGENT,
             what="the whole agent",
         )
 
@@ -181,7 +185,7 @@ async def test_reconcile_answers_explicitly_and_implicitly(cluster: EmbeddedClus
         await scheduler.wait_until(lambda: len(scheduler.updates) >= seen + 2, what="explicit answers")
         answers = {u["task_id"]["value"]: u for u in scheduler.updates[seen:]}
         assert answers["sleeper"]["state"] == "TASK_RUNNING"
-        assert answers["ghost"]["state"] == "TASK_UNKNOWN"
+        assert answers["ghost"]["state"] == "TASK_UNKNOWN"  # no agent named: the agent is unknown
         for answer in answers.values():
             assert answer["reason"] == "REASON_RECONCILIATION"
             assert answer["source"] == "SOURCE_MASTER"
@@ -195,11 +199,50 @@ async def test_reconcile_answers_explicitly_and_implicitly(cluster: EmbeddedClus
         assert implicit[0]["reason"] == "REASON_RECONCILIATION"
 
 
-async def test_kill_of_an_unknown_task_answers_unknown(cluster: EmbeddedCluster) -> None:
+async def test_kill_of_an_unknown_task_on_this_agent_answers_gone(cluster: EmbeddedCluster) -> None:
+    """Mesos ``src/master/master.cpp`` (``Master::kill``): a KILL of a task the master does not
+    know is answered as its reconciliation; the agent named is registered, so the task is
+    ``TASK_GONE`` for a PARTITION_AWARE framework (docs "Reconciliation")."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         await client.kill("never-launched", cluster.agent_id)
-        answer = await scheduler.wait_for_state("never-launched", "TASK_UNKNOWN")
+        answer = await scheduler.wait_for_state("never-launched", "TASK_GONE")
+        assert answer["reason"] == "REASON_RECONCILIATION"
+        assert answer["source"] == "SOURCE_MASTER"
         assert "uuid" not in answer
+
+
+async def test_reconcile_of_unknown_tasks_answers_gone_on_a_known_agent_and_unknown_elsewhere(
+    cluster: EmbeddedCluster,
+) -> None:
+    """Mesos ``src/master/master.cpp`` (``Master::_reconcileTasks``) and the "Reconciliation"
+    doc: an unknown task on a registered agent is ``TASK_GONE``, on an agent the master does not
+    know ``TASK_UNKNOWN`` (PARTITION_AWARE frameworks); a finished task the master forgot is
+    unknown too."""
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        await client.accept([offer["id"]["value"]], launch(command_task(offer, "quick", "true")))
+        await scheduler.wait_for_state("quick", "TASK_FINISHED")
+        await until(lambda: cluster.state()["frameworks"][0]["tasks"] == [], what="task forgotten")
+        seen = len(scheduler.updates)
+        await client.reconcile([("quick", cluster.agent_id), ("elsewhere", "other-agent-S9")])
+        await scheduler.wait_until(lambda: len(scheduler.updates) >= seen + 2, what="explicit answers")
+        answers = {u["task_id"]["value"]: u for u in scheduler.updates[seen:]}
+        assert answers["quick"]["state"] == "TASK_GONE"
+        assert answers["quick"]["message"] == "Reconciliation: Task is unknown to the agent"
+        assert answers["elsewhere"]["state"] == "TASK_UNKNOWN"
+        assert {answer["reason"] for answer in answers.values()} == {"REASON_RECONCILIATION"}
+
+
+async def test_without_partition_awareness_unknown_tasks_are_lost(cluster: EmbeddedCluster) -> None:
+    """Mesos "Reconciliation" and ``Master::_reconcileTasks``: a framework without the
+    PARTITION_AWARE capability gets ``TASK_LOST`` where an aware one gets GONE or UNKNOWN."""
+    async with subscribed(cluster.master_url, capabilities=()) as (client, scheduler):
+        await client.reconcile([("here", cluster.agent_id), ("there", None)])
+        await scheduler.wait_until(lambda: len(scheduler.updates) >= 2, what="answers")
+        assert {u["task_id"]["value"]: u["state"] for u in scheduler.updates} == {
+            "here": "TASK_LOST",
+            "there": "TASK_LOST",
+        }
 
 
 async def test_unacknowledged_update_is_resent_until_acknowledged(cluster: EmbeddedCluster) -> None:
@@ -347,3 +390,134 @@ async def test_stream_carries_heartbeats_and_offers(tmp_path: Path) -> None:
     assert events[0]["subscribed"]["heartbeat_interval_seconds"] == 0.1
     kinds = [event["type"] for event in events[1:]]
     assert "OFFERS" in kinds and "HEARTBEAT" in kinds
+
+
+async def test_every_event_is_its_own_http_chunk(cluster: EmbeddedCluster) -> None:
+    """Mesos writes each event of the subscription stream as one HTTP chunk (``HttpConnection::send``
+    in ``src/master/master.hpp`` writes one RecordIO record per event to the response pipe, and
+    libprocess sends each pipe write as one chunk); a RECONCILE of four tasks gives four UPDATE
+    chunks, never one chunk with four records."""
+    import aiohttp
+
+    endpoint = cluster.master_url + "/api/v1/scheduler"
+    subscribe = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "chunks"}}}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(endpoint, json=subscribe, headers={"Accept": "application/json"}) as response,
+    ):
+        buffered = b""
+
+        async def next_chunk() -> bytes:
+            nonlocal buffered
+            async with asyncio.timeout(3.0):
+                while True:
+                    data, end_of_chunk = await response.content.readchunk()
+                    buffered += data
+                    if end_of_chunk and buffered:
+                        chunk, buffered = buffered, b""
+                        return chunk
+
+        def single_record(chunk: bytes) -> dict[str, Any]:
+            length, newline, record = chunk.partition(b"\n")
+            assert newline and int(length) == len(record), f"not exactly one record: {chunk!r}"
+            return dict(json.loads(record))
+
+        subscribed_event = single_record(await next_chunk())
+        framework_id = subscribed_event["subscribed"]["framework_id"]["value"]
+        tasks = [{"task_id": {"value": f"ghost-{n}"}} for n in range(4)]
+        reconcile = {
+            "type": "RECONCILE",
+            "framework_id": {"value": framework_id},
+            "reconcile": {"tasks": tasks},
+        }
+        headers = {**JSON, "Mesos-Stream-Id": response.headers["Mesos-Stream-Id"]}
+        async with session.post(endpoint, json=reconcile, headers=headers) as answer:
+            assert answer.status == 202
+        updates: list[dict[str, Any]] = []
+        while len(updates) < 4:
+            event = single_record(await next_chunk())
+            if event["type"] == "UPDATE":
+                updates.append(event)
+    assert sorted(u["update"]["status"]["task_id"]["value"] for u in updates) == [
+        f"ghost-{n}" for n in range(4)
+    ]
+
+
+async def test_call_validation_and_update_framework_answers_as_mesos(cluster: EmbeddedCluster) -> None:
+    """Mesos ``src/master/validation.cpp`` and ``src/master/http.cpp``: REQUEST needs ``request``
+    (a top-level ``requests`` list is not it), ACKNOWLEDGE's uuid must be 16 bytes, both 400;
+    UPDATE_FRAMEWORK is answered synchronously with 200 (other calls 202)."""
+    endpoint = cluster.master_url + "/api/v1/scheduler"
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        info = {"user": "u", "name": "validation", "failover_timeout": 60}
+        stream = await _raw_subscribe(
+            http, cluster.master_url, {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+        )
+        (subscribed_event,) = await stream.next_events(1)
+        framework = subscribed_event["subscribed"]["framework_id"]
+        headers = {"Mesos-Stream-Id": stream.response.headers["Mesos-Stream-Id"]}
+
+        async def post(call: dict[str, Any]) -> httpx.Response:
+            return await http.post(endpoint, json={"framework_id": framework, **call}, headers=headers)
+
+        request = await post({"type": "REQUEST", "requests": [{"agent_id": {"value": cluster.agent_id}}]})
+        assert request.status_code == 400 and "'request'" in request.text
+        short_uuid = {"agent_id": {"value": cluster.agent_id}, "task_id": {"value": "t"}, "uuid": "AAEC"}
+        acknowledge = await post({"type": "ACKNOWLEDGE", "acknowledge": short_uuid})
+        assert acknowledge.status_code == 400 and "acknowledge.uuid" in acknowledge.text
+        for call_type in ("UPDATE_FRAMEWORK", "ACCEPT_INVERSE_OFFERS", "RECONCILE_OPERATIONS"):
+            assert (await post({"type": call_type})).status_code == 400, call_type
+        update = await post(
+            {"type": "UPDATE_FRAMEWORK", "update_framework": {"framework_info": {**info, "id": framework}}}
+        )
+        assert update.status_code == 200
+        assert (await post({"type": "REVIVE"})).status_code == 202
+        await stream.response.aclose()
+
+
+async def test_launches_are_checked_against_the_offered_ports_and_disk(cluster: EmbeddedCluster) -> None:
+    """A default Mesos agent offers ``ports:[31000-32000]`` and its disk (docs "Attributes and
+    Resources"); the master refuses a task using what the offers do not hold (``TASK_ERROR``,
+    ``REASON_TASK_INVALID``, ``src/master/validation.cpp``) and offers the rest of the ranges."""
+
+    def ports(*ranges: tuple[int, int]) -> dict[str, Any]:
+        pairs = [{"begin": begin, "end": end} for begin, end in ranges]
+        return {"name": "ports", "type": "RANGES", "ranges": {"range": pairs}, "role": "*"}
+
+    def disk(mb: float) -> dict[str, Any]:
+        return {"name": "disk", "type": "SCALAR", "scalar": {"value": mb}, "role": "*"}
+
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        served = command_task(offer, "served", "sleep 30")
+        served["resources"] += [ports((31000, 31001)), disk(100)]
+        outside = command_task(offer, "outside", "true")
+        outside["resources"].append(ports((40000, 40000)))
+        greedy = command_task(offer, "greedy", "true")
+        greedy["resources"].append(disk(4096))
+        taken = command_task(offer, "taken", "true")  # the ports "served" took from the same offers
+        taken["resources"].append(ports((31001, 31001)))
+        await client.accept([offer["id"]["value"]], launch(served, outside, greedy, taken), refuse_seconds=0)
+        await scheduler.wait_for_state("served", "TASK_RUNNING")
+        for refused in ("outside", "greedy", "taken"):
+            error = await scheduler.wait_for_state(refused, "TASK_ERROR")
+            assert error["reason"] == "REASON_TASK_INVALID"
+        rest = await scheduler.next_offer(after=1)
+        assert offer_resources(rest)["ports"] == [(31002, 32000)]
+        assert offer_resources(rest)["disk"] == 2048.0 - 100
+
+
+async def test_offers_stay_outstanding_without_an_offer_timeout(tmp_path: Path) -> None:
+    """Mesos' master never rescinds an offer unless ``--offer_timeout`` is set (docs
+    "Configuration": master flags); the embedded master's default is the same."""
+    from server.cluster.settings import MasterSettings
+
+    assert MasterSettings().offer_timeout is None
+    async with (
+        running_cluster(tmp_path, offer_timeout=MasterSettings().offer_timeout) as cluster,
+        subscribed(cluster.master_url) as (_client, scheduler),
+    ):
+        offer = await scheduler.next_offer(after=0)
+        await asyncio.sleep(0.5)  # several allocation intervals
+        assert scheduler.rescinded == []
+        assert cluster.state()["frameworks"][0]["offers"][0]["id"] == offer["id"]["value"]

@@ -72,7 +72,7 @@ async def test_restart_after_sigkill_reaps_the_orphans_and_sigterm_stops_cleanly
             task = command_task(offer, "survivor", "sleep 300 & echo $! > child.pid; wait")
             await client.accept([offer["id"]["value"]], launch(task))
             await scheduler.wait_for_state("survivor", "TASK_RUNNING")
-            sandbox = next(work_dir.glob("sandboxes/*/survivor/*"))
+            sandbox = next(work_dir.glob("slaves/*/frameworks/*/executors/survivor/runs/latest"))
             await until(lambda: (sandbox / "child.pid").is_file(), what="child.pid")
             child = int((sandbox / "child.pid").read_text())
             pgid = os.getpgid(child)
@@ -89,7 +89,7 @@ async def test_restart_after_sigkill_reaps_the_orphans_and_sigterm_stops_cleanly
                 offer = await scheduler.next_offer(after=0)
                 await client.accept([offer["id"]["value"]], launch(command_task(offer, "later", "sleep 300")))
                 await scheduler.wait_for_state("later", "TASK_RUNNING")
-                sandbox = next(work_dir.glob("sandboxes/*/later/*"))
+                sandbox = next(work_dir.glob("slaves/*/frameworks/*/executors/later/runs/latest")).resolve()
                 async with httpx.AsyncClient() as http:
                     document = (await http.get(endpoints["agent_url"] + "/state")).json()
                     containers = await http.post(

@@ -34,7 +34,7 @@ class Recorder:
     def __init__(self) -> None:
         self.updates: list[tuple[str, str, str | None]] = []
 
-    def __call__(self, task_id: str, state: str, message: str | None) -> None:
+    def __call__(self, task_id: str, state: str, message: str | None, *, data: bytes | None = None) -> None:
         self.updates.append((task_id, state, message))
 
     def of(self, task_id: str) -> list[tuple[str, str | None]]:

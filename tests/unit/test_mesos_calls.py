@@ -4,6 +4,7 @@ and ``validation::scheduler::call::validate``)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -161,7 +162,11 @@ def test_launch_group_tasks_are_checked_too() -> None:
 
 
 def test_acknowledge_and_message_need_ids_and_base64() -> None:
-    ack = {"agent_id": {"value": "a"}, "task_id": {"value": "t"}, "uuid": "dXVpZA=="}
+    ack = {
+        "agent_id": {"value": "a"},
+        "task_id": {"value": "t"},
+        "uuid": base64.b64encode(bytes(16)).decode(),
+    }
     assert _status({"type": "ACKNOWLEDGE", "framework_id": FRAMEWORK, "acknowledge": ack}) is None
     for broken in (
         {**ack, "uuid": "not base64!"},
@@ -271,3 +276,52 @@ def test_an_executor_message_needs_base64_data() -> None:
     for message in ({"data": "?"}, {}, None):
         refused = executor_message_refusal({"type": "MESSAGE", **EXECUTOR, "message": message})
         assert refused is not None and refused.status == 400
+
+
+def test_acknowledge_uuid_must_be_sixteen_bytes() -> None:
+    """``validation::scheduler::call::validate`` (Mesos ``src/master/validation.cpp``) parses
+    ``acknowledge.uuid`` with ``id::UUID::fromBytes``, which refuses anything but 16 bytes."""
+    ack = {"agent_id": {"value": "a"}, "task_id": {"value": "t"}}
+    for size, expected in ((3, 400), (15, 400), (17, 400), (16, None)):
+        uuid = base64.b64encode(bytes(size)).decode()
+        call = {"type": "ACKNOWLEDGE", "framework_id": FRAMEWORK, "acknowledge": {**ack, "uuid": uuid}}
+        assert _status(call) == expected, size
+    refusal = scheduler_call_refusal(
+        {"type": "ACKNOWLEDGE", "framework_id": FRAMEWORK, "acknowledge": {**ack, "uuid": "dXVpZA=="}}
+    )
+    assert refusal is not None and "acknowledge.uuid" in refusal.text
+
+
+@pytest.mark.parametrize(
+    "call_type",
+    [
+        "REQUEST",
+        "UPDATE_FRAMEWORK",
+        "ACCEPT_INVERSE_OFFERS",
+        "DECLINE_INVERSE_OFFERS",
+        "ACKNOWLEDGE_OPERATION_STATUS",
+        "RECONCILE_OPERATIONS",
+    ],
+)
+def test_calls_whose_payload_mesos_requires_are_refused_without_it(call_type: str) -> None:
+    """Mesos ``src/master/validation.cpp``: each of these call types needs its payload field (the
+    type in lower case); without it the master answers 400 naming the field."""
+    refusal = scheduler_call_refusal({"type": call_type, "framework_id": FRAMEWORK})
+    assert refusal is not None and refusal.status == 400
+    assert f"'{call_type.lower()}'" in refusal.text
+
+
+def test_request_with_requests_at_the_top_level_is_refused() -> None:
+    """The ``requests`` list belongs inside ``request`` (``scheduler.proto`` Call.Request); at the
+    top level it is an unknown field, so ``request`` is missing: 400."""
+    call = {"type": "REQUEST", "framework_id": FRAMEWORK, "requests": [{"resources": []}]}
+    assert _status(call) == 400
+    assert _status({"type": "REQUEST", "framework_id": FRAMEWORK, "request": {"requests": []}}) is None
+
+
+def test_update_framework_needs_its_framework_info() -> None:
+    """Mesos ``src/master/validation.cpp``: UPDATE_FRAMEWORK carries ``update_framework.framework_info``."""
+    call = {"type": "UPDATE_FRAMEWORK", "framework_id": FRAMEWORK, "update_framework": {}}
+    assert _status(call) == 400
+    call["update_framework"] = {"framework_info": {"user": "u", "name": "n", "id": FRAMEWORK}}
+    assert _status(call) is None

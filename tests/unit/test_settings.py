@@ -402,3 +402,19 @@ def test_the_zookeeper_session_timeout_defaults_well_under_ten_seconds_and_reach
     assert (tuned.zk_session_timeout_seconds, tuned.catch_up_seconds) == (2.5, 30.0)
     with pytest.raises(ConfigurationError, match="ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS"):
         Settings.from_environment({**DEVELOPMENT, "ELASTICJOB_ZK_SESSION_TIMEOUT_SECONDS": "0.1"})
+
+
+def test_the_default_mesos_user_is_the_effective_user_not_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``FrameworkInfo.user`` must name a user on the agents (Mesos agents switch to it); by
+    default it is the user the server runs as, taken from the process's uid: ``$USER`` /
+    ``$LOGNAME`` may name someone else (left by ``sudo`` or a service manager)."""
+    import os
+    import pwd
+
+    monkeypatch.setenv("USER", "someone-else")
+    monkeypatch.setenv("LOGNAME", "someone-else")
+    from server.settings import effective_user
+
+    assert effective_user() == pwd.getpwuid(os.geteuid()).pw_name

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.base.processes import ManagedProcess
+from server.base.processes import Credentials, ManagedProcess
 from server.cluster.wire import EventStream
 from server.mesos.states import TERMINAL_STATES
 from server.mesos.values import JsonObject
@@ -69,6 +69,8 @@ class ExecutorRun:
     queued: list[str] = field(default_factory=list)  # task ids waiting for SUBSCRIBE
     pending_kills: dict[str, JsonObject | None] = field(default_factory=dict)  # sent on resubscribe
     process: ManagedProcess | None = None
+    #: The user the run's processes run as (``None``: the agent's own).
+    credentials: Credentials | None = None
     connection: EventStream | None = None
     termination: Termination | None = None
     exit_status: int | None = None

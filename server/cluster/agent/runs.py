@@ -10,7 +10,9 @@
   ``executor_registration_timeout`` to subscribe (else it is killed and its tasks fail with
   ``REASON_EXECUTOR_REGISTRATION_TIMEOUT``).
 
-A failed fetch fails the task(s) with ``TASK_FAILED`` / ``REASON_CONTAINER_LAUNCH_FAILED`` (what
+A sandbox that cannot be made for the run's user (it does not exist) ends the task(s) with
+``TASK_DROPPED`` (``TASK_LOST`` without PARTITION_AWARE) / ``REASON_EXECUTOR_TERMINATED`` and
+Mesos' "Failed to create executor directory" message, from the agent. A failed fetch fails the task(s) with ``TASK_FAILED`` / ``REASON_CONTAINER_LAUNCH_FAILED`` (what
 Mesos reports for a fetcher failure) and a message naming the URI, without starting anything.
 When the run's main process exits, whatever is left of its process group is killed (Mesos
 destroys the container), and the agent is told (``exited``).
@@ -27,7 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from server.base.processes import ManagedProcess, ProcessStartError
-from server.cluster.agent.containerizer import Containerizer, describe_exit, group_gone
+from server.cluster.agent.containerizer import Containerizer, SandboxError, describe_exit, group_gone
 from server.cluster.agent.fetcher import FetchError
 from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState, Termination
 from server.cluster.settings import AgentSettings
@@ -86,7 +88,10 @@ class RunSupervisor:
         returncode: int | None = None
         try:
             try:
-                await self._containerizer.prepare(run, command)
+                await self._containerizer.prepare(framework, run, command)
+            except SandboxError as exc:
+                update(run, task, _dropped(framework), "REASON_EXECUTOR_TERMINATED", str(exc))
+                return
             except FetchError as exc:
                 update(
                     run,
@@ -179,7 +184,10 @@ class RunSupervisor:
         command = run.info.get("command") or {}
         try:
             try:
-                await self._containerizer.prepare(run, command)
+                await self._containerizer.prepare(framework, run, command)
+            except SandboxError as exc:
+                run.termination = Termination(_dropped(framework), "REASON_EXECUTOR_TERMINATED", str(exc))
+                return
             except FetchError as exc:
                 run.termination = Termination(
                     "TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", f"Failed to launch container: {exc}"
@@ -269,3 +277,8 @@ class RunSupervisor:
             run.timers.append(loop.call_later(grace, self.kill_process, run, process))
         else:
             self.kill_process(run, process)
+
+
+def _dropped(framework: AgentFramework) -> str:
+    """What a task becomes that the agent could not start at all."""
+    return "TASK_DROPPED" if framework.has_capability("PARTITION_AWARE") else "TASK_LOST"

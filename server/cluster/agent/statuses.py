@@ -66,6 +66,7 @@ class TaskStatuses:
             forward=self._forward,
             closed=self._closed,
             retry_interval=settings.update_retry_interval,
+            retry_interval_max=settings.update_retry_interval_max,
         )
 
     def start(self) -> None:

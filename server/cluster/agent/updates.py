@@ -5,8 +5,10 @@ One stream per (framework, task), as in Mesos:
 * Updates are delivered in the order they were recorded, one at a time: only the oldest
   unacknowledged update (the head) is forwarded; the next one goes out when the framework
   acknowledges the head by its uuid.
-* The head is forwarded again every ``retry_interval`` seconds until acknowledged, and at once
-  when :meth:`StatusUpdateManager.resend` is called (the framework resubscribed).
+* The head is forwarded again until acknowledged: ``retry_interval`` seconds after it was first
+  sent, then after twice as long each time, up to ``retry_interval_max`` (Mesos' agent: 10 s
+  doubling to 10 minutes); and at once when :meth:`StatusUpdateManager.resend` is called (the
+  framework resubscribed), which does not change the interval.
 * An update whose uuid the stream already holds is a duplicate and is ignored. Nothing is
   accepted after a terminal update.
 * Once the terminal update is acknowledged the stream is closed and forgotten.
@@ -38,6 +40,8 @@ class PendingUpdate:
 
     status: JsonObject
     forwarded_at: float | None = None
+    #: Seconds after ``forwarded_at`` at which the update is resent if still unacknowledged.
+    retry_after: float = 0.0
 
     @property
     def uuid(self) -> str:
@@ -81,12 +85,14 @@ class StatusUpdateManager:
         forward: Callable[[str, JsonObject], None],
         closed: Callable[[str, str], None],
         retry_interval: float,
+        retry_interval_max: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._recorded = recorded
         self._forward = forward
         self._closed = closed
         self._retry_interval = retry_interval
+        self._retry_interval_max = max(retry_interval, retry_interval_max or retry_interval)
         self._clock = clock
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._retry_task: asyncio.Task[None] | None = None
@@ -156,19 +162,28 @@ class StatusUpdateManager:
         return sum(len(stream.pending) for stream in self._streams.values())
 
     def _send(self, framework_id: str, update: PendingUpdate) -> None:
+        if update.forwarded_at is None:
+            update.retry_after = self._retry_interval
         update.forwarded_at = self._clock()
         self._forward(framework_id, update.status)
+
+    def retry_due(self) -> None:
+        """Resend every head whose retry time has come, doubling its interval (up to the
+        maximum). The retry loop calls this; tests with a fake clock may too."""
+        now = self._clock()
+        for (framework_id, task_id), stream in list(self._streams.items()):
+            head = stream.pending[0] if stream.pending else None
+            if head is None or head.forwarded_at is None or now < head.forwarded_at + head.retry_after:
+                continue
+            logger.debug("resending unacknowledged %s of task %s", head.status["state"], task_id)
+            head.retry_after = min(head.retry_after * 2, self._retry_interval_max)
+            try:
+                self._send(framework_id, head)
+            except Exception:
+                logger.exception("resending an update of task %s failed", task_id)
 
     async def _retry_loop(self) -> None:
         tick = max(min(self._retry_interval / 4, 1.0), 0.01)
         while True:
             await asyncio.sleep(tick)
-            due = self._clock() - self._retry_interval
-            for (framework_id, task_id), stream in list(self._streams.items()):
-                head = stream.pending[0] if stream.pending else None
-                if head is not None and (head.forwarded_at is None or head.forwarded_at <= due):
-                    logger.debug("resending unacknowledged %s of task %s", head.status["state"], task_id)
-                    try:
-                        self._send(framework_id, head)
-                    except Exception:
-                        logger.exception("resending an update of task %s failed", task_id)
+            self.retry_due()

@@ -255,9 +255,10 @@ class Master:
         self._completed.append(framework)
         self._offers.request_allocation()
 
-    def apply(self, framework: Framework, call: JsonObject) -> None:
-        """Act on a validated call of a subscribed framework; raises :class:`CallRefused` for an
-        ``UPDATE_FRAMEWORK`` the master refuses."""
+    def apply(self, framework: Framework, call: JsonObject) -> int:
+        """Act on a validated call of a subscribed framework and return the HTTP status to answer:
+        ``200`` for ``UPDATE_FRAMEWORK`` (Mesos answers it synchronously), ``202`` for the rest.
+        Raises :class:`CallRefused` for an ``UPDATE_FRAMEWORK`` the master refuses."""
         call_type = call["type"]
         payload = call.get(call_type.lower())
         body: JsonObject = payload if isinstance(payload, dict) else {}
@@ -291,10 +292,12 @@ class Master:
             self._remove_framework(framework, "torn down by the framework")
         elif call_type == "UPDATE_FRAMEWORK":
             self._update_framework(framework, dict(body.get("framework_info") or {}))
+            return 200
         else:
             logger.info(
                 "%s from framework %s accepted; nothing to do here", call_type, framework.framework_id
             )
+        return 202
 
     def _update_framework(self, framework: Framework, info: JsonObject) -> None:
         if id_value(info.get("id")) != framework.framework_id:

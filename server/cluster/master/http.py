@@ -1,11 +1,12 @@
 """``POST /api/v1/scheduler``: the master's scheduler API endpoint.
 
-``SUBSCRIBE`` answers ``200`` with a RecordIO event stream and a ``Mesos-Stream-Id`` header; other
-calls answer ``202``. Refusals, in the order they are checked: ``503`` while the master shuts down;
-what :mod:`server.mesos.calls` refuses (``405``, ``400``, ``415``, ``501``); for SUBSCRIBE ``406``
-when ``Accept`` excludes JSON and ``400`` when it carries a ``Mesos-Stream-Id``; for other calls
-``400`` for an unknown framework, ``403`` for one that is not subscribed, ``400`` for a missing or
-stale ``Mesos-Stream-Id``. This master is always the leader (no ``307``).
+``SUBSCRIBE`` answers ``200`` with a RecordIO event stream and a ``Mesos-Stream-Id`` header,
+``UPDATE_FRAMEWORK`` ``200``; other calls answer ``202``. Refusals, in the order they are
+checked: ``503`` while the master shuts down; what :mod:`server.mesos.calls` refuses (``405``,
+``400``, ``415``, ``501``); for SUBSCRIBE ``406`` when ``Accept`` excludes JSON and ``400`` when
+it carries a ``Mesos-Stream-Id``; for other calls ``400`` for an unknown framework, ``403`` for
+one that is not subscribed, ``400`` for a missing or stale ``Mesos-Stream-Id``. This master is
+always the leader (no ``307``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ class SchedulerApi:
             framework = master.subscribed_framework(
                 id_value(call.get("framework_id")), request.headers.get("Mesos-Stream-Id")
             )
-            master.apply(framework, call)
-            return web.Response(status=202)
+            return web.Response(status=master.apply(framework, call))
         except CallRefused as refusal:
             logger.info("scheduler call refused: %s %s", refusal.status, refusal.text)
             return refusal_response(refusal)

@@ -3,8 +3,9 @@
 All free resources of the agent go to one (framework, role) at a time, chosen by the
 :class:`~server.cluster.master.allocator.Allocator`. Allocation runs soon after anything frees or
 changes (:meth:`OfferBook.request_allocation`), when a filter expires, and at least every
-``allocation_interval``. An offer not used within ``offer_timeout`` is rescinded. Resources of
-live tasks and executors are not offered again until they end.
+``allocation_interval``. With an ``offer_timeout`` (none by default, as Mesos), an offer not used
+within it is rescinded. Resources of live tasks and executors (scalars and port ranges alike) are
+not offered again until they end.
 """
 
 from __future__ import annotations

@@ -7,10 +7,13 @@ reports about tasks and executors.
   already running, and fit what is left of the offers, else it gets ``TASK_ERROR`` with
   ``REASON_TASK_INVALID``. What the launches leave unused is refused for ``filters.refuse_seconds``.
   ``LAUNCH_GROUP`` tasks get ``TASK_ERROR``; other operations (reservations, volumes) are ignored.
-* ``KILL`` of a task the master does not know answers ``TASK_UNKNOWN`` (or ``TASK_LOST``).
 * ``RECONCILE`` answers, without uuid and with ``REASON_RECONCILIATION``: for listed tasks the
-  state of the update being delivered (else the latest), unknown ones ``TASK_UNKNOWN`` (or
-  ``TASK_LOST``); with an empty list, every task the master still tracks.
+  state of the update being delivered (else the latest); for a task the master does not know,
+  ``TASK_GONE`` when it names this agent (the agent is registered, so the task is not on it) and
+  ``TASK_UNKNOWN`` when it names no agent or another one, both ``TASK_LOST`` for a framework that
+  is not PARTITION_AWARE (``Master::_reconcileTasks`` in Mesos' ``src/master/master.cpp``); with
+  an empty list, every task the master still tracks.
+* ``KILL`` of a task the master does not know is answered as the reconciliation of that task.
 """
 
 from __future__ import annotations
@@ -90,16 +93,8 @@ class TaskBook:
         task_id = str(id_value(kill.get("task_id")))
         task = framework.tasks.get(task_id)
         if task is None:
-            state = framework.unknown_task_state
-            logger.info("KILL of unknown task %s: answering %s", task_id, state)
-            status = task_status(
-                task_id,
-                state,
-                source="SOURCE_MASTER",
-                agent_id=id_value(kill.get("agent_id")),
-                reason="REASON_RECONCILIATION",
-                message="Attempted to kill an unknown task",
-            )
+            status = self._unknown_task_status(framework, task_id, id_value(kill.get("agent_id")))
+            logger.info("KILL of unknown task %s: answering %s", task_id, status["state"])
             framework.send(update_event(status))
             return
         if task.terminal:
@@ -119,17 +114,27 @@ class TaskBook:
                 statuses.append(_reconciliation_status(known))
             else:
                 statuses.append(
-                    task_status(
-                        task_id,
-                        framework.unknown_task_state,
-                        source="SOURCE_MASTER",
-                        agent_id=id_value(entry.get("agent_id")),
-                        reason="REASON_RECONCILIATION",
-                        message="Reconciliation: task is unknown",
-                    )
+                    self._unknown_task_status(framework, task_id, id_value(entry.get("agent_id")))
                 )
         for status in statuses:
             framework.send(update_event(status))
+
+    def _unknown_task_status(self, framework: Framework, task_id: str, agent_id: str | None) -> JsonObject:
+        """The reconciliation answer for a task the master does not know (see the module docstring)."""
+        if agent_id is not None and agent_id == self._agent.agent_id:
+            state = "TASK_GONE" if framework.partition_aware else "TASK_LOST"
+            message = "Reconciliation: Task is unknown to the agent"
+        else:
+            state = framework.unknown_task_state
+            message = "Reconciliation: Task is unknown"
+        return task_status(
+            task_id,
+            state,
+            source="SOURCE_MASTER",
+            agent_id=agent_id,
+            reason="REASON_RECONCILIATION",
+            message=message,
+        )
 
     def _launch(self, framework: Framework, task: JsonObject, pool: Resources) -> Resources:
         """Validate one task against the framework and what is left of the offers; launch it.

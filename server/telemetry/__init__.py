@@ -1,0 +1,1 @@
+"""Telemetry: the Prometheus metrics every part of the server reports to."""
