@@ -201,6 +201,7 @@ def build(
         zone=settings.zone() if scheduler_settings is None else scheduler_settings.core.zone,
         clock=clock,
         task_states=scheduler,
+        run_history=store,
     )
     try:
         api = create_server(

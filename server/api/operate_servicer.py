@@ -10,6 +10,7 @@ from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
+from server.domain.trace import ExecutionEvent
 from server.usecases.operate import JobState, OperateManager
 
 
@@ -52,6 +53,22 @@ def _time(moment: datetime | None) -> str:
     return "" if moment is None else moment.isoformat()
 
 
+def last_run_to_proto(run: ExecutionEvent | None) -> operate_pb2.LastRun | None:
+    if run is None:
+        return None
+    return operate_pb2.LastRun(
+        id=run.id,
+        task_id=run.task_id,
+        source=str(run.execution_source),
+        start_time=_time(run.start_time),
+        complete_time=_time(run.complete_time),
+        success=run.is_success,
+        failure_cause=run.failure_cause or "",
+        hostname=run.hostname,
+        ip=run.ip,
+    )
+
+
 def job_state_to_proto(state: JobState) -> operate_pb2.JobState:
     return operate_pb2.JobState(
         job_name=state.job_name,
@@ -74,6 +91,7 @@ def job_state_to_proto(state: JobState) -> operate_pb2.JobState:
                     state=shard.current_task.state,
                     since=_time(shard.current_task.since),
                 ),
+                last_run=last_run_to_proto(shard.last_run),
             )
             for shard in state.shards
         ],
@@ -88,4 +106,5 @@ def job_state_to_proto(state: JobState) -> operate_pb2.JobState:
         ],
         waiting_reason=state.waiting_reason or "",
         waiting_since=_time(state.waiting_since),
+        last_runs_unavailable=state.last_runs_unavailable,
     )

@@ -3,6 +3,9 @@
 A job's state is read from the registry (configuration, disabled flags, ready count, running and
 failover nodes, the leader's diagnosis), so every replica answers the same; only the state of a
 running task comes from the leading scheduler's memory (``TaskStates``), when this process leads.
+Each shard's last run comes from the run history (``RunHistory``, the trace store) in one query
+per call, when tracing is on; a history that cannot be read leaves the last runs out and says so
+(``JobState.last_runs_unavailable``), it never fails the call.
 Reconciliation is asked for through the registry (``ReconcileRequests``): the leader, wherever it
 runs, watches it and reconciles at once. Sandboxes are read from the Mesos master's and agents'
 ``/state`` (``server.mesos.operator``) for the framework id the registry holds.
@@ -12,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from server.base.clock import Clock, SystemClock
 from server.base.cron import CronExpression, fire_times
-from server.domain.errors import InvalidArgument
+from server.domain.errors import HistoryUnavailable, InvalidArgument
 from server.domain.operate_errors import ClusterUnavailable
 from server.domain.rules import check_name
 from server.domain.task import ShardRef, TaskId
+from server.domain.trace import ExecutionEvent
 from server.mesos.errors import MesosError
 from server.mesos.operator import Sandbox, app_sandboxes
 from server.registry.diagnosis import DiagnosisStore
@@ -65,6 +71,15 @@ class NoTaskStates:
         return None
 
 
+class RunHistory(Protocol):
+    """The run history a job's last runs are read from (``TraceStore``)."""
+
+    def last_runs(self, job_name: str) -> Mapping[int, ExecutionEvent]:
+        """The latest run of each shard of the job that has one, by sharding item, in one query;
+        HistoryUnavailable when the history cannot be read."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CurrentTask:
     """A shard's task recorded as running."""
@@ -76,11 +91,12 @@ class CurrentTask:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ShardState:
-    """One shard with something to report (today: its current task). The hook for run history:
-    the shard's last run joins here, and a shard with only a last run gets an entry too."""
+    """One shard with something to report: its current task, its last run (times in the
+    scheduler's zone), or both."""
 
     item: int
     current_task: CurrentTask | None = None
+    last_run: ExecutionEvent | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -109,6 +125,7 @@ class JobState:
     failover: tuple[FailoverShard, ...]
     waiting_reason: str | None = None
     waiting_since: datetime | None = None
+    last_runs_unavailable: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -138,8 +155,12 @@ class OperateManager:
         zone: tzinfo = UTC,
         clock: Clock | None = None,
         task_states: TaskStates | None = None,
+        run_history: RunHistory | None = None,
     ) -> None:
         self._registry = registry
+        self._run_history = run_history
+        self._history_lock = threading.Lock()
+        self._history_failing = False
         self._mesos_url = mesos_url
         self._reconcile_requests = reconcile_requests
         self._zone = zone
@@ -149,29 +170,37 @@ class OperateManager:
     def job_state(self, job_name: str) -> JobState:
         """The job's state; JobNotFound for an unknown job. The waiting reason is given only
         while work waits and nothing of the job runs (a reason the leader has not yet cleared is
-        left out)."""
+        left out). Shards are listed by sharding item: those with a current task and those of the
+        job's shardingTotalCount with a last run; runs of items beyond it (from before the job
+        had fewer shards) are left out."""
         check_name(job_name, "jobName")
         registry = self._registry
         job = registry.jobs.get(job_name)
         job_disabled = registry.disabled.is_job_disabled(job_name)
         app_disabled = registry.disabled.is_app_disabled(job.app_name)
         ready_runs = registry.ready.count(job_name)
-        tasks, failover = asyncio.run(self._queues(job_name))
+        tasks, failover, last_runs = asyncio.run(self._queues(job_name))
         now = self._clock.now(self._zone)
         fires: list[datetime] = []
         if job.cron and not job_disabled and not app_disabled:
             fires = fire_times(CronExpression.parse(job.cron), now, NEXT_FIRE_TIMES)
-        shards = tuple(
-            ShardState(
-                item=task_id.item,
-                current_task=CurrentTask(
-                    task_id=task_id,
-                    state=self.task_states.task_state(str(task_id)) or LAUNCHED,
-                    since=self._at(recorded),
-                ),
+        runs = {
+            item: self._in_zone(run)
+            for item, run in (last_runs or {}).items()
+            if 0 <= item < job.sharding_total_count
+        }
+        shards: list[ShardState] = []
+        for task_id, recorded in tasks:
+            current = CurrentTask(
+                task_id=task_id,
+                state=self.task_states.task_state(str(task_id)) or LAUNCHED,
+                since=self._at(recorded),
             )
-            for task_id, recorded in tasks
-        )
+            shards.append(
+                ShardState(item=task_id.item, current_task=current, last_run=runs.pop(task_id.item, None))
+            )
+        shards.extend(ShardState(item=item, last_run=run) for item, run in runs.items())
+        shards.sort(key=lambda shard: shard.item)
         failing = tuple(
             FailoverShard(
                 item=shard.item,
@@ -193,18 +222,54 @@ class OperateManager:
             zone=zone_name(self._zone, now),
             next_fire_times=tuple(fires),
             ready_runs=ready_runs,
-            shards=shards,
+            shards=tuple(shards),
             failover=failing,
             waiting_reason=diagnosis.reason if diagnosis else None,
             waiting_since=self._at(diagnosis.since) if diagnosis else None,
+            last_runs_unavailable=self._run_history is not None and last_runs is None,
         )
 
     async def _queues(
         self, job_name: str
-    ) -> tuple[list[tuple[TaskId, float]], dict[ShardRef, FailoverEntry]]:
+    ) -> tuple[
+        list[tuple[TaskId, float]], dict[ShardRef, FailoverEntry], Mapping[int, ExecutionEvent] | None
+    ]:
+        """The job's running tasks, failover entries and last runs, read at once (the history in a
+        worker thread); the last runs are empty with tracing off."""
         registry = self._registry
         return await asyncio.gather(
-            registry.running.ajob_tasks(job_name), registry.failover.ajob_entries(job_name)
+            registry.running.ajob_tasks(job_name),
+            registry.failover.ajob_entries(job_name),
+            self._alast_runs(job_name),
+        )
+
+    async def _alast_runs(self, job_name: str) -> Mapping[int, ExecutionEvent] | None:
+        if self._run_history is None:
+            return {}
+        return await asyncio.to_thread(self._last_runs, self._run_history, job_name)
+
+    def _last_runs(self, history: RunHistory, job_name: str) -> Mapping[int, ExecutionEvent] | None:
+        """The job's last runs; None when the history cannot be read (logged once per outage, and
+        once when it answers again)."""
+        try:
+            runs = history.last_runs(job_name)
+        except HistoryUnavailable as exc:
+            with self._history_lock:
+                first, self._history_failing = not self._history_failing, True
+            if first:
+                log.warning("job states answer without last runs until the run history answers: %s", exc)
+            return None
+        with self._history_lock:
+            recovered, self._history_failing = self._history_failing, False
+        if recovered:
+            log.info("the run history answers again: job states show last runs")
+        return runs
+
+    def _in_zone(self, run: ExecutionEvent) -> ExecutionEvent:
+        return replace(
+            run,
+            start_time=run.start_time.astimezone(self._zone) if run.start_time else None,
+            complete_time=run.complete_time.astimezone(self._zone) if run.complete_time else None,
         )
 
     def _at(self, epoch: float) -> datetime:

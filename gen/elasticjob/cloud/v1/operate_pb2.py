@@ -27,7 +27,7 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!elasticjob/cloud/v1/operate.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\"&\n\x12GetJobStateRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"\xd8\x02\n\x08JobState\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x02 \x01(\t\x12\x1a\n\x12job_execution_type\x18\x03 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x14\n\x0cjob_disabled\x18\x05 \x01(\x08\x12\x14\n\x0c\x61pp_disabled\x18\x06 \x01(\x08\x12\x0c\n\x04zone\x18\x07 \x01(\t\x12\x17\n\x0fnext_fire_times\x18\x08 \x03(\t\x12\x12\n\nready_runs\x18\t \x01(\x05\x12/\n\x06shards\x18\n \x03(\x0b\x32\x1f.elasticjob.cloud.v1.ShardState\x12\x34\n\x08\x66\x61ilover\x18\x0b \x03(\x0b\x32\".elasticjob.cloud.v1.FailoverShard\x12\x16\n\x0ewaiting_reason\x18\x0c \x01(\t\x12\x15\n\rwaiting_since\x18\r \x01(\t\"Y\n\nShardState\x12\x15\n\rsharding_item\x18\x01 \x01(\x05\x12\x34\n\x0c\x63urrent_task\x18\x02 \x01(\x0b\x32\x1e.elasticjob.cloud.v1.ShardTask\"L\n\tShardTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05since\x18\x04 \x01(\t\"d\n\rFailoverShard\x12\x15\n\rsharding_item\x18\x01 \x01(\x05\x12\x18\n\x10original_task_id\x18\x02 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\x10\n\x08retry_at\x18\x04 \x01(\t\"%\n\x15ReconcileTasksRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\"(\n\x14ListSandboxesRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\"H\n\x15ListSandboxesResponse\x12/\n\tsandboxes\x18\x01 \x03(\x0b\x32\x1c.elasticjob.cloud.v1.Sandbox\")\n\x07Sandbox\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t2\xe4\x03\n\x0eOperateService\x12x\n\x0bGetJobState\x12\'.elasticjob.cloud.v1.GetJobStateRequest\x1a\x1d.elasticjob.cloud.v1.JobState\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/job/{job_name}/state\x12{\n\x0eReconcileTasks\x12*.elasticjob.cloud.v1.ReconcileTasksRequest\x1a\x16.google.protobuf.Empty\"%\x82\xd3\xe4\x93\x02\x1f\"\x1d/api/operate/reconcile/{kind}\x12\x66\n\rListSandboxes\x12).elasticjob.cloud.v1.ListSandboxesRequest\x1a*.elasticjob.cloud.v1.ListSandboxesResponse\x12s\n\x12ListSandboxesArray\x12).elasticjob.cloud.v1.ListSandboxesRequest\x1a\x14.google.api.HttpBody\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/operate/sandboxb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!elasticjob/cloud/v1/operate.proto\x12\x13\x65lasticjob.cloud.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1bgoogle/protobuf/empty.proto\"&\n\x12GetJobStateRequest\x12\x10\n\x08job_name\x18\x01 \x01(\t\"\xf7\x02\n\x08JobState\x12\x10\n\x08job_name\x18\x01 \x01(\t\x12\x10\n\x08\x61pp_name\x18\x02 \x01(\t\x12\x1a\n\x12job_execution_type\x18\x03 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x14\n\x0cjob_disabled\x18\x05 \x01(\x08\x12\x14\n\x0c\x61pp_disabled\x18\x06 \x01(\x08\x12\x0c\n\x04zone\x18\x07 \x01(\t\x12\x17\n\x0fnext_fire_times\x18\x08 \x03(\t\x12\x12\n\nready_runs\x18\t \x01(\x05\x12/\n\x06shards\x18\n \x03(\x0b\x32\x1f.elasticjob.cloud.v1.ShardState\x12\x34\n\x08\x66\x61ilover\x18\x0b \x03(\x0b\x32\".elasticjob.cloud.v1.FailoverShard\x12\x16\n\x0ewaiting_reason\x18\x0c \x01(\t\x12\x15\n\rwaiting_since\x18\r \x01(\t\x12\x1d\n\x15last_runs_unavailable\x18\x0e \x01(\x08\"\x89\x01\n\nShardState\x12\x15\n\rsharding_item\x18\x01 \x01(\x05\x12\x34\n\x0c\x63urrent_task\x18\x02 \x01(\x0b\x32\x1e.elasticjob.cloud.v1.ShardTask\x12.\n\x08last_run\x18\x03 \x01(\x0b\x32\x1c.elasticjob.cloud.v1.LastRun\"\xb8\x01\n\x07LastRun\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x12\n\nstart_time\x18\x04 \x01(\t\x12\x15\n\rcomplete_time\x18\x05 \x01(\t\x12\x14\n\x07success\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x15\n\rfailure_cause\x18\x07 \x01(\t\x12\x10\n\x08hostname\x18\x08 \x01(\t\x12\n\n\x02ip\x18\t \x01(\tB\n\n\x08_success\"L\n\tShardTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05since\x18\x04 \x01(\t\"d\n\rFailoverShard\x12\x15\n\rsharding_item\x18\x01 \x01(\x05\x12\x18\n\x10original_task_id\x18\x02 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\x12\x10\n\x08retry_at\x18\x04 \x01(\t\"%\n\x15ReconcileTasksRequest\x12\x0c\n\x04kind\x18\x01 \x01(\t\"(\n\x14ListSandboxesRequest\x12\x10\n\x08\x61pp_name\x18\x01 \x01(\t\"H\n\x15ListSandboxesResponse\x12/\n\tsandboxes\x18\x01 \x03(\x0b\x32\x1c.elasticjob.cloud.v1.Sandbox\")\n\x07Sandbox\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t2\xe4\x03\n\x0eOperateService\x12x\n\x0bGetJobState\x12\'.elasticjob.cloud.v1.GetJobStateRequest\x1a\x1d.elasticjob.cloud.v1.JobState\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/job/{job_name}/state\x12{\n\x0eReconcileTasks\x12*.elasticjob.cloud.v1.ReconcileTasksRequest\x1a\x16.google.protobuf.Empty\"%\x82\xd3\xe4\x93\x02\x1f\"\x1d/api/operate/reconcile/{kind}\x12\x66\n\rListSandboxes\x12).elasticjob.cloud.v1.ListSandboxesRequest\x1a*.elasticjob.cloud.v1.ListSandboxesResponse\x12s\n\x12ListSandboxesArray\x12).elasticjob.cloud.v1.ListSandboxesRequest\x1a\x14.google.api.HttpBody\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/operate/sandboxb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,21 +43,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETJOBSTATEREQUEST']._serialized_start=144
   _globals['_GETJOBSTATEREQUEST']._serialized_end=182
   _globals['_JOBSTATE']._serialized_start=185
-  _globals['_JOBSTATE']._serialized_end=529
-  _globals['_SHARDSTATE']._serialized_start=531
-  _globals['_SHARDSTATE']._serialized_end=620
-  _globals['_SHARDTASK']._serialized_start=622
-  _globals['_SHARDTASK']._serialized_end=698
-  _globals['_FAILOVERSHARD']._serialized_start=700
-  _globals['_FAILOVERSHARD']._serialized_end=800
-  _globals['_RECONCILETASKSREQUEST']._serialized_start=802
-  _globals['_RECONCILETASKSREQUEST']._serialized_end=839
-  _globals['_LISTSANDBOXESREQUEST']._serialized_start=841
-  _globals['_LISTSANDBOXESREQUEST']._serialized_end=881
-  _globals['_LISTSANDBOXESRESPONSE']._serialized_start=883
-  _globals['_LISTSANDBOXESRESPONSE']._serialized_end=955
-  _globals['_SANDBOX']._serialized_start=957
-  _globals['_SANDBOX']._serialized_end=998
-  _globals['_OPERATESERVICE']._serialized_start=1001
-  _globals['_OPERATESERVICE']._serialized_end=1485
+  _globals['_JOBSTATE']._serialized_end=560
+  _globals['_SHARDSTATE']._serialized_start=563
+  _globals['_SHARDSTATE']._serialized_end=700
+  _globals['_LASTRUN']._serialized_start=703
+  _globals['_LASTRUN']._serialized_end=887
+  _globals['_SHARDTASK']._serialized_start=889
+  _globals['_SHARDTASK']._serialized_end=965
+  _globals['_FAILOVERSHARD']._serialized_start=967
+  _globals['_FAILOVERSHARD']._serialized_end=1067
+  _globals['_RECONCILETASKSREQUEST']._serialized_start=1069
+  _globals['_RECONCILETASKSREQUEST']._serialized_end=1106
+  _globals['_LISTSANDBOXESREQUEST']._serialized_start=1108
+  _globals['_LISTSANDBOXESREQUEST']._serialized_end=1148
+  _globals['_LISTSANDBOXESRESPONSE']._serialized_start=1150
+  _globals['_LISTSANDBOXESRESPONSE']._serialized_end=1222
+  _globals['_SANDBOX']._serialized_start=1224
+  _globals['_SANDBOX']._serialized_end=1265
+  _globals['_OPERATESERVICE']._serialized_start=1268
+  _globals['_OPERATESERVICE']._serialized_end=1752
 # @@protoc_insertion_point(module_scope)

@@ -16,7 +16,7 @@ class GetJobStateRequest(_message.Message):
     def __init__(self, job_name: _Optional[str] = ...) -> None: ...
 
 class JobState(_message.Message):
-    __slots__ = ("job_name", "app_name", "job_execution_type", "enabled", "job_disabled", "app_disabled", "zone", "next_fire_times", "ready_runs", "shards", "failover", "waiting_reason", "waiting_since")
+    __slots__ = ("job_name", "app_name", "job_execution_type", "enabled", "job_disabled", "app_disabled", "zone", "next_fire_times", "ready_runs", "shards", "failover", "waiting_reason", "waiting_since", "last_runs_unavailable")
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
     JOB_EXECUTION_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class JobState(_message.Message):
     FAILOVER_FIELD_NUMBER: _ClassVar[int]
     WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
     WAITING_SINCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUNS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     job_name: str
     app_name: str
     job_execution_type: str
@@ -43,15 +44,40 @@ class JobState(_message.Message):
     failover: _containers.RepeatedCompositeFieldContainer[FailoverShard]
     waiting_reason: str
     waiting_since: str
-    def __init__(self, job_name: _Optional[str] = ..., app_name: _Optional[str] = ..., job_execution_type: _Optional[str] = ..., enabled: _Optional[bool] = ..., job_disabled: _Optional[bool] = ..., app_disabled: _Optional[bool] = ..., zone: _Optional[str] = ..., next_fire_times: _Optional[_Iterable[str]] = ..., ready_runs: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardState, _Mapping]]] = ..., failover: _Optional[_Iterable[_Union[FailoverShard, _Mapping]]] = ..., waiting_reason: _Optional[str] = ..., waiting_since: _Optional[str] = ...) -> None: ...
+    last_runs_unavailable: bool
+    def __init__(self, job_name: _Optional[str] = ..., app_name: _Optional[str] = ..., job_execution_type: _Optional[str] = ..., enabled: _Optional[bool] = ..., job_disabled: _Optional[bool] = ..., app_disabled: _Optional[bool] = ..., zone: _Optional[str] = ..., next_fire_times: _Optional[_Iterable[str]] = ..., ready_runs: _Optional[int] = ..., shards: _Optional[_Iterable[_Union[ShardState, _Mapping]]] = ..., failover: _Optional[_Iterable[_Union[FailoverShard, _Mapping]]] = ..., waiting_reason: _Optional[str] = ..., waiting_since: _Optional[str] = ..., last_runs_unavailable: _Optional[bool] = ...) -> None: ...
 
 class ShardState(_message.Message):
-    __slots__ = ("sharding_item", "current_task")
+    __slots__ = ("sharding_item", "current_task", "last_run")
     SHARDING_ITEM_FIELD_NUMBER: _ClassVar[int]
     CURRENT_TASK_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_FIELD_NUMBER: _ClassVar[int]
     sharding_item: int
     current_task: ShardTask
-    def __init__(self, sharding_item: _Optional[int] = ..., current_task: _Optional[_Union[ShardTask, _Mapping]] = ...) -> None: ...
+    last_run: LastRun
+    def __init__(self, sharding_item: _Optional[int] = ..., current_task: _Optional[_Union[ShardTask, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ...) -> None: ...
+
+class LastRun(_message.Message):
+    __slots__ = ("id", "task_id", "source", "start_time", "complete_time", "success", "failure_cause", "hostname", "ip")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_CAUSE_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    task_id: str
+    source: str
+    start_time: str
+    complete_time: str
+    success: bool
+    failure_cause: str
+    hostname: str
+    ip: str
+    def __init__(self, id: _Optional[str] = ..., task_id: _Optional[str] = ..., source: _Optional[str] = ..., start_time: _Optional[str] = ..., complete_time: _Optional[str] = ..., success: _Optional[bool] = ..., failure_cause: _Optional[str] = ..., hostname: _Optional[str] = ..., ip: _Optional[str] = ...) -> None: ...
 
 class ShardTask(_message.Message):
     __slots__ = ("task_id", "agent_id", "state", "since")
