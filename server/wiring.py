@@ -24,11 +24,15 @@ from server.domain.errors import ConfigurationError
 from server.domain.trace import NoTrace, TraceSink
 from server.registry.apps import AppRepository
 from server.registry.counts import RegistryCounts
+from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
+from server.registry.failover import FailoverQueue
 from server.registry.framework import FrameworkIdStore
 from server.registry.jobs import JobRepository
 from server.registry.mesos_master import detect_leader
 from server.registry.ready import ReadyQueue
+from server.registry.reconcile_requests import ReconcileRequests
+from server.registry.running import RunningTasks
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.service import SchedulerService, SchedulerSettings
 from server.settings import Settings
@@ -39,6 +43,7 @@ from server.trace.store import TraceStore
 from server.usecases.apps import AppManager
 from server.usecases.history import History
 from server.usecases.jobs import JobManager
+from server.usecases.operate import JobStateRegistry, OperateManager
 
 __all__ = ["Server", "Tracing", "build", "build_scheduler"]
 
@@ -183,6 +188,23 @@ def build(
         tracing = Tracing(store=store, sink=sink, aggregator=aggregator)
     history = History(store, zone=settings.zone(), execution_types=counts.by_execution_type)
     jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), scheduler)
+    operate = OperateManager(
+        JobStateRegistry(
+            JobRepository(zookeeper),
+            DisabledFlags(zookeeper),
+            ReadyQueue(zookeeper),
+            RunningTasks(zookeeper),
+            FailoverQueue(zookeeper),
+            DiagnosisStore(zookeeper),
+            FrameworkIdStore(zookeeper),
+        ),
+        ReconcileRequests(zookeeper),
+        mesos_url=settings.mesos_url if scheduler_settings is None else scheduler_settings.mesos_url,
+        zone=settings.zone() if scheduler_settings is None else scheduler_settings.core.zone,
+        clock=clock,
+        task_states=scheduler,
+        run_history=store,
+    )
     try:
         api = create_server(
             settings.grpc_address,
@@ -191,6 +213,7 @@ def build(
             apps=AppManager(AppRepository(zookeeper), events=scheduler),
             jobs=jobs,
             history=history,
+            operate=operate,
             registry=zookeeper,
             zone=settings.zone(),
             task_output=MesosTaskOutput(

@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 
 from server.api.tokens import TokenSigner
 from server.domain import errors
+from server.domain.operate_errors import ClusterUnavailable, TooManyRequests
 
 log = logging.getLogger("server.api")
 
@@ -33,6 +34,8 @@ STATUS_OF: tuple[tuple[type[errors.ElasticJobError], grpc.StatusCode], ...] = (
     (errors.RegistryUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.MesosUnavailable, grpc.StatusCode.UNAVAILABLE),
     (errors.HistoryUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (TooManyRequests, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (ClusterUnavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
 # Methods callable without a token: login, health, the metrics Prometheus scrapes, and the

@@ -28,6 +28,8 @@ from elasticjob.cloud.v1 import (
     job_pb2_grpc,
     metrics_pb2,
     metrics_pb2_grpc,
+    operate_pb2,
+    operate_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
     task_output_pb2,
@@ -41,6 +43,7 @@ from server.api.cron_servicer import CronServicer
 from server.api.event_servicer import EventServicer
 from server.api.interceptors import AuthInterceptor, ErrorInterceptor
 from server.api.metrics_servicer import MetricsServicer
+from server.api.operate_servicer import OperateServicer
 from server.api.servicers import AppServicer, AuthServicer, JobServicer
 from server.api.statistics_servicer import StatisticsServicer
 from server.api.task_output_servicer import TaskOutputReader, TaskOutputServicer
@@ -51,6 +54,7 @@ from server.domain.errors import ConfigurationError
 from server.usecases.apps import AppManager
 from server.usecases.history import History
 from server.usecases.jobs import JobManager
+from server.usecases.operate import OperateManager
 
 log = logging.getLogger("server.api")
 
@@ -64,6 +68,7 @@ SERVICE_NAMES = (
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
     metrics_pb2.DESCRIPTOR.services_by_name["MetricsService"].full_name,
+    operate_pb2.DESCRIPTOR.services_by_name["OperateService"].full_name,
 )
 # Health reports these: the overall server ("") and every API service.
 HEALTH_NAMES = ("", *SERVICE_NAMES)
@@ -106,6 +111,7 @@ def create_server(
     apps: AppManager,
     jobs: JobManager,
     history: History,
+    operate: OperateManager,
     registry: RegistryConnection,
     zone: tzinfo | None = None,
     task_output: TaskOutputReader | None = None,
@@ -129,6 +135,7 @@ def create_server(
     event_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(history), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(history), server)
     metrics_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsServicer(), server)
+    operate_pb2_grpc.add_OperateServiceServicer_to_server(OperateServicer(operate), server)
 
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -96,6 +96,11 @@ class FailoverQueue:
         ]
         return sorted(found, key=lambda pair: pair[0])
 
+    async def ajob_entries(self, job_name: str) -> dict[ShardRef, FailoverEntry]:
+        """The job's queued shards with their entries, by sharding item."""
+        shards = await self.load_jobs([job_name])
+        return {shard: FailoverEntry.decode(shards[shard]) for shard in sorted(shards)}
+
     async def children(self, job_names: Sequence[str]) -> dict[str, set[str]]:
         """The node names (``job@-@item``) under each of ``job_names`` that has a node, read
         concurrently."""

@@ -77,6 +77,19 @@ class RegistryPaths:
         return f"{self.disabled_jobs}/{job_name}"
 
     @property
+    def diagnosis(self) -> str:
+        """Why each job's waiting work does not run, as the leader sees it (ours, not 3.0's)."""
+        return f"{self.root}/state/diagnosis"
+
+    def diagnosis_job(self, job_name: str) -> str:
+        return f"{self.diagnosis}/{job_name}"
+
+    @property
+    def reconcile_request(self) -> str:
+        """The last reconciliation asked for through the API (ours, not 3.0's)."""
+        return f"{self.root}/ha/reconcile_request"
+
+    @property
     def framework_id(self) -> str:
         return f"{self.root}/ha/framework_id"
 
@@ -99,5 +112,6 @@ class RegistryPaths:
             self.failover,
             self.disabled_apps,
             self.disabled_jobs,
+            self.diagnosis,
             f"{self.root}/ha",
         )

@@ -64,6 +64,24 @@ class RunningTasks:
                 continue
         return sorted(tasks, key=lambda task: task.shard)
 
+    async def ajob_tasks(self, job_name: str) -> list[tuple[TaskId, float]]:
+        """The job's recorded tasks with when each was recorded (epoch seconds), by sharding item;
+        the nodes read concurrently."""
+        try:
+            names = await self._zk.achildren(self._paths.running_job(job_name))
+        except NoNodeError:
+            return []
+        nodes = await self._zk.aget_many([self._paths.running_task(job_name, name) for name in names])
+        tasks: list[tuple[TaskId, float]] = []
+        for node in nodes:
+            if node is None:
+                continue
+            try:
+                tasks.append((TaskId.parse(bytes(node[0]).decode()), node[1].ctime / 1000.0))
+            except (TaskIdError, UnicodeDecodeError):
+                continue
+        return sorted(tasks, key=lambda task: task[0].item)
+
     async def exists(self, shard: ShardRef) -> bool:
         """Whether a task of ``shard`` is recorded."""
         path = self._paths.running_task(shard.job_name, str(shard))

@@ -6,7 +6,7 @@ Every queue and every running task is in ZooKeeper (``/state/ready``, ``/state/f
 where each event enters (a step of its loop, offers, a status update, a configuration change);
 each is handled under one lock, by the parts that hold the rules: ``registry_sync`` (load,
 resync), ``config_events``, ``fires``, ``ready_runs``, ``launch`` and ``accepts``,
-``offer_policy``, ``task_updates`` and ``kills``, ``executors`` (retiring those of changed apps), sharing the memory in ``state``. No cyclic
+``offer_policy``, ``diagnosis`` (why waiting work does not run), ``task_updates`` and ``kills``, ``executors`` (retiring those of changed apps), sharing the memory in ``state``. No cyclic
 garbage collection runs during a step (``collector``). ``tracing`` hands what it sees to a trace
 sink, ``metering`` to the Prometheus metrics; neither waits.
 """
@@ -30,6 +30,7 @@ from server.domain.task import ShardRef
 from server.domain.trace import NoTrace, TraceSink
 from server.mesos.errors import MesosError
 from server.registry.apps import AppRepository
+from server.registry.diagnosis import DiagnosisStore
 from server.registry.disabled import DisabledFlags
 from server.registry.failover import FailoverQueue
 from server.registry.fire_checkpoint import FireCheckpoint
@@ -41,6 +42,7 @@ from server.registry.zookeeper import ZooKeeper
 from server.scheduler.accepts import Accepts, LaunchListener
 from server.scheduler.collector import collector_paused, freeze_heap
 from server.scheduler.config_events import ConfigEvents
+from server.scheduler.diagnosis import Diagnoser
 from server.scheduler.executors import Executors
 from server.scheduler.fires import FireRecorder
 from server.scheduler.job_reads import JobReads
@@ -137,6 +139,7 @@ class SchedulerCore:
         )
         self.offer_policy = OfferPolicy(state)
         self.metering.suppressed = lambda: self.offer_policy.suppressed
+        self.diagnosis = Diagnoser(state, DiagnosisStore(zookeeper))
         checkpoint = FireCheckpoint(zookeeper)
         self.fires = FireRecorder(state, self.ready_runs, self.launcher, checkpoint)
         self.fires.on_fired = self.metering.fired
@@ -310,6 +313,7 @@ class SchedulerCore:
             with collector_paused():
                 await self.fires.record_due()
                 await self.launcher.launch()
+                await self.diagnosis.step(list(self._state.offers))
                 await self.offer_policy.manage()
                 await self.executors.step()
 
@@ -421,8 +425,10 @@ class SchedulerCore:
                 parsed = [Offer.from_json(offer, received) for offer in offers]
                 self.tracing.offers_seen(offers)
                 self._state.offers.add(parsed)
+                self.diagnosis.offered(parsed)
                 await self.executors.offered(parsed)
                 await self.launcher.launch()
+                await self.diagnosis.step(list(self._state.offers))
                 await self.offer_policy.manage()
 
     async def offer_rescinded(self, offer_id: str) -> None:

@@ -26,11 +26,14 @@ from typing import Any
 
 from server.base.clock import Clock
 from server.domain.job import JobConfig
+from server.domain.task import TaskId, TaskIdError
 from server.domain.trace import NoTrace, TraceSink
 from server.mesos.client import Backoff, FrameworkInfo, MesosSchedulerClient
+from server.mesos.errors import MesosError
 from server.registry.election import LeaderElection
 from server.registry.framework import FrameworkIdStore
 from server.registry.mesos_master import detect_leader
+from server.registry.reconcile_requests import ReconcileRequest, ReconcileRequests
 from server.registry.watches import RegistryWatch
 from server.registry.zookeeper import ZooKeeper
 from server.scheduler.core import SchedulerCore
@@ -148,6 +151,7 @@ class SchedulerService:
         self.core = core
         store = FrameworkIdStore(self.zookeeper)
         watch = self._watch_registry(self._loop)
+        stop_reconcile_watch = ReconcileRequests(self.zookeeper).watch(self._reconcile_requested)
         try:
             while not self._stopping.is_set() and not self._session_lost.is_set():
                 events = MesosEvents(core, store)
@@ -190,6 +194,7 @@ class SchedulerService:
                 self.core = core
         finally:
             watch.stop()
+            stop_reconcile_watch()
             self._loop = None
             self._client = None
 
@@ -206,6 +211,43 @@ class SchedulerService:
         watch = RegistryWatch(self.zookeeper, on_config=on_config, on_ready=on_ready)
         watch.start()
         return watch
+
+    def _reconcile_requested(self, request: ReconcileRequest) -> None:
+        """A reconciliation was asked for through the API (of any replica): run it now."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(self._reconcile(request.kind), loop)
+
+    async def _reconcile(self, kind: str) -> None:
+        client, core = self._client, self.core
+        if client is None or core is None or core.framework_id is None:
+            log.warning("%s reconciliation asked for while not subscribed to Mesos: not sent", kind)
+            return
+        tasks = core.tasks_to_reconcile() if kind == "explicit" else []
+        try:
+            await client.reconcile(tasks)
+        except MesosError as exc:
+            log.warning("%s reconciliation failed: %s", kind, exc)
+            return
+        log.info("%s reconciliation sent (%d tasks named), as asked through the API", kind, len(tasks))
+
+    def task_state(self, task_id: str) -> str | None:
+        """The state of a task the leader follows (TASK_STAGING, TASK_RUNNING, TASK_KILLING); None
+        when not leading or the task is not followed. Read from another thread: one lookup."""
+        core = self.core
+        if core is None:
+            return None
+        try:
+            parsed = TaskId.parse(task_id)
+        except TaskIdError:
+            return None
+        tracked = core.running.get(parsed.shard)
+        if tracked is None or str(tracked.task_id) != task_id:
+            return None
+        if tracked.killing:
+            return "TASK_KILLING"
+        return "TASK_RUNNING" if tracked.started else "TASK_STAGING"
 
     def _registry_changed(self) -> None:
         if self.core is not None:

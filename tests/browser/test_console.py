@@ -164,6 +164,13 @@ def test_a_job_runs_and_its_shards_output_disable_enable_and_delete(
     )
     driver.find_element(By.ID, "job-submit").click()
     browser.wait_for(driver, "#job-trigger")
+    # The job's state: its next five fires, then its shards with their task or last run.
+    WebDriverWait(driver, 15).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#job-next-fires li")) == 5
+    )
+    WebDriverWait(driver, 60).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#job-shards tbody tr")) == 2
+    )
 
     # Watch it run: a shard's output link appears on the job's page (running task or last run).
     link = browser.wait_for(driver, "#main a.output-link", timeout=60)

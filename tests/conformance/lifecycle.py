@@ -82,8 +82,11 @@ async def subscribe_launch_acknowledge_and_teardown(client_class: Any, cluster: 
         what="the acknowledged task leaves the live tasks",
     )
     (done,) = framework_state(cluster, framework_id)["completed_tasks"]  # type: ignore[index]
-    assert done["unacknowledged_updates"] == 0
-    assert Path(done["sandbox"], "stdout").read_text() == "hello from hello\n"
+    assert done["state"] == "TASK_FINISHED"
+    assert cluster.agent.pending_updates(framework_id, "hello") == []
+    sandbox = _sandbox_of(cluster, "hello")
+    assert sandbox is not None
+    assert Path(sandbox, "stdout").read_text() == "hello from hello\n"
     await framework.stop(teardown=True)
     await until(
         lambda: any(f["id"] == framework_id for f in cluster.state()["completed_frameworks"]),
@@ -211,11 +214,13 @@ def _answers(framework: ThreadedFramework, seen: int) -> list[JsonObject]:
 
 
 def _sandbox_of(cluster: EmbeddedCluster, task_id: str) -> str | None:
-    state = cluster.state()
+    """The sandbox of a task's executor, as the agent's ``/state`` shows it (``directory``)."""
+    state = cluster.agent_state()
     for framework in state["frameworks"] + state["completed_frameworks"]:
-        for task in framework["tasks"] + framework["completed_tasks"]:
-            if task["id"] == task_id and task.get("sandbox"):
-                return str(task["sandbox"])
+        for executor in framework["executors"] + framework["completed_executors"]:
+            tasks = executor["tasks"] + executor["completed_tasks"] + executor.get("queued_tasks", [])
+            if any(task["id"] == task_id for task in tasks) and executor.get("directory"):
+                return str(executor["directory"])
     return None
 
 

@@ -21,10 +21,10 @@ def pid_alive(pid: int) -> bool:
 
 def executors_of(system: System, app: str) -> list[str]:
     return [
-        executor["id"]
+        executor["executor_id"]
         for framework in system.cluster.state().get("frameworks", [])
         for executor in framework.get("executors", [])
-        if executor["id"].startswith(f"{app}@-@")
+        if executor["executor_id"].startswith(f"{app}@-@")
     ]
 
 

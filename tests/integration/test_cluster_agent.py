@@ -464,25 +464,27 @@ async def test_command_task_gets_exactly_mesos_variables(tmp_path: Path) -> None
         task["command"]["environment"] = {"variables": [{"name": "OWN", "value": "mine"}]}
         await client.accept([offer["id"]["value"]], launch(task))
         await scheduler.wait_for_state("env-dump", "TASK_FINISHED")
-        done = _task_of(cluster, "env-dump")
-        lines = (Path(done["sandbox"]) / "env.txt").read_text().splitlines()
+        sandbox = _sandbox_of(cluster, "env-dump")
+        lines = (sandbox / "env.txt").read_text().splitlines()
     environment = dict(line.split("=", 1) for line in lines if "=" in line)
     mesos = {name for name in environment if name.startswith(("MESOS_", "LIBPROCESS_"))}
     assert mesos == MESOS_COMMAND_TASK_VARIABLES
     assert environment["MESOS_EXECUTOR_ID"] == "env-dump"
     assert environment["MESOS_SLAVE_ID"] == cluster.agent_id
     assert environment["MESOS_SLAVE_PID"] == f"slave(1)@{cluster.agent.endpoint}"
-    assert environment["MESOS_SANDBOX"] == environment["MESOS_DIRECTORY"] == done["sandbox"]
+    assert environment["MESOS_SANDBOX"] == environment["MESOS_DIRECTORY"] == str(sandbox)
     assert environment["MESOS_CHECKPOINT"] == "0" and environment["MESOS_ALLOCATION_ROLE"] == "*"
     assert environment["OWN"] == "mine"
 
 
-def _task_of(cluster: EmbeddedCluster, task_id: str) -> dict[str, Any]:
-    for framework in cluster.state()["frameworks"]:
-        for task in framework["tasks"] + framework["completed_tasks"]:
-            if task["id"] == task_id:
-                return dict(task)
-    raise AssertionError(f"task {task_id} not in /state")
+def _sandbox_of(cluster: EmbeddedCluster, task_id: str) -> Path:
+    """The sandbox of a task's executor: its ``directory`` in the agent's ``/state``."""
+    state = cluster.agent_state()
+    for framework in state["frameworks"] + state["completed_frameworks"]:
+        for executor in framework["executors"] + framework["completed_executors"]:
+            if any(task["id"] == task_id for task in executor["tasks"] + executor["completed_tasks"]):
+                return Path(executor["directory"])
+    raise AssertionError(f"task {task_id} not in the agent's /state")
 
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="user switching needs the agent to run as root")
@@ -502,8 +504,8 @@ async def test_tasks_run_as_the_command_user_else_the_framework_user(cluster: Em
         await client.accept([offer["id"]["value"]], launch(as_framework, as_command))
         await scheduler.wait_for_state("as-framework", "TASK_FINISHED")
         await scheduler.wait_for_state("as-command", "TASK_FINISHED")
-        framework_sandbox = Path(_task_of(cluster, "as-framework")["sandbox"])
-        command_sandbox = Path(_task_of(cluster, "as-command")["sandbox"])
+        framework_sandbox = _sandbox_of(cluster, "as-framework")
+        command_sandbox = _sandbox_of(cluster, "as-command")
     assert (framework_sandbox / "stdout").read_text() == "nobody\n"
     assert framework_sandbox.stat().st_uid == nobody.pw_uid
     assert (framework_sandbox / "stdout").stat().st_uid == nobody.pw_uid
@@ -541,5 +543,5 @@ async def test_without_switch_user_tasks_run_as_the_agent(tmp_path: Path) -> Non
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "as-agent", "id -un")))
         await scheduler.wait_for_state("as-agent", "TASK_FINISHED")
-        sandbox = Path(_task_of(cluster, "as-agent")["sandbox"])
+        sandbox = _sandbox_of(cluster, "as-agent")
     assert (sandbox / "stdout").read_text() == pwd.getpwuid(os.geteuid()).pw_name + "\n"

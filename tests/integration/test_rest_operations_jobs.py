@@ -239,17 +239,29 @@ def test_a_query_parameter_cannot_override_a_body_field_of_a_post(
     assert zk.get(stack.paths.ready_job(name))[0] == b"1"
 
 
-def test_a_get_request_keeps_its_query_string(client: httpx.Client, app_name: str) -> None:
-    """Unknown parameters are ignored; a known one reaches the server: Envoy's transcoder binds it
-    to the request field of that name, after the path's (so it wins, on reads only)."""
+def test_a_query_parameter_cannot_override_a_path_field_of_a_get(client: httpx.Client, app_name: str) -> None:
+    """Envoy's transcoder binds a query parameter to the request field of that name even when the
+    path binds it too, and the query's value wins; so only the GET routes whose fields are query
+    parameters keep their query string, and a path's job or app name is the one answered for."""
     name = register(client, app_name)
+    other = unique_name("other")
     assert client.get(f"/api/job/jobs/{name}?unknown=1").json()["jobName"] == name
-    bound = client.get(f"/api/job/jobs/{unique_name('other')}?jobName={name}")
-    assert bound.status_code == 200, bound.text
-    assert bound.json()["jobName"] == name
+    for path in (f"/api/job/jobs/{other}", f"/api/job/{other}/state"):
+        for parameter in ("jobName", "job_name"):
+            bound = client.get(f"{path}?{parameter}={name}")
+            assert bound.status_code == 404, (path, parameter, bound.text)
+    assert client.get(f"/api/app/{unique_name('app')}?appName={app_name}").status_code == 404
+    assert client.get(f"/api/job/{name}/state?jobName={other}").json()["jobName"] == name
     listed = client.get("/api/job/jobs?per_page=1&page=2")
     assert listed.status_code == 200
     assert name in {job["jobName"] for job in listed.json()}
+
+
+def test_the_query_routes_keep_their_query_string(client: httpx.Client, app_name: str) -> None:
+    """Run history filters and the sandbox's appName are query parameters: they reach the server."""
+    assert client.get("/api/job/events/executions?per_page=0").status_code == 400
+    assert client.get("/api/operate/sandbox?appName=").status_code == 400
+    assert client.get(f"/api/operate/sandbox?appName={app_name}").status_code == 200
 
 
 def test_the_job_routes_need_the_token(stack: Stack) -> None:

@@ -37,3 +37,13 @@ def test_without_a_mesos_master_the_answer_is_503(stack: Stack, token: str) -> N
         response = client.get(path(), params={"file": "stderr", "offset": "0", "length": "10"})
     assert response.status_code == 503, response.text
     assert "ELASTICJOB_MESOS_URL" in response.json()["message"]
+
+
+def test_only_file_offset_and_length_come_from_the_query(stack: Stack, token: str) -> None:
+    """The path names the task: a ``task_id`` or ``taskId`` query parameter (which the transcoder
+    would bind over the path's) is dropped, while ``file`` is still read and checked."""
+    with stack.rest(token) as client:
+        overridden = client.get(path(), params={"task_id": "", "taskId": "", "offset": "0"})
+        checked = client.get(path(), params={"task_id": "", "file": "secrets"})
+    assert overridden.status_code == 503, overridden.text  # the path's task, no Mesos master here
+    assert checked.status_code == 400 and "file" in checked.json()["message"], checked.text

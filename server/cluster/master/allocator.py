@@ -87,7 +87,17 @@ class Allocator:
             del self._filters[key]
 
     def next_expiry(self) -> float | None:
-        """When the earliest filter expires (clock time), if any."""
+        """When the earliest filter still in force expires (clock time), if any. Expired filters
+        are forgotten here too: a framework that is not offered to (disconnected, suppressed)
+        never has its filters checked, and an expiry in the past would ask for an allocation at
+        once, again and again."""
+        now = self.clock()
+        for key in list(self._filters):
+            live = [item for item in self._filters[key] if item.expires_at > now]
+            if live:
+                self._filters[key] = live
+            else:
+                del self._filters[key]
         expiries = [item.expires_at for filters in self._filters.values() for item in filters]
         return min(expiries) if expiries else None
 

@@ -172,6 +172,7 @@ function stateView(state) {
   }
   if (state.readyRuns !== undefined) items.push(["Runs waiting", String(state.readyRuns)]);
   if (items.length) parts.push(h("dl", { class: "kv" }, items.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+  if (state.lastRunsUnavailable) parts.push(h("p", { class: "hint" }, "The run history did not answer: last runs are not shown."));
   const shards = Array.isArray(state.shards) ? state.shards : [];
   if (shards.length) {
     parts.push(h("h3", {}, "Shards"), h("table", { "aria-label": "Shards", id: "job-shards" },
@@ -179,15 +180,19 @@ function stateView(state) {
       h("tbody", {}, shards.map((shard) => {
         const task = shard.currentTask || {};
         const last = shard.lastRun || null;
-        const lastSuccess = last && (last.success ?? last.isSuccess);
+        const lastSuccess = last ? last.success : undefined; // absent while the run goes on
+        const lastBadge = lastSuccess === undefined || lastSuccess === null
+          ? badge("running", "info")
+          : lastSuccess ? badge("succeeded", "ok") : badge("failed", "bad");
         return h("tr", {},
           h("td", { class: "num" }, shard.shardingItem ?? ""),
           h("td", {}, task.taskId ? outputLink(task.taskId) : "–"),
           h("td", {}, task.state ? badge(task.state, "info") : "idle"),
           h("td", {}, when(task.since)),
           h("td", {}, last
-            ? [lastSuccess ? badge("succeeded", "ok") : badge("failed", "bad"), " ", when(last.completeTime || last.startTime),
-              last.taskId ? [" ", outputLink(last.taskId)] : null]
+            ? [lastBadge, " ", when(last.completeTime || last.startTime),
+              last.taskId ? [" ", outputLink(last.taskId)] : null,
+              last.failureCause ? h("div", { class: "hint" }, last.failureCause.slice(0, 200)) : null]
             : "–"));
       }))));
   }
