@@ -47,7 +47,7 @@ class TrueLauncher:
     async def on_offers(self, offers: list[dict[str, Any]]) -> None:
         assert self.client is not None
         for offer in offers:
-            available = {r["name"]: r["scalar"]["value"] for r in offer["resources"]}
+            available = {r["name"]: r["scalar"]["value"] for r in offer["resources"] if "scalar" in r}
             count = int(min(available.get("cpus", 0) / TASK_CPUS + 1e-9, available.get("mem", 0) / TASK_MEM))
             tasks = [
                 {
@@ -144,6 +144,8 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         rate, failed = asyncio.run(cluster_rate(Path(tmp), args.cpus, args.seconds))
+    if rate == 0:
+        raise SystemExit("no task finished on the embedded cluster: the benchmark measured nothing")
     baseline = asyncio.run(direct_rate(int(args.cpus / TASK_CPUS), args.seconds))
     print(
         f"short tasks ('true', {TASK_CPUS} cpu each, {args.cpus:g} cpus offered), {args.seconds:g} s window:"
