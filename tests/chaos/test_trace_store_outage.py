@@ -15,6 +15,7 @@ acknowledged by the scheduler independently of what it records about them).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import time
@@ -122,3 +123,10 @@ def test_a_trace_store_outage_delays_no_fire(
         back = [r for r in caplog.records if r.getMessage().startswith("trace store reachable again")]
         assert len(unreachable) == 1, [r.getMessage() for r in unreachable]
         assert len(back) == 1, [r.getMessage() for r in back]
+        # Nothing about the trace store is said per event or per retry.
+        said = collections.Counter(
+            r.msg
+            for r in caplog.records
+            if r.name.startswith("server.trace") and r.levelno >= logging.WARNING
+        )
+        assert all(times == 1 for times in said.values()), said
