@@ -2,15 +2,14 @@
 
 The whole system (ZooKeeper, the server, the embedded cluster, Envoy) keeps its run history on a
 PostgreSQL of its own, and a TRANSIENT job fires every second. The database is made unreachable
-for ten seconds in two ways: frozen (SIGSTOP to the postmaster's process group, so that connects
-and queries hang, the worst case for a client) and stopped cleanly (connects are refused). In both
+for ten seconds in two ways: frozen (SIGSTOP to the postmaster and each of its backends, so that
+connects and queries hang, the worst case for a client) and stopped cleanly (connects are refused). In both
 the job keeps starting once a second, the outage is logged once, and the events buffered meanwhile
 reach the store after it is back; meanwhile the history route answers 503 instead of hanging.
 
-Sources: ElasticJob-Cloud 3.0 writes its job events through an asynchronous event bus, so tracing
-never sits on the scheduling path; PostgreSQL's documentation of ``connect_timeout`` (libpq) and
-of server signals (SIGINT: fast shutdown); Mesos' scheduler HTTP API (status updates are
-acknowledged by the scheduler independently of what it records about them).
+Sources: the project's design (run history kept off the scheduling path); libpq's documentation
+of ``connect_timeout`` (it bounds connecting only) and PostgreSQL's of ``statement_timeout``
+(enforced by the server, so not by a frozen one) and of its signals (SIGINT: fast shutdown).
 """
 
 from __future__ import annotations
