@@ -4,7 +4,9 @@
 loopback port with trust authentication on loopback, and removes the directory when stopped.
 Running as root, both run as the ``postgres`` system user (they refuse root), in a directory that
 user owns. ``stop()`` / ``start()`` may be called again on the same data (tests stop the database
-mid-run and bring it back).
+mid-run and bring it back); ``pause()`` / ``resume()`` freeze and thaw every process of the server
+(SIGSTOP / SIGCONT to the postmaster and each of its children, which run in sessions of their
+own), so connections hang instead of being refused.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class PostgresServer:
                 ) from None
         self.process: subprocess.Popen[bytes] | None = None
         self._initialised = False
+        self._paused: list[int] = []
 
     def url(self, database: str = "postgres") -> str:
         """The SQLAlchemy URL of ``database`` (psycopg 3 driver)."""
@@ -137,8 +140,31 @@ class PostgresServer:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def pause(self) -> None:
+        """Freeze the postmaster and its backends: connects and queries hang until ``resume()``.
+
+        The postmaster is frozen first, so that it forks no backend meanwhile; its children call
+        ``setsid()``, so each is signalled by its pid rather than through the postmaster's group.
+        """
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError("postgres is not running")
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self._paused = [self.process.pid, *_children_of(self.process.pid)]
+        for pid in self._paused[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Thaw what ``pause()`` froze (nothing when not paused)."""
+        paused, self._paused = self._paused, []
+        for pid in reversed(paused):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGCONT)
+
     def stop(self, grace: float = 10.0) -> None:
-        """Fast shutdown (SIGINT: open sessions are ended), then SIGKILL if it lingers."""
+        """Fast shutdown (SIGINT: open sessions are ended), then SIGKILL if it lingers; a paused
+        server is resumed first, so that it can shut down."""
+        self.resume()
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
@@ -160,6 +186,20 @@ class PostgresServer:
         log = self.data_dir / "postgres.log"
         tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
         return f"postgres (log {log}):\n" + "\n".join(tail)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s live children (from ``/proc/<pid>/stat``, whose 4th field is the
+    parent's pid; the 2nd, the command in parentheses, may hold spaces)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields and int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 @contextlib.contextmanager

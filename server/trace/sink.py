@@ -4,7 +4,9 @@
 ``status()`` and ``execution()`` append to a bounded in-memory buffer and return at once; a writer
 thread takes batches off the buffer and writes each in one transaction. While the store cannot be
 reached the batch stays in the buffer and is retried with jittered exponential backoff; events
-arriving when the buffer is full are dropped and counted. The log says once that the store is
+arriving when the buffer is full are dropped and counted. A write that has had no answer for
+``stall_after`` seconds (a frozen server or host keeps the connection open, so neither the connect
+nor the statement timeout ends it) counts as an outage too. The log says once that the store is
 unreachable and once that it is back (with the number dropped meanwhile). A batch the database
 refuses for its content (not an outage) is dropped, counted and logged. The same thread deletes
 rows older than the retention period once per ``retention_interval``.
@@ -56,21 +58,27 @@ class BufferedTraceSink:
         retention: timedelta | None = timedelta(days=30),
         retention_interval: float = 3600.0,
         backoff: Backoff | None = None,
+        stall_after: float = 5.0,
     ) -> None:
         if capacity < 1 or batch_size < 1:
             raise ValueError("capacity and batch_size must be at least 1")
+        if not stall_after > 0:
+            raise ValueError("stall_after must be positive")
         self.store = store
         self.capacity = capacity
         self.batch_size = batch_size
         self.linger = linger
         self.retention = retention
         self.retention_interval = retention_interval
+        self.stall_after = stall_after
         self._backoff = backoff or Backoff(initial=0.2, maximum=15.0)
         self._buffer: collections.deque[_Event] = collections.deque()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
+        #: When the write under way began (monotonic), None between writes.
+        self._writing_since: float | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._written = 0
@@ -88,12 +96,23 @@ class BufferedTraceSink:
 
     def _offer(self, item: _Event) -> None:
         with self._lock:
+            stalled = self._stalled()
             if len(self._buffer) >= self.capacity:
                 self._dropped += 1
-                return
-            self._buffer.append(item)
-            if len(self._buffer) == 1 or len(self._buffer) >= self.batch_size:
-                self._wake.notify()
+            else:
+                self._buffer.append(item)
+                if len(self._buffer) == 1 or len(self._buffer) >= self.batch_size:
+                    self._wake.notify()
+        if stalled:
+            self._note_outage(f"a write has had no answer for {self.stall_after:g} s", stalled=True)
+
+    def _stalled(self) -> bool:
+        """Whether the write under way has gone unanswered too long, not yet noted (lock held)."""
+        return (
+            self._writing_since is not None
+            and self._outage_dropped_from is None
+            and time.monotonic() - self._writing_since >= self.stall_after
+        )
 
     # -- counters -----------------------------------------------------------------------------------
 
@@ -168,9 +187,13 @@ class BufferedTraceSink:
             with self._lock:
                 batch = list(itertools.islice(self._buffer, self.batch_size))
                 self._in_flight = len(batch)
+                self._writing_since = time.monotonic() if batch else None
             if not batch:
                 continue
-            if self._write(batch):
+            written = self._write(batch)
+            with self._lock:
+                self._writing_since = None
+            if written:
                 attempt = 0
             elif self._stopping.is_set():
                 self._give_up()
@@ -184,7 +207,7 @@ class BufferedTraceSink:
         try:
             self._store_write(batch)
         except StoreUnavailable as exc:
-            self._note_outage(exc)
+            self._note_outage(str(exc))
             return False
         except (sa_exc.SQLAlchemyError, ValueError):
             return self._write_one_by_one(batch)
@@ -218,18 +241,21 @@ class BufferedTraceSink:
             )
         self._settle(written=written, dropped=len(refused))
         if outage is not None:
-            self._note_outage(outage)
+            self._note_outage(str(outage))
             return False
         return True
 
-    def _note_outage(self, error: StoreUnavailable) -> None:
+    def _note_outage(self, reason: str, *, stalled: bool = False) -> None:
+        """The store is unreachable for ``reason``: say so once per outage. A failed write also
+        ends its batch's flight; a ``stalled`` one is still under way."""
         with self._lock:
-            self._in_flight = 0
+            if not stalled:
+                self._in_flight = 0
             if self._outage_dropped_from is None:
                 self._outage_dropped_from = self._dropped
                 log.warning(
                     "trace store unreachable (%s): buffering up to %d events, dropping beyond",
-                    error,
+                    reason,
                     self.capacity,
                 )
             self._idle.notify_all()
