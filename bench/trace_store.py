@@ -33,7 +33,7 @@ from server.domain.trace import ExecutionEvent, StatusTrace
 from server.trace.sink import BufferedTraceSink
 from server.trace.store import TraceStore, naive_utc
 from server.trace.tables import EXECUTIONS, STATUS_TRACES
-from testkit.postgres import PostgresServer, postgres_binaries
+from testkit.postgres import postgres_binaries, postgres_server
 
 Event = StatusTrace | ExecutionEvent
 
@@ -132,12 +132,8 @@ def sqlite_url() -> Iterator[str]:
 
 @contextmanager
 def postgres_url() -> Iterator[str]:
-    server = PostgresServer()
-    try:
-        server.start()
+    with postgres_server() as server:
         yield server.create_database("bench")
-    finally:
-        server.remove()
 
 
 def measure(name: str, url_of: Callable[[], AbstractContextManager[str]], runs: int, batch_size: int) -> None:

@@ -232,12 +232,17 @@ def iana_name(zone: tzinfo) -> str | None:
     return None
 
 
+#: The trace store's databases, each through the driver installed for it (``dialect+driver``).
+_TRACE_DRIVERS = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+
+
 def _check_trace_url(url: str) -> None:
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        kind = (parsed.get_backend_name(), parsed.get_driver_name())
     except ArgumentError:
-        backend = ""
-    if backend not in ("sqlite", "postgresql"):
+        kind = ("", "")
+    if kind not in _TRACE_DRIVERS:
         raise ConfigurationError(
             f"ELASTICJOB_EVENT_TRACE_RDB_URL {url!r} must be a sqlite:/// or postgresql+psycopg:// URL, or none"
         )

@@ -162,14 +162,12 @@ def build(
     )
     if scheduler_settings is None and settings.mesos_url is not None:
         scheduler_settings = settings.scheduler_settings()
-    store = None
+    store = sink = None
     if settings.event_trace_rdb_url:
         try:
             store = TraceStore(settings.event_trace_rdb_url)
         except OSError as exc:  # a SQLite file's directory that cannot be made
             raise ConfigurationError(f"ELASTICJOB_EVENT_TRACE_RDB_URL: {exc}") from exc
-    sink = None
-    if store is not None:
         sink = BufferedTraceSink(
             store,
             capacity=settings.event_trace_buffer,
@@ -179,6 +177,7 @@ def build(
     if scheduler_settings is not None:
         scheduler = build_scheduler(zookeeper, scheduler_settings, clock=clock, trace=sink)
     counts = RegistryCounts(zookeeper)
+    zone = settings.zone()
     tracing = None
     if store is not None and sink is not None:
         leading = scheduler.leading.is_set if scheduler is not None else (lambda: False)
@@ -186,21 +185,25 @@ def build(
             store, leading=leading, running_counts=counts.running, registered_count=counts.registered
         )
         tracing = Tracing(store=store, sink=sink, aggregator=aggregator)
-    history = History(store, zone=settings.zone(), execution_types=counts.by_execution_type)
-    jobs = JobManager(JobRepository(zookeeper), ReadyQueue(zookeeper), DisabledFlags(zookeeper), scheduler)
+    history = History(store, zone=zone, execution_types=counts.by_execution_type)
+    job_repository = JobRepository(zookeeper)
+    ready = ReadyQueue(zookeeper)
+    disabled = DisabledFlags(zookeeper)
+    framework_ids = FrameworkIdStore(zookeeper)
+    jobs = JobManager(job_repository, ready, disabled, scheduler)
     operate = OperateManager(
         JobStateRegistry(
-            JobRepository(zookeeper),
-            DisabledFlags(zookeeper),
-            ReadyQueue(zookeeper),
+            job_repository,
+            disabled,
+            ready,
             RunningTasks(zookeeper),
             FailoverQueue(zookeeper),
             DiagnosisStore(zookeeper),
-            FrameworkIdStore(zookeeper),
+            framework_ids,
         ),
         ReconcileRequests(zookeeper),
         mesos_url=settings.mesos_url if scheduler_settings is None else scheduler_settings.mesos_url,
-        zone=settings.zone() if scheduler_settings is None else scheduler_settings.core.zone,
+        zone=zone if scheduler_settings is None else scheduler_settings.core.zone,
         clock=clock,
         task_states=scheduler,
         run_history=store,
@@ -215,10 +218,8 @@ def build(
             history=history,
             operate=operate,
             registry=zookeeper,
-            zone=settings.zone(),
-            task_output=MesosTaskOutput(
-                settings.mesos_url, FrameworkIdStore(zookeeper).get, detect=detect_leader
-            ),
+            zone=zone,
+            task_output=MesosTaskOutput(settings.mesos_url, framework_ids.get, detect=detect_leader),
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"ELASTICJOB_GRPC_ADDRESS: {exc}") from exc

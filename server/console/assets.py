@@ -61,10 +61,6 @@ class ConsoleAssets:
         name = path.strip("/") or INDEX
         return self._assets.get(name)
 
-    @property
-    def paths(self) -> list[str]:
-        return sorted(self._assets)
-
 
 def _collect(folder: Traversable, prefix: str, files: dict[str, bytes]) -> None:
     for entry in folder.iterdir():

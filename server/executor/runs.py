@@ -95,9 +95,12 @@ class ShardOutput:
         self._log: BinaryIO | None = None
         self._stderr_tail: deque[bytes] = deque(maxlen=STDERR_TAIL_LINES)
 
-    def open(self) -> None:
-        """Open the shard's log for a new run (forgetting the previous run's stderr tail)."""
+    def new_run(self) -> None:
+        """A new run begins (started or not): the previous run's stderr tail is forgotten."""
         self._stderr_tail.clear()
+
+    def open(self) -> None:
+        """Open the shard's log for a run."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
 

@@ -294,10 +294,11 @@ class ShardTask:
         With ``run_id`` the run's start is reported: in the announcing TASK_RUNNING, else (DAEMON)
         in a MESSAGE."""
         which = f"run {run_number}" if run_number is not None else "run"
+        self._run_started = None  # this run's start and stderr: none yet
+        self._output.new_run()
         try:
             command = resolve_bootstrap(self._sandbox, self.shard.context.bootstrap_script)
         except ScriptRefused as exc:
-            self._run_started = None
             if announce_running:
                 raise _Finished(
                     "TASK_FAILED",
@@ -315,7 +316,6 @@ class ShardTask:
             try:
                 await run.start()
             except ProcessStartError as exc:
-                self._run_started = None
                 self._output.note(f"{which} of task {self.task_id} could not start: {exc}")
                 return RunResult(returncode=None, start_error=str(exc))
             finally:

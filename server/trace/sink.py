@@ -26,7 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from server.base.backoff import Backoff
 from server.domain.trace import ExecutionEvent, StatusTrace
-from server.trace.store import StoreUnavailable, TraceStore
+from server.trace.store import StoreUnavailable, TraceStore, first_line
 
 __all__ = ["BufferedTraceSink", "SinkStats"]
 
@@ -232,7 +232,7 @@ class BufferedTraceSink:
                 outage = exc
                 break
             except (sa_exc.SQLAlchemyError, ValueError) as exc:
-                refused.append(f"{event.id}: {_first_line(exc)}")
+                refused.append(f"{event.id}: {first_line(exc)}")
             else:
                 written += 1
         if refused:
@@ -302,8 +302,3 @@ class BufferedTraceSink:
             return
         if gone:
             log.info("deleted %d trace rows older than %d days", gone, self.retention.days)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return text[0] if text else type(error).__name__

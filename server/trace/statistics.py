@@ -226,28 +226,30 @@ class StatisticsAggregator:
         with self._store.begin() as connection:
             for interval in INTERVALS:
                 self._fill_results(connection, interval, now)
-        tasks, jobs = self._running_counts()
         minute = interval_start(now, INTERVALS["MINUTE"])
-        with self._store.begin() as connection:
-            self._fill_counts(
-                connection, TASK_RUNNING, "running_count", tasks, minute, INTERVALS["MINUTE"], now
-            )
-            self._fill_counts(
-                connection, JOB_RUNNING, "running_count", jobs, minute, INTERVALS["MINUTE"], now
-            )
+        if self._behind(TASK_RUNNING, minute) or self._behind(JOB_RUNNING, minute):
+            tasks, jobs = self._running_counts()
+            with self._store.begin() as connection:
+                self._fill_counts(
+                    connection, TASK_RUNNING, "running_count", tasks, minute, INTERVALS["MINUTE"], now
+                )
+                self._fill_counts(
+                    connection, JOB_RUNNING, "running_count", jobs, minute, INTERVALS["MINUTE"], now
+                )
         day = interval_start(now, INTERVALS["DAY"])
-        latest_day = self._latest(JOB_REGISTER)
-        if latest_day is None or latest_day < day:
+        if self._behind(JOB_REGISTER, day):
             registered = self._registered_count()
             with self._store.begin() as connection:
                 self._fill_counts(
                     connection, JOB_REGISTER, "registered_count", registered, day, INTERVALS["DAY"], now
                 )
 
-    def _latest(self, table: Table) -> datetime | None:
+    def _behind(self, table: Table, current: datetime) -> bool:
+        """Whether ``table`` has no row at ``current`` yet (so its count is read from the registry,
+        which is done once per interval, not on every pass)."""
         with self._store.begin() as connection:
             latest: datetime | None = connection.execute(select(func.max(table.c.statistics_time))).scalar()
-        return latest
+        return latest is None or latest < current
 
     def _fill_results(self, connection: Connection, interval: str, now: datetime) -> None:
         table = RESULT_TABLES[interval]

@@ -40,7 +40,7 @@ from server.domain.errors import HistoryUnavailable
 from server.domain.trace import ExecutionEvent, ExecutionSource, StatusSource, StatusTrace
 from server.trace.tables import EXECUTIONS, METADATA, STATUS_TRACES
 
-__all__ = ["HistoryQuery", "Page", "StoreUnavailable", "TraceStore", "naive_utc"]
+__all__ = ["HistoryQuery", "Page", "StoreUnavailable", "TraceStore", "first_line", "naive_utc"]
 
 log = logging.getLogger("server.trace")
 
@@ -148,7 +148,7 @@ class TraceStore:
             yield
         except sa_exc.SQLAlchemyError as exc:
             if _is_outage(exc):
-                raise StoreUnavailable(f"the trace store cannot {doing}: {_short(exc)}") from exc
+                raise StoreUnavailable(f"the trace store cannot {doing}: {first_line(exc)}") from exc
             raise
 
     @contextmanager
@@ -333,7 +333,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _short(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of a database error's own message (the driver's, without the statement)."""
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
 

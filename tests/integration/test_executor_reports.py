@@ -177,3 +177,25 @@ async def test_daemon_runs_are_reported_in_messages_sampled_every_n_runs(
     for call in agent.messages:
         assert call["type"] == "MESSAGE" and call["executor_id"]["value"]
     assert all(report_of(s) is None for s in agent.updates_of(task_id)), "no reports in DAEMON updates"
+
+
+async def test_a_daemon_run_that_cannot_start_is_not_blamed_on_the_previous_runs_stderr(
+    agent: AgentDouble, executor: Path
+) -> None:
+    """The cause of a run is what that run did: a run refused before it started (its script gone)
+    wrote nothing, so its cause is the refusal alone, not the stderr of the run before it."""
+    write_script(executor, "app/once.sh", 'rm -- "$0"\necho "first run gave up" >&2\nexit 3\n')
+    info = task_info(
+        "daemon_gone", job_execution_type="DAEMON", cron="* * * * * ?", bootstrap_script="app/once.sh"
+    )
+    agent.launch(info)
+
+    def completions() -> list[ExecutionReport]:
+        reports = [decode_report(base64.b64decode(call["message"]["data"])) for call in agent.messages]
+        return [r for r in reports if r.is_completion]
+
+    await until(lambda: len(completions()) >= 2, timeout=15)
+    first, second = completions()[:2]
+    assert first.failure_cause is not None and "first run gave up" in first.failure_cause
+    assert second.success is False and second.exit_code is None
+    assert second.failure_cause is not None and "first run gave up" not in second.failure_cause

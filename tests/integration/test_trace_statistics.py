@@ -42,13 +42,22 @@ class Registry:
     def __init__(self) -> None:
         self.tasks, self.jobs, self.registered = 0, 0, 0
         self.leading = True
+        self.reads: list[str] = []
+
+    def running_counts(self) -> tuple[int, int]:
+        self.reads.append("running")
+        return self.tasks, self.jobs
+
+    def registered_count(self) -> int:
+        self.reads.append("registered")
+        return self.registered
 
     def aggregator(self, store: TraceStore) -> StatisticsAggregator:
         return StatisticsAggregator(
             store,
             leading=lambda: self.leading,
-            running_counts=lambda: (self.tasks, self.jobs),
-            registered_count=lambda: self.registered,
+            running_counts=self.running_counts,
+            registered_count=self.registered_count,
         )
 
 
@@ -135,6 +144,19 @@ def test_running_counts_each_minute_with_gaps_filled_by_the_last_count(store: Tr
         (DAY0 + timedelta(days=1), 7),
         (DAY0 + timedelta(days=2), 9),
     ]
+
+
+def test_the_registry_is_read_once_per_counted_interval(store: TraceStore) -> None:
+    """A pass runs every 15 seconds, a count row is written once a minute (running counts) or a
+    day (registered jobs): passes in between leave ZooKeeper alone."""
+    registry = Registry()
+    aggregator = registry.aggregator(store)
+    t = DAY0 + timedelta(hours=3)
+    for seconds in (5, 20, 35, 50):
+        aggregator.aggregate(t + timedelta(seconds=seconds))
+    assert registry.reads == ["running", "registered"]
+    aggregator.aggregate(t + timedelta(minutes=1, seconds=5))
+    assert registry.reads == ["running", "registered", "running"]
 
 
 def test_only_the_leader_aggregates(store: TraceStore) -> None:

@@ -53,6 +53,11 @@ def test_the_trace_variables_are_read() -> None:
     [
         ("ELASTICJOB_EVENT_TRACE_RDB_URL", "mysql://db/history"),
         ("ELASTICJOB_EVENT_TRACE_RDB_URL", "not a url"),
+        # A supported database through a driver that is not installed (SQLAlchemy's
+        # ``dialect+driver://`` form): refused here, not a traceback when the store is built.
+        ("ELASTICJOB_EVENT_TRACE_RDB_URL", "postgresql+asyncpg://db/history"),
+        ("ELASTICJOB_EVENT_TRACE_RDB_URL", "postgresql+psycopg2://db/history"),
+        ("ELASTICJOB_EVENT_TRACE_RDB_URL", "sqlite+aiosqlite:///history.db"),
         ("ELASTICJOB_EVENT_TRACE_RETENTION_DAYS", "0"),
         ("ELASTICJOB_EVENT_TRACE_RETENTION_DAYS", "month"),
         ("ELASTICJOB_EVENT_TRACE_BUFFER", "0"),
@@ -61,6 +66,14 @@ def test_the_trace_variables_are_read() -> None:
 def test_bad_trace_variables_are_refused_naming_them(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_environment({**DEV, variable: value})
+
+
+def test_a_postgresql_url_without_a_driver_means_psycopg() -> None:
+    """SQLAlchemy 2.1's default PostgreSQL driver is psycopg (3), the one installed."""
+    url = "postgresql://user@db/history"
+    assert (
+        Settings.from_environment({**DEV, "ELASTICJOB_EVENT_TRACE_RDB_URL": url}).event_trace_rdb_url == url
+    )
 
 
 def test_make_run_keeps_history_in_var_unless_told_otherwise(tmp_path: Path) -> None:
