@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import grpc
@@ -10,6 +9,7 @@ from elasticjob.cloud.v1 import operate_pb2, operate_pb2_grpc
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
+from server.api import convert
 from server.domain.trace import ExecutionEvent
 from server.usecases.operate import JobState, OperateManager
 
@@ -42,11 +42,7 @@ class OperateServicer(operate_pb2_grpc.OperateServiceServicer):
     def ListSandboxesArray(
         self, request: operate_pb2.ListSandboxesRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        found = [
-            {"hostname": sandbox.hostname, "path": sandbox.path}
-            for sandbox in self._operate.sandboxes(request.app_name)
-        ]
-        return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(found).encode())
+        return convert.json_array(self.ListSandboxes(request, context).sandboxes)
 
 
 def _time(moment: datetime | None) -> str:

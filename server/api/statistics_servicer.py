@@ -3,15 +3,11 @@ JSON array in an HttpBody (3.0 answered bare arrays), each element printed as it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import grpc
-import orjson
 from elasticjob.cloud.v1 import statistics_pb2, statistics_pb2_grpc
 from google.api import httpbody_pb2
-from google.protobuf import json_format
-from google.protobuf.message import Message
 
+from server.api import convert
 from server.api.event_servicer import iso_time
 from server.trace.statistics import CountStatistics, ResultStatistics
 from server.usecases.history import History
@@ -39,11 +35,6 @@ def _running(row: CountStatistics) -> statistics_pb2.RunningStatistics:
     )
 
 
-def _json_array(rows: Sequence[Message]) -> httpbody_pb2.HttpBody:
-    printed = [json_format.MessageToDict(row, always_print_fields_with_no_presence=True) for row in rows]
-    return httpbody_pb2.HttpBody(content_type="application/json", data=orjson.dumps(printed))
-
-
 class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
     def __init__(self, history: History) -> None:
         self._history = history
@@ -51,7 +42,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
     def ListTaskResultStatistics(
         self, request: statistics_pb2.ListTaskResultStatisticsRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return _json_array([_result(row) for row in self._history.task_results_since(request.since)])
+        return convert.json_array([_result(row) for row in self._history.task_results_since(request.since)])
 
     def GetTaskResultStatistics(
         self, request: statistics_pb2.GetTaskResultStatisticsRequest, context: grpc.ServicerContext
@@ -61,17 +52,17 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
     def ListTaskRunningStatistics(
         self, request: statistics_pb2.ListRunningStatisticsRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return _json_array([_running(row) for row in self._history.task_running_since(request.since)])
+        return convert.json_array([_running(row) for row in self._history.task_running_since(request.since)])
 
     def ListJobRunningStatistics(
         self, request: statistics_pb2.ListRunningStatisticsRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return _json_array([_running(row) for row in self._history.job_running_since(request.since)])
+        return convert.json_array([_running(row) for row in self._history.job_running_since(request.since)])
 
     def ListJobRegisterStatistics(
         self, request: statistics_pb2.ListJobRegisterStatisticsRequest, context: grpc.ServicerContext
     ) -> httpbody_pb2.HttpBody:
-        return _json_array(
+        return convert.json_array(
             [
                 statistics_pb2.JobRegisterStatistics(
                     id=row.id,

@@ -201,7 +201,7 @@ class JobRepository:
         that was absent is asserted absent in the transaction (created and deleted again in it:
         the create fails if a scheduler created it meanwhile), so none can be left behind. The
         jobs' generation moves in the same transaction."""
-        removal = self._removal(job_name)
+        (removal,) = self._removals([(job_name, _ANY_VERSION)])
 
         def build(transaction: TransactionOps) -> None:
             transaction.set_data(self._paths.jobs, b"", _ANY_VERSION)
@@ -279,19 +279,9 @@ class JobRepository:
             self._paths.disabled_job(job_name),
         ]
 
-    def _removal(self, job_name: str, version: int = _ANY_VERSION) -> _Removal:
-        """What removing the job deletes: its state subtrees (read now) and its config node."""
-        owned: list[str] = []
-        absent: list[str] = []
-        for root in self._roots(job_name):
-            subtree = self._subtree(root)
-            owned.extend(subtree)
-            if not subtree:
-                absent.append(root)
-        return _Removal(owned, absent, self._paths.job(job_name), version)
-
     def _removals(self, jobs: list[tuple[str, int]]) -> list[_Removal]:
-        """``_removal`` of each (job, version), the subtrees read level by level for all at once."""
+        """What removing each (job, version) deletes: its state subtrees (read now, level by level
+        for all the jobs at once) and its config node."""
         roots = {name: self._roots(name) for name, _ in jobs}
         subtrees = self._subtrees([root for job_roots in roots.values() for root in job_roots])
         removals: list[_Removal] = []
@@ -302,7 +292,8 @@ class JobRepository:
         return removals
 
     def _subtrees(self, roots: list[str]) -> dict[str, list[str]]:
-        """``_subtree`` of each root, one bulk read per level of depth."""
+        """The paths under and including each root, children before parents (none when the root
+        is absent), one bulk read per level of depth."""
         found: dict[str, list[str]] = {root: [] for root in roots}
         level = [(root, root) for root in roots]  # (node, the root it is under)
         levels: list[list[tuple[str, str]]] = []
@@ -332,18 +323,6 @@ class JobRepository:
             return
         transaction.check(self._paths.jobs, stamp.generation)
         transaction.check(self._paths.job(job_name), stamp.version)
-
-    def _subtree(self, root: str) -> list[str]:
-        """Paths under and including ``root``, children before parents; empty if ``root`` is absent."""
-        try:
-            children = self._zk.call(lambda c: c.get_children_async(root))
-        except NoNodeError:
-            return []
-        paths: list[str] = []
-        for child in children:
-            paths.extend(self._subtree(RegistryPaths.child(root, child)))
-        paths.append(root)
-        return paths
 
 
 @dataclass(frozen=True, slots=True)

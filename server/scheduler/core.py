@@ -461,7 +461,7 @@ class SchedulerCore:
         async with self._lock:
             # Traced under the lock: a launch's TASK_STAGING (traced once its ACCEPT is settled,
             # under the lock) comes before the task's updates.
-            self.tracing.status(status, update.task_id)
+            self.tracing.status(update, status)
             self.metering.status(update.state, update.reason)
             executor = self.executors.observe(update.task_id, update.text, status)
             if await self.task_updates.handle(update):

@@ -45,6 +45,15 @@ class OfferPeak:
     total_cpus: float
     total_mem: float
 
+    def covers(self, other: OfferPeak) -> bool:
+        """Whether this peak is at least ``other`` in every amount."""
+        return (
+            self.cpus >= other.cpus
+            and self.mem >= other.mem
+            and self.total_cpus >= other.total_cpus
+            and self.total_mem >= other.total_mem
+        )
+
     def combined(self, other: OfferPeak) -> OfferPeak:
         return OfferPeak(
             max(self.cpus, other.cpus),
@@ -71,7 +80,9 @@ class OfferPeak:
 
 
 class OfferWindow:
-    """The peaks of the offer batches received in the last ``seconds`` (monotonic time)."""
+    """The peaks of the offer batches received in the last ``seconds`` (monotonic time). A batch
+    whose peak a later one covers is forgotten when the later one comes (it would leave the window
+    first), so offers seen again at every step keep one batch, not one per step."""
 
     def __init__(self, seconds: float = OFFER_WINDOW_SECONDS) -> None:
         self.seconds = seconds
@@ -79,8 +90,12 @@ class OfferWindow:
 
     def record(self, offers: Sequence[Offer], at: float) -> None:
         peak = OfferPeak.of(offers)
-        if peak is not None:
-            self._batches.append((at, peak))
+        if peak is None:
+            return
+        batches = self._batches
+        while batches and peak.covers(batches[-1][1]):
+            batches.pop()
+        batches.append((at, peak))
 
     def peak(self, now: float) -> OfferPeak | None:
         """The peak over the window ending at ``now``; None when no offer came in it."""

@@ -27,8 +27,9 @@ class SchedulerMeter:
 
     def __init__(self, state: SchedulerState) -> None:
         self._state = state
-        #: job → monotonic time of its earliest fire not launched yet.
-        self._fired_at: dict[str, float] = {}
+        #: job → monotonic time of its earliest fire not launched yet, and the creation zxid of
+        #: the job's node then (a job registered again under the name is another job).
+        self._fired_at: dict[str, tuple[float, int | None]] = {}
         self.suppressed: Callable[[], bool] = lambda: False
         metrics.follow_scheduler(self)
 
@@ -42,7 +43,7 @@ class SchedulerMeter:
                 continue
             metrics.FIRES.inc(fire.count)
             metrics.FIRE_LATENESS.observe(max(0.0, (now - fire.scheduled_at).total_seconds()))
-            self._fired_at.setdefault(fire.job_name, taken)
+            self._fired_at.setdefault(fire.job_name, (taken, self._created(fire.job_name)))
 
     def launched(self, placements: list[Placement]) -> None:
         """The master took an ACCEPT of these tasks."""
@@ -52,12 +53,16 @@ class SchedulerMeter:
             task_id = placement.task_id
             counts[task_id.execution_type] += 1
             if task_id.execution_type is ExecutionType.READY:
-                fired_at = self._fired_at.pop(task_id.job_name, None)
-                if fired_at is not None:
-                    metrics.FIRE_TO_LAUNCH.observe(max(0.0, now - fired_at))
+                fired = self._fired_at.pop(task_id.job_name, None)
+                if fired is not None and fired[1] == self._created(task_id.job_name):
+                    metrics.FIRE_TO_LAUNCH.observe(max(0.0, now - fired[0]))
         for execution_type, count in counts.items():
             if count:
                 metrics.LAUNCHES.labels(execution_type.value).inc(count)
+
+    def _created(self, job_name: str) -> int | None:
+        stamp = self._state.job_stamps.get(job_name)
+        return None if stamp is None else stamp.created
 
     def job_removed(self, job_name: str) -> None:
         self._fired_at.pop(job_name, None)

@@ -34,6 +34,7 @@ from server.domain.trace import ExecutionEvent, ExecutionSource, NoTrace, Status
 from server.mesos.states import ACTIVE_STATES, TERMINAL_STATES
 from server.scheduler.matching import Placement
 from server.scheduler.state import SchedulerState
+from server.scheduler.task_updates import StatusUpdate
 
 __all__ = ["TaskTracing"]
 
@@ -106,22 +107,15 @@ class TaskTracing:
             self._status(task_id, text, "TASK_STAGING", "", task_id.agent_id, now)
         misfired -= launched_misfired
 
-    def status(self, status: Mapping[str, Any], task_id: TaskId | None = None) -> None:
-        """A status update as received (``task_id``: its task id, if parsed already; only ours are
-        traced)."""
+    def status(self, update: StatusUpdate, status: Mapping[str, Any]) -> None:
+        """A status update of a task of ours as received (``status``: its JSON, for the agent and
+        the data)."""
         if not self._enabled:
             return
-        text = str(status.get("task_id", {}).get("value", ""))
-        if task_id is None:
-            try:
-                task_id = TaskId.parse(text)
-            except TaskIdError:
-                return
-        state = str(status.get("state", ""))
-        message = _with_reason(state, str(status.get("reason", "")), str(status.get("message", "")))
+        task_id, text, state = update.task_id, update.text, update.state
+        message = _with_reason(state, update.reason, update.message)
         agent_id = str(status.get("agent_id", {}).get("value", "")) or task_id.agent_id
-        now = self._now()
-        self._status(task_id, text, state, message, agent_id, now)
+        self._status(task_id, text, state, message, agent_id, self._now())
         data = status.get("data")
         if isinstance(data, str) and data:
             self._report(task_id, text, _decode_base64(data), agent_id)

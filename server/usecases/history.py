@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from server.domain.errors import InvalidArgument
 from server.domain.trace import ExecutionEvent, StatusSource, StatusTrace
+from server.mesos.states import ALL_STATES
 from server.trace.statistics import CountStatistics, ResultStatistics, StatisticsReader, interval_start
 from server.trace.store import HistoryQuery, Page, TraceStore
 
@@ -67,13 +68,6 @@ STATUS_TRACE_FILTERS = {
     "executionType": "execution_type",
     "state": "state",
 }
-_STATES = frozenset(
-    {
-        "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_FINISHED", "TASK_FAILED",
-        "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED", "TASK_UNREACHABLE", "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN",
-    }
-)  # fmt: skip
 
 
 def parse_time(name: str, raw: str, zone: tzinfo) -> datetime:
@@ -129,7 +123,7 @@ def _check_status_filter(name: str, value: str) -> str | int:
         raise InvalidArgument(f"source must be CLOUD_SCHEDULER or CLOUD_EXECUTOR, not {value!r}", field=name)
     if name == "executionType" and value not in ("READY", "FAILOVER"):
         raise InvalidArgument(f"executionType must be READY or FAILOVER, not {value!r}", field=name)
-    if name == "state" and value not in _STATES:
+    if name == "state" and value not in ALL_STATES:
         raise InvalidArgument(
             f"state must be a Mesos task state such as TASK_RUNNING, not {value!r}", field=name
         )

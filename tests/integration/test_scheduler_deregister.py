@@ -33,9 +33,9 @@ class RacingJobs(JobRepository):
         self._race: Callable[[], None] | None = race
         self._running_root = rig.zookeeper.paths.running
 
-    def _subtree(self, root: str) -> list[str]:
-        paths = super()._subtree(root)
-        if self._race is not None and root.startswith(self._running_root + "/"):
+    def _subtrees(self, roots: list[str]) -> dict[str, list[str]]:
+        paths = super()._subtrees(roots)
+        if self._race is not None and any(root.startswith(self._running_root + "/") for root in roots):
             race, self._race = self._race, None
             race()
         return paths

@@ -10,6 +10,7 @@ cpuCount / memoryMB for the executor in the same way).
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
@@ -164,6 +165,29 @@ def test_the_offer_window_forgets_batches_older_than_its_length() -> None:
     assert window.peak(250.0) == peak(8, 8192)
     assert window.peak(301.0) == peak(2, 1024)
     assert window.peak(501.0) is None
+
+
+def test_the_offer_window_peak_is_the_largest_of_each_amount_over_the_batches_in_it() -> None:
+    """Batches covered by a later one are dropped as they come; the peak stays what every batch in
+    the window gives, amount by amount."""
+    rng = random.Random(7)
+    window = OfferWindow(30)
+    recorded: list[tuple[float, OfferPeak]] = []
+    at = 0.0
+    for _ in range(2000):
+        at += rng.choice([0.0, 0.5, 5.0, 29.0])
+        offers = [
+            offer(rng.choice([1, 2, 4]), rng.choice([512, 1024]), rng.choice("ab"), n) for n in range(2)
+        ]
+        window.record(offers, at)
+        found = OfferPeak.of(offers)
+        assert found is not None
+        recorded.append((at, found))
+        in_window = [p for when, p in recorded if at - when <= 30]
+        expected = in_window[0]
+        for other in in_window[1:]:
+            expected = expected.combined(other)
+        assert window.peak(at) == expected
 
 
 @pytest.mark.parametrize(
