@@ -333,7 +333,8 @@ async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster:
 
 async def test_operator_api_answers_agent_calls_in_agent_proto_shapes(cluster: EmbeddedCluster) -> None:
     """``POST /api/v1`` on the agent (agent.proto): GET_STATE's tasks, executors and frameworks,
-    GET_CONTAINERS with the executor's pid; GET_AGENTS is a master call (400 here)."""
+    GET_FLAGS with the ``work_dir`` of ``/state``, GET_CONTAINERS with the executor's pid;
+    GET_AGENTS is a master call (400 here)."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "here", "sleep 30")))
@@ -342,6 +343,8 @@ async def test_operator_api_answers_agent_calls_in_agent_proto_shapes(cluster: E
         assert health == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
         agent = (await _call(cluster.agent_url, {"type": "GET_AGENT"})).json()["get_agent"]
         assert agent["agent_info"]["id"] == {"value": cluster.agent_id}
+        flags = (await _call(cluster.agent_url, {"type": "GET_FLAGS"})).json()["get_flags"]["flags"]
+        assert {"name": "work_dir", "value": str(cluster.agent.work_dir)} in flags
         state = (await _call(cluster.agent_url, {"type": "GET_STATE"})).json()["get_state"]
         assert [t["task_id"]["value"] for t in state["get_tasks"]["launched_tasks"]] == ["here"]
         frameworks = state["get_frameworks"]["frameworks"]

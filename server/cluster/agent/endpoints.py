@@ -20,7 +20,7 @@ from server.cluster.resources import Resources
 from server.cluster.state import resources_json, task_json, version_json
 from server.mesos.values import JsonObject
 
-__all__ = ["AgentEndpoints", "agent_state", "agent_task_json", "executor_resources"]
+__all__ = ["AgentEndpoints", "agent_flags", "agent_state", "agent_task_json", "executor_resources"]
 
 
 def _framework_role(framework: AgentFramework) -> str:
@@ -104,6 +104,18 @@ def _framework_json(framework: AgentFramework, agent_id: str) -> JsonObject:
     return document
 
 
+def agent_flags(agent: Agent) -> dict[str, str]:
+    """The agent's flags as ``/state`` and ``GET_FLAGS`` show them."""
+    return {
+        "work_dir": str(agent.work_dir),
+        "hostname": agent.hostname,
+        "ip": agent.host,
+        "port": str(agent.port),
+        "executor_registration_timeout": f"{agent.settings.executor_registration_timeout}secs",
+        "executor_shutdown_grace_period": f"{agent.settings.executor_shutdown_grace_period}secs",
+    }
+
+
 def agent_state(agent: Agent, *, master_hostname: str, started_at: float) -> JsonObject:
     """The agent's ``/state`` document."""
     frameworks = agent.frameworks()
@@ -123,14 +135,7 @@ def agent_state(agent: Agent, *, master_hostname: str, started_at: float) -> Jso
         "reserved_resources_allocated": {},
         "attributes": {},
         "master_hostname": master_hostname,
-        "flags": {
-            "work_dir": str(agent.work_dir),
-            "hostname": agent.hostname,
-            "ip": agent.host,
-            "port": str(agent.port),
-            "executor_registration_timeout": f"{agent.settings.executor_registration_timeout}secs",
-            "executor_shutdown_grace_period": f"{agent.settings.executor_shutdown_grace_period}secs",
-        },
+        "flags": agent_flags(agent),
         "frameworks": [_framework_json(f, agent.agent_id) for f in frameworks if not f.removed],
         "completed_frameworks": [_framework_json(f, agent.agent_id) for f in frameworks if f.removed],
     }
