@@ -172,7 +172,8 @@ async def test_state_summary_health_redirect_version_and_metrics(cluster: Embedd
 
 async def test_agent_state_shows_executors_with_their_directories(cluster: EmbeddedCluster) -> None:
     """The agent's ``/slave(1)/state``: ``flags.work_dir``, frameworks, executors with
-    ``directory`` (the sandbox, under the work dir) and their tasks (src/slave/http.cpp)."""
+    ``directory`` (the sandbox, under the work dir) and their tasks (src/slave/http.cpp); the
+    ``slave/*_used`` metrics count what the running task holds."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "busy", "sleep 30")))
@@ -192,6 +193,7 @@ async def test_agent_state_shows_executors_with_their_directories(cluster: Embed
             assert executor["tasks"][0]["state"] == "TASK_RUNNING"
         metrics = (await _get(cluster.agent_url + "/metrics/snapshot")).json()
         assert metrics["slave/tasks_running"] == 1.0 and metrics["slave/registered"] == 1.0
+        assert metrics["slave/cpus_used"] == 0.1 and metrics["slave/mem_used"] == 32.0  # the task's
         assert (await _get(cluster.agent_url + "/version")).json()["version"].startswith("1.")
         assert (await _get(cluster.agent_url + "/health")).status_code == 200
 

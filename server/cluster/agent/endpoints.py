@@ -47,12 +47,17 @@ def agent_task_json(task: AgentTask, run: ExecutorRun, agent_id: str, role: str)
     )
 
 
-def executor_resources(run: ExecutorRun) -> list[JsonObject]:
-    """What the executor and its live tasks hold, as a ``Resource`` list."""
+def _held(run: ExecutorRun) -> Resources:
+    """What the executor and its live tasks hold."""
     total = Resources.from_json(run.info.get("resources") or [])
     for task in run.live_tasks:
         total = total + Resources.from_json(task.info.get("resources") or [])
-    return total.to_json()
+    return total
+
+
+def executor_resources(run: ExecutorRun) -> list[JsonObject]:
+    """What the executor and its live tasks hold, as a ``Resource`` list."""
+    return _held(run).to_json()
 
 
 def _executor_json(run: ExecutorRun, agent_id: str, role: str) -> JsonObject:
@@ -147,7 +152,7 @@ def agent_metrics(agent: Agent, started_at: float) -> dict[str, float]:
     live = [run for run in runs if run.state is not ExecutorState.TERMINATED]
     used = Resources()
     for run in live:
-        used = used + Resources.from_json(executor_resources(run))
+        used = used + _held(run)
     metrics: dict[str, float] = {
         "slave/registered": 1.0,
         "slave/uptime_secs": time.time() - started_at,
