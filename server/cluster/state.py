@@ -76,12 +76,12 @@ def resources_json(resources: Iterable[Any]) -> dict[str, Any]:
 
 
 def resource_role(resources: Sequence[Any], default: str = "*") -> str:
-    """The role the resources are allocated to (``allocation_info.role``), else ``default``."""
+    """The role the resources are allocated to (``allocation_info.role``), else ``default``; an
+    ``allocation_info`` that is not an object names no role."""
     for resource in resources:
-        if isinstance(resource, Mapping):
-            role = (resource.get("allocation_info") or {}).get("role")
-            if isinstance(role, str):
-                return role
+        allocation = resource.get("allocation_info") if isinstance(resource, Mapping) else None
+        if isinstance(allocation, Mapping) and isinstance(allocation.get("role"), str):
+            return str(allocation["role"])
     return default
 
 

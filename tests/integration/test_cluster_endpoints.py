@@ -430,3 +430,26 @@ async def test_operator_api_lists_and_reads_sandbox_files_on_the_agent(cluster: 
     )
     assert negative.status_code == 400 and "offset" in negative.text
     assert (await _call(cluster.agent_url, {"type": "READ_FILE"})).status_code == 400
+
+
+async def test_state_answers_for_a_task_whose_allocation_info_is_not_an_object(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A task's role on the endpoints is its resources' ``allocation_info.role`` (master.proto's
+    ``Task.role``); a resource whose ``allocation_info`` is not an object names no role, and both
+    the master's and the agent's ``/state`` still answer, with the framework's role ``*``."""
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        task = command_task(offer, "odd", "sleep 30")
+        for resource in task["resources"]:
+            resource["allocation_info"] = "jobs"
+        await client.accept([offer["id"]["value"]], launch(task))
+        await scheduler.wait_for_state("odd", "TASK_RUNNING")
+        master = await _get(cluster.master_url + "/master/state")
+        assert master.status_code == 200
+        (framework,) = master.json()["frameworks"]
+        assert [(t["id"], t["role"]) for t in framework["tasks"]] == [("odd", "*")]
+        agent = await _get(cluster.agent_url + "/slave(1)/state")
+        assert agent.status_code == 200
+        (executor,) = agent.json()["frameworks"][0]["executors"]
+        assert [(t["id"], t["role"]) for t in executor["tasks"]] == [("odd", "*")]
