@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from server.cluster.master.core import VERSION
-from server.cluster.resources import format_ranges
+from server.cluster.resources import format_ranges, resource_role
 from server.mesos.values import JsonObject
 
 __all__ = [
@@ -73,16 +73,6 @@ def resources_json(resources: Iterable[Any]) -> dict[str, Any]:
     for name, values in items.items():
         summary[name] = "{" + ", ".join(values) + "}"
     return summary
-
-
-def resource_role(resources: Sequence[Any], default: str = "*") -> str:
-    """The role the resources are allocated to (``allocation_info.role``), else ``default``; an
-    ``allocation_info`` that is not an object names no role."""
-    for resource in resources:
-        allocation = resource.get("allocation_info") if isinstance(resource, Mapping) else None
-        if isinstance(allocation, Mapping) and isinstance(allocation.get("role"), str):
-            return str(allocation["role"])
-    return default
 
 
 def task_json(
