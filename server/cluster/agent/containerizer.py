@@ -244,8 +244,10 @@ def _allocation_role(framework: AgentFramework, run: ExecutorRun) -> str:
     roles = framework.info.get("roles") or []
     role = framework.info.get("role")
     if roles and isinstance(roles[0], str):
-        role = roles[0]
-    return resource_role(resources, role if isinstance(role, str) and role else "*")
+        default = str(roles[0])
+    else:
+        default = role if isinstance(role, str) and role else "*"
+    return resource_role(resources, default)
 
 
 def _create_sandbox(sandbox: Path, credentials: Credentials | None) -> None:
