@@ -164,6 +164,7 @@ async def test_state_summary_health_redirect_version_and_metrics(cluster: Embedd
     assert metrics["master/tasks_finished"] == 1.0
     assert metrics["master/tasks_running"] == 0.0
     assert metrics["master/frameworks_active"] == 0.0  # the framework above has disconnected
+    assert metrics["master/frameworks_disconnected"] == metrics["master/frameworks_inactive"] == 1.0
     assert metrics["master/slaves_active"] == 1.0 and metrics["master/elected"] == 1.0
 
 

@@ -320,6 +320,8 @@ def master_metrics(master: Master) -> dict[str, float]:
     frameworks = master.frameworks()
     total: Resources = master.agent.resources
     used = master.used_resources()
+    connected = float(sum(1 for f in frameworks if f.connected))
+    disconnected = len(frameworks) - connected
     metrics: dict[str, float] = {
         "master/elected": 1.0,
         "master/uptime_secs": time.time() - master.started_at,
@@ -328,10 +330,10 @@ def master_metrics(master: Master) -> dict[str, float]:
         "master/slaves_connected": 1.0,
         "master/slaves_disconnected": 0.0,
         "master/slaves_unreachable": 0.0,
-        "master/frameworks_active": float(sum(1 for f in frameworks if f.connected)),
-        "master/frameworks_inactive": float(sum(1 for f in frameworks if not f.connected)),
-        "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
-        "master/frameworks_disconnected": float(sum(1 for f in frameworks if not f.connected)),
+        "master/frameworks_active": connected,
+        "master/frameworks_inactive": disconnected,
+        "master/frameworks_connected": connected,
+        "master/frameworks_disconnected": disconnected,
         "master/outstanding_offers": float(sum(len(f.offers) for f in frameworks)),
     }
     for name in ("cpus", "mem", "disk", "gpus"):
