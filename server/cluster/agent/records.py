@@ -109,3 +109,9 @@ class AgentFramework:
     def has_capability(self, name: str) -> bool:
         capabilities = self.info.get("capabilities") or []
         return any(isinstance(item, dict) and item.get("type") == name for item in capabilities)
+
+    @property
+    def dropped_task_state(self) -> str:
+        """What a task becomes that the agent could not start: ``TASK_DROPPED``, or ``TASK_LOST``
+        without PARTITION_AWARE."""
+        return "TASK_DROPPED" if self.has_capability("PARTITION_AWARE") else "TASK_LOST"
