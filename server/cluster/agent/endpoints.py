@@ -100,12 +100,9 @@ def _framework_json(framework: AgentFramework, agent_id: str) -> JsonObject:
         document["roles"] = list(info.get("roles") or [])
     else:
         document["role"] = role
-    live = [run for run in framework.executors.values() if run.state is not ExecutorState.TERMINATED]
-    done = [*(run for run in framework.executors.values() if run.state is ExecutorState.TERMINATED)]
+    live, done = framework.runs()
     document["executors"] = [_executor_json(run, agent_id, role) for run in live]
-    document["completed_executors"] = [
-        _executor_json(run, agent_id, role) for run in [*done, *framework.completed_executors]
-    ]
+    document["completed_executors"] = [_executor_json(run, agent_id, role) for run in done]
     return document
 
 

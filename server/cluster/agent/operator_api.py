@@ -18,7 +18,7 @@ from aiohttp import web
 from server.cluster.agent.core import Agent
 from server.cluster.agent.endpoints import agent_flags, agent_metrics
 from server.cluster.agent.files import MAX_READ_LENGTH, FileRefused, SandboxFiles, group_name, user_name
-from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState
+from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun
 from server.cluster.endpoints import OperatorHandler, serve_operator_call
 from server.cluster.state import seconds_time, version_json
 from server.cluster.wire import CallRefused
@@ -102,9 +102,9 @@ class AgentOperatorApi:
         live: list[ExecutorRun] = []
         done: list[ExecutorRun] = []
         for framework in self._frameworks():
-            for run in framework.executors.values():
-                (done if run.state is ExecutorState.TERMINATED else live).append(run)
-            done.extend(framework.completed_executors)
+            framework_live, framework_done = framework.runs()
+            live.extend(framework_live)
+            done.extend(framework_done)
         return live, done
 
     def get_frameworks(self) -> JsonObject:
