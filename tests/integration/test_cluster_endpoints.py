@@ -305,7 +305,7 @@ async def test_files_browse_lists_entries_and_download_sends_bytes(cluster: Embe
 
 async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster: EmbeddedCluster) -> None:
     """``POST /api/v1`` on the master: ``{"type": T, "<t>": {...}}`` per master.proto's
-    Response (docs/operator-http-api.md)."""
+    Response (docs/operator-http-api.md); GET_FLAGS lists the flags ``/master/state`` shows."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "op", "sleep 30")))
@@ -315,6 +315,9 @@ async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster:
         assert health.json() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
         version = (await _call(cluster.master_url, {"type": "GET_VERSION"})).json()
         assert version["get_version"]["version_info"]["version"].startswith("1.")
+        flags = (await _call(cluster.master_url, {"type": "GET_FLAGS"})).json()["get_flags"]["flags"]
+        state_flags = (await _get(cluster.master_url + "/master/state")).json()["flags"]
+        assert {flag["name"]: flag["value"] for flag in flags} == state_flags  # one set of flags
         agents = (await _call(cluster.master_url, {"type": "GET_AGENTS"})).json()["get_agents"]
         (agent,) = agents["agents"]
         assert agent["agent_info"]["id"] == {"value": cluster.agent_id}

@@ -31,6 +31,7 @@ __all__ = [
     "MasterEndpoints",
     "agent_pid",
     "framework_json",
+    "master_flags",
     "master_pid",
     "master_state",
     "master_tasks",
@@ -202,7 +203,8 @@ def _frameworks(master: Master, selected: Callable[[str], bool]) -> tuple[list[J
     return registered, completed
 
 
-def _flags(master: Master) -> dict[str, str]:
+def master_flags(master: Master) -> dict[str, str]:
+    """The master's flags as ``/master/state`` and ``GET_FLAGS`` show them."""
     settings = master.settings
     flags = {
         "hostname": master.host,
@@ -234,7 +236,7 @@ def master_state(master: Master) -> JsonObject:
         "unreachable_slaves": 0,
         "leader": pid,
         "leader_info": master.master_info(),
-        "flags": _flags(master),
+        "flags": master_flags(master),
         "slaves": [_slave_json(master)],
         "recovered_slaves": [],
         "frameworks": registered,
