@@ -410,10 +410,10 @@ class ThreadedFramework:
                         return dict(status)
             return None
 
-        found = await until(
-            reached, timeout=timeout, what=f"{task_id} {state} (seen {self.states_of(task_id)})"
-        )
-        return found
+        try:
+            return await until(reached, timeout=timeout, what=f"{task_id} {state}")
+        except AssertionError as timed_out:  # name what had arrived by then, not at the start
+            raise AssertionError(f"{timed_out} (seen {self.states_of(task_id)})") from None
 
     async def next_offer(self, after: int, timeout: float = 10.0) -> Any:
         """The first offer received after the first ``after`` ones."""

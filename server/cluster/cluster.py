@@ -152,9 +152,7 @@ class EmbeddedCluster:
         app = web.Application()
         app.router.add_route("*", EXECUTOR_API_PATH, api.handle)
         app.router.add_route("*", "/slave(1)" + EXECUTOR_API_PATH, api.handle)
-        operator_api = AgentOperatorApi(
-            self.agent, master_hostname=self.settings.host, started_at=self._agent_endpoints.started_at
-        )
+        operator_api = AgentOperatorApi(self.agent, started_at=self._agent_endpoints.started_at)
         app.router.add_route("*", OPERATOR_API_PATH, operator_api.handle)
         app.router.add_route("*", "/slave(1)" + OPERATOR_API_PATH, operator_api.handle)
         self._agent_endpoints.routes(app)

@@ -7,16 +7,17 @@ Ranges are kept as sorted, merged, inclusive ``(begin, end)`` pairs; adding is t
 subtracting removes the covered numbers, and a bag contains another when every range of the other
 lies inside its own (``Value::Ranges`` arithmetic in Mesos' ``src/common/values.cpp``). ``SET``
 resources do not exist on the embedded agent; a TaskInfo asking for one is refused with a
-:class:`ResourceError` naming the resource.
+:class:`ResourceError` naming the resource. :func:`resource_role` reads the role a ``Resource``
+list is allocated to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Ranges", "ResourceError", "Resources", "format_ranges", "parse_ranges"]
+__all__ = ["Ranges", "ResourceError", "Resources", "format_ranges", "parse_ranges", "resource_role"]
 
 _SCALE = 1000  # three decimal digits, as Mesos' Value::Scalar
 
@@ -86,6 +87,16 @@ def parse_ranges(text: str) -> Ranges:
             raise ResourceError(f"range {item} must have 0 <= begin <= end")
         pairs.append(pair)
     return _merged(pairs)
+
+
+def resource_role(resources: Sequence[Any], default: str = "*") -> str:
+    """The role the resources are allocated to (``allocation_info.role``), else ``default``; an
+    ``allocation_info`` that is not an object names no role."""
+    for resource in resources:
+        allocation = resource.get("allocation_info") if isinstance(resource, Mapping) else None
+        if isinstance(allocation, Mapping) and isinstance(allocation.get("role"), str):
+            return str(allocation["role"])
+    return default
 
 
 @dataclass(frozen=True, slots=True)

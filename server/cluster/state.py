@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from server.cluster.master.core import VERSION
+from server.cluster.resources import format_ranges, resource_role
 from server.mesos.values import JsonObject
 
 __all__ = [
@@ -68,20 +69,10 @@ def resources_json(resources: Iterable[Any]) -> dict[str, Any]:
                 str(item) for item in (resource.get("set") or {}).get("item") or []
             )
     for name, spans in ranges.items():
-        summary[name] = "[" + ", ".join(f"{begin}-{end}" for begin, end in sorted(spans)) + "]"
+        summary[name] = format_ranges(tuple(sorted(spans)))
     for name, values in items.items():
         summary[name] = "{" + ", ".join(values) + "}"
     return summary
-
-
-def resource_role(resources: Sequence[Any], default: str = "*") -> str:
-    """The role the resources are allocated to (``allocation_info.role``), else ``default``."""
-    for resource in resources:
-        if isinstance(resource, Mapping):
-            role = (resource.get("allocation_info") or {}).get("role")
-            if isinstance(role, str):
-                return role
-    return default
 
 
 def task_json(

@@ -83,7 +83,8 @@ async def _get_json(
     params: Mapping[str, str | int] | None = None,
     *,
     not_found: type[CallRejected] = CallRejected,
-) -> Any:
+) -> Mapping[str, Any]:
+    """The JSON object ``url`` answers; raises the errors of the module docstring."""
     try:
         response = await client.get(url, params=params)
     except httpx.HTTPError as exc:
@@ -93,9 +94,12 @@ async def _get_json(
     if response.status_code != 200:
         raise CallRejected(what, response.status_code, response.text)
     try:
-        return response.json()
+        document = response.json()
     except ValueError as exc:
         raise ProtocolError(f"{what}: {url} did not answer JSON") from exc
+    if not isinstance(document, Mapping):
+        raise ProtocolError(f"{what}: {url} did not answer a JSON object")
+    return document
 
 
 def _client(timeout: float, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
@@ -246,8 +250,7 @@ async def read_file(
             {"path": path, "offset": offset, "length": length},
             not_found=FileNotFound,
         )
-    data = answer.get("data") if isinstance(answer, Mapping) else None
-    at = answer.get("offset") if isinstance(answer, Mapping) else None
+    data, at = answer.get("data"), answer.get("offset")
     if not isinstance(data, str) or not isinstance(at, int) or isinstance(at, bool):
         raise ProtocolError(f"files/read: {agent_url} answered no 'data' string and 'offset' integer")
     return FileChunk(data=data.encode("utf-8", errors="surrogateescape"), offset=at)

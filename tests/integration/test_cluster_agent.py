@@ -545,3 +545,23 @@ async def test_without_switch_user_tasks_run_as_the_agent(tmp_path: Path) -> Non
         await scheduler.wait_for_state("as-agent", "TASK_FINISHED")
         sandbox = _sandbox_of(cluster, "as-agent")
     assert (sandbox / "stdout").read_text() == pwd.getpwuid(os.geteuid()).pw_name + "\n"
+
+
+async def test_allocation_role_is_the_one_the_tasks_resources_were_allocated_to(tmp_path: Path) -> None:
+    """``MESOS_ALLOCATION_ROLE`` (Mesos ``src/slave/slave.cpp``, ``executorEnvironment``) is the
+    role of the resources' ``allocation_info``: a MULTI_ROLE framework's task launched on an
+    offer for ``jobs`` sees ``jobs``."""
+    base = {"PATH": os.environ["PATH"]}
+    async with (
+        running_cluster(tmp_path / "cluster", environment=base) as cluster,
+        subscribed(cluster.master_url, role="jobs") as (client, scheduler),
+    ):
+        offer = await scheduler.next_offer(after=0)
+        task = command_task(offer, "role-dump", "env > env.txt")
+        for resource in task["resources"]:
+            resource["allocation_info"] = {"role": "jobs"}
+        await client.accept([offer["id"]["value"]], launch(task))
+        await scheduler.wait_for_state("role-dump", "TASK_FINISHED")
+        lines = (_sandbox_of(cluster, "role-dump") / "env.txt").read_text().splitlines()
+    environment = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert environment["MESOS_ALLOCATION_ROLE"] == "jobs"

@@ -164,6 +164,7 @@ async def test_state_summary_health_redirect_version_and_metrics(cluster: Embedd
     assert metrics["master/tasks_finished"] == 1.0
     assert metrics["master/tasks_running"] == 0.0
     assert metrics["master/frameworks_active"] == 0.0  # the framework above has disconnected
+    assert metrics["master/frameworks_disconnected"] == metrics["master/frameworks_inactive"] == 1.0
     assert metrics["master/slaves_active"] == 1.0 and metrics["master/elected"] == 1.0
 
 
@@ -172,7 +173,8 @@ async def test_state_summary_health_redirect_version_and_metrics(cluster: Embedd
 
 async def test_agent_state_shows_executors_with_their_directories(cluster: EmbeddedCluster) -> None:
     """The agent's ``/slave(1)/state``: ``flags.work_dir``, frameworks, executors with
-    ``directory`` (the sandbox, under the work dir) and their tasks (src/slave/http.cpp)."""
+    ``directory`` (the sandbox, under the work dir) and their tasks (src/slave/http.cpp); the
+    ``slave/*_used`` metrics count what the running task holds."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "busy", "sleep 30")))
@@ -192,6 +194,7 @@ async def test_agent_state_shows_executors_with_their_directories(cluster: Embed
             assert executor["tasks"][0]["state"] == "TASK_RUNNING"
         metrics = (await _get(cluster.agent_url + "/metrics/snapshot")).json()
         assert metrics["slave/tasks_running"] == 1.0 and metrics["slave/registered"] == 1.0
+        assert metrics["slave/cpus_used"] == 0.1 and metrics["slave/mem_used"] == 32.0  # the task's
         assert (await _get(cluster.agent_url + "/version")).json()["version"].startswith("1.")
         assert (await _get(cluster.agent_url + "/health")).status_code == 200
 
@@ -302,7 +305,7 @@ async def test_files_browse_lists_entries_and_download_sends_bytes(cluster: Embe
 
 async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster: EmbeddedCluster) -> None:
     """``POST /api/v1`` on the master: ``{"type": T, "<t>": {...}}`` per master.proto's
-    Response (docs/operator-http-api.md)."""
+    Response (docs/operator-http-api.md); GET_FLAGS lists the flags ``/master/state`` shows."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "op", "sleep 30")))
@@ -312,6 +315,9 @@ async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster:
         assert health.json() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
         version = (await _call(cluster.master_url, {"type": "GET_VERSION"})).json()
         assert version["get_version"]["version_info"]["version"].startswith("1.")
+        flags = (await _call(cluster.master_url, {"type": "GET_FLAGS"})).json()["get_flags"]["flags"]
+        state_flags = (await _get(cluster.master_url + "/master/state")).json()["flags"]
+        assert {flag["name"]: flag["value"] for flag in flags} == state_flags  # one set of flags
         agents = (await _call(cluster.master_url, {"type": "GET_AGENTS"})).json()["get_agents"]
         (agent,) = agents["agents"]
         assert agent["agent_info"]["id"] == {"value": cluster.agent_id}
@@ -333,7 +339,8 @@ async def test_operator_api_answers_master_calls_in_master_proto_shapes(cluster:
 
 async def test_operator_api_answers_agent_calls_in_agent_proto_shapes(cluster: EmbeddedCluster) -> None:
     """``POST /api/v1`` on the agent (agent.proto): GET_STATE's tasks, executors and frameworks,
-    GET_CONTAINERS with the executor's pid; GET_AGENTS is a master call (400 here)."""
+    GET_FLAGS with the ``work_dir`` of ``/state``, GET_CONTAINERS with the executor's pid;
+    GET_AGENTS is a master call (400 here)."""
     async with subscribed(cluster.master_url) as (client, scheduler):
         offer = await scheduler.next_offer(after=0)
         await client.accept([offer["id"]["value"]], launch(command_task(offer, "here", "sleep 30")))
@@ -342,6 +349,8 @@ async def test_operator_api_answers_agent_calls_in_agent_proto_shapes(cluster: E
         assert health == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
         agent = (await _call(cluster.agent_url, {"type": "GET_AGENT"})).json()["get_agent"]
         assert agent["agent_info"]["id"] == {"value": cluster.agent_id}
+        flags = (await _call(cluster.agent_url, {"type": "GET_FLAGS"})).json()["get_flags"]["flags"]
+        assert {"name": "work_dir", "value": str(cluster.agent.work_dir)} in flags
         state = (await _call(cluster.agent_url, {"type": "GET_STATE"})).json()["get_state"]
         assert [t["task_id"]["value"] for t in state["get_tasks"]["launched_tasks"]] == ["here"]
         frameworks = state["get_frameworks"]["frameworks"]
@@ -425,3 +434,26 @@ async def test_operator_api_lists_and_reads_sandbox_files_on_the_agent(cluster: 
     )
     assert negative.status_code == 400 and "offset" in negative.text
     assert (await _call(cluster.agent_url, {"type": "READ_FILE"})).status_code == 400
+
+
+async def test_state_answers_for_a_task_whose_allocation_info_is_not_an_object(
+    cluster: EmbeddedCluster,
+) -> None:
+    """A task's role on the endpoints is its resources' ``allocation_info.role`` (master.proto's
+    ``Task.role``); a resource whose ``allocation_info`` is not an object names no role, and both
+    the master's and the agent's ``/state`` still answer, with the framework's role ``*``."""
+    async with subscribed(cluster.master_url) as (client, scheduler):
+        offer = await scheduler.next_offer(after=0)
+        task = command_task(offer, "odd", "sleep 30")
+        for resource in task["resources"]:
+            resource["allocation_info"] = "jobs"
+        await client.accept([offer["id"]["value"]], launch(task))
+        await scheduler.wait_for_state("odd", "TASK_RUNNING")
+        master = await _get(cluster.master_url + "/master/state")
+        assert master.status_code == 200
+        (framework,) = master.json()["frameworks"]
+        assert [(t["id"], t["role"]) for t in framework["tasks"]] == [("odd", "*")]
+        agent = await _get(cluster.agent_url + "/slave(1)/state")
+        assert agent.status_code == 200
+        (executor,) = agent.json()["frameworks"][0]["executors"]
+        assert [(t["id"], t["role"]) for t in executor["tasks"]] == [("odd", "*")]

@@ -165,3 +165,19 @@ async def test_an_answer_that_is_not_mesos_json_is_a_protocol_error() -> None:
         await app_sandboxes("http://master", "framework", "app", transport=transport)
     with pytest.raises(ProtocolError):
         await read_file("http://agent", "/x", offset=0, length=1, transport=transport)
+
+
+async def test_json_that_is_not_an_object_is_a_protocol_error() -> None:
+    """Every endpoint read here answers a JSON object (Mesos' docs/endpoints); a peer that
+    answers a JSON array or string instead is a ProtocolError, not a crash."""
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=["not", "an", "object"])
+
+    transport = httpx.MockTransport(listing)
+    with pytest.raises(ProtocolError):
+        await app_sandboxes("http://master", "framework", "app", transport=transport)
+    with pytest.raises(ProtocolError):
+        await task_sandbox("http://master", "framework", "task", transport=transport)
+    with pytest.raises(ProtocolError):
+        await read_file("http://agent", "/x", offset=0, length=1, transport=transport)

@@ -39,6 +39,7 @@ from pathlib import Path
 from server.base.processes import Credentials, ManagedProcess, PidRegistry, ProcessStartError, start_process
 from server.cluster.agent.fetcher import Fetcher, FetchError, UriSpec
 from server.cluster.agent.records import AgentFramework, ExecutorRun
+from server.cluster.resources import resource_role
 from server.cluster.settings import AgentSettings
 from server.mesos.values import JsonObject, duration_seconds, mesos_duration
 
@@ -235,17 +236,18 @@ def describe_exit(returncode: int | None) -> str:
 def _allocation_role(framework: AgentFramework, run: ExecutorRun) -> str:
     """The role the run's resources were allocated to: their ``allocation_info.role``, else the
     framework's role (``*`` by default)."""
-    infos = [run.info, *(task.info for task in run.tasks.values())]
-    for info in infos:
-        for resource in info.get("resources") or []:
-            allocation = resource.get("allocation_info") if isinstance(resource, dict) else None
-            if isinstance(allocation, dict) and isinstance(allocation.get("role"), str):
-                return str(allocation["role"])
+    resources = [
+        resource
+        for info in [run.info, *(task.info for task in run.tasks.values())]
+        for resource in info.get("resources") or []
+    ]
     roles = framework.info.get("roles") or []
-    if roles and isinstance(roles[0], str):
-        return str(roles[0])
     role = framework.info.get("role")
-    return role if isinstance(role, str) and role else "*"
+    if roles and isinstance(roles[0], str):
+        default = str(roles[0])
+    else:
+        default = role if isinstance(role, str) and role else "*"
+    return resource_role(resources, default)
 
 
 def _create_sandbox(sandbox: Path, credentials: Credentials | None) -> None:

@@ -169,9 +169,12 @@ class Agent:
         if run is not None and run.state is ExecutorState.TERMINATING:
             framework.task_owner[task_id] = run
             run.tasks[task_id] = agent_task
-            dropped = "TASK_DROPPED" if framework.has_capability("PARTITION_AWARE") else "TASK_LOST"
             self._statuses.agent_update(
-                run, agent_task, dropped, "REASON_EXECUTOR_TERMINATED", "Executor is terminating"
+                run,
+                agent_task,
+                framework.dropped_task_state,
+                "REASON_EXECUTOR_TERMINATED",
+                "Executor is terminating",
             )
             return
         if run is None:

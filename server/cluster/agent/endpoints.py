@@ -20,7 +20,7 @@ from server.cluster.resources import Resources
 from server.cluster.state import resources_json, task_json, version_json
 from server.mesos.values import JsonObject
 
-__all__ = ["AgentEndpoints", "agent_state", "agent_task_json", "executor_resources"]
+__all__ = ["AgentEndpoints", "agent_flags", "agent_state", "agent_task_json", "executor_resources"]
 
 
 def _framework_role(framework: AgentFramework) -> str:
@@ -47,12 +47,17 @@ def agent_task_json(task: AgentTask, run: ExecutorRun, agent_id: str, role: str)
     )
 
 
-def executor_resources(run: ExecutorRun) -> list[JsonObject]:
-    """What the executor and its live tasks hold, as a ``Resource`` list."""
+def _held(run: ExecutorRun) -> Resources:
+    """What the executor and its live tasks hold."""
     total = Resources.from_json(run.info.get("resources") or [])
     for task in run.live_tasks:
         total = total + Resources.from_json(task.info.get("resources") or [])
-    return total.to_json()
+    return total
+
+
+def executor_resources(run: ExecutorRun) -> list[JsonObject]:
+    """What the executor and its live tasks hold, as a ``Resource`` list."""
+    return _held(run).to_json()
 
 
 def _executor_json(run: ExecutorRun, agent_id: str, role: str) -> JsonObject:
@@ -95,13 +100,22 @@ def _framework_json(framework: AgentFramework, agent_id: str) -> JsonObject:
         document["roles"] = list(info.get("roles") or [])
     else:
         document["role"] = role
-    live = [run for run in framework.executors.values() if run.state is not ExecutorState.TERMINATED]
-    done = [*(run for run in framework.executors.values() if run.state is ExecutorState.TERMINATED)]
+    live, done = framework.runs()
     document["executors"] = [_executor_json(run, agent_id, role) for run in live]
-    document["completed_executors"] = [
-        _executor_json(run, agent_id, role) for run in [*done, *framework.completed_executors]
-    ]
+    document["completed_executors"] = [_executor_json(run, agent_id, role) for run in done]
     return document
+
+
+def agent_flags(agent: Agent) -> dict[str, str]:
+    """The agent's flags as ``/state`` and ``GET_FLAGS`` show them."""
+    return {
+        "work_dir": str(agent.work_dir),
+        "hostname": agent.hostname,
+        "ip": agent.host,
+        "port": str(agent.port),
+        "executor_registration_timeout": f"{agent.settings.executor_registration_timeout}secs",
+        "executor_shutdown_grace_period": f"{agent.settings.executor_shutdown_grace_period}secs",
+    }
 
 
 def agent_state(agent: Agent, *, master_hostname: str, started_at: float) -> JsonObject:
@@ -123,14 +137,7 @@ def agent_state(agent: Agent, *, master_hostname: str, started_at: float) -> Jso
         "reserved_resources_allocated": {},
         "attributes": {},
         "master_hostname": master_hostname,
-        "flags": {
-            "work_dir": str(agent.work_dir),
-            "hostname": agent.hostname,
-            "ip": agent.host,
-            "port": str(agent.port),
-            "executor_registration_timeout": f"{agent.settings.executor_registration_timeout}secs",
-            "executor_shutdown_grace_period": f"{agent.settings.executor_shutdown_grace_period}secs",
-        },
+        "flags": agent_flags(agent),
         "frameworks": [_framework_json(f, agent.agent_id) for f in frameworks if not f.removed],
         "completed_frameworks": [_framework_json(f, agent.agent_id) for f in frameworks if f.removed],
     }
@@ -142,7 +149,7 @@ def agent_metrics(agent: Agent, started_at: float) -> dict[str, float]:
     live = [run for run in runs if run.state is not ExecutorState.TERMINATED]
     used = Resources()
     for run in live:
-        used = used + Resources.from_json(executor_resources(run))
+        used = used + _held(run)
     metrics: dict[str, float] = {
         "slave/registered": 1.0,
         "slave/uptime_secs": time.time() - started_at,

@@ -16,9 +16,9 @@ import base64
 from aiohttp import web
 
 from server.cluster.agent.core import Agent
-from server.cluster.agent.endpoints import agent_metrics, agent_state
+from server.cluster.agent.endpoints import agent_flags, agent_metrics
 from server.cluster.agent.files import MAX_READ_LENGTH, FileRefused, SandboxFiles, group_name, user_name
-from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun, ExecutorState
+from server.cluster.agent.records import AgentFramework, AgentTask, ExecutorRun
 from server.cluster.endpoints import OperatorHandler, serve_operator_call
 from server.cluster.state import seconds_time, version_json
 from server.cluster.wire import CallRefused
@@ -67,10 +67,8 @@ def _payload(call: JsonObject, name: str) -> JsonObject:
 class AgentOperatorApi:
     """The aiohttp handler of the agent's operator API."""
 
-    def __init__(self, agent: Agent, *, master_hostname: str, started_at: float) -> None:
+    def __init__(self, agent: Agent, *, started_at: float) -> None:
         self._agent = agent
-        self._master_hostname = master_hostname
-        self._started_at = started_at
         self._handlers: dict[str, OperatorHandler] = {
             "GET_HEALTH": lambda _: {"healthy": True},
             "GET_VERSION": lambda _: {"version_info": version_json()},
@@ -95,10 +93,7 @@ class AgentOperatorApi:
         return await serve_operator_call(request, AGENT_CALL_TYPES, self._handlers)
 
     def _flags(self) -> list[JsonObject]:
-        flags = agent_state(self._agent, master_hostname=self._master_hostname, started_at=self._started_at)[
-            "flags"
-        ]
-        return [{"name": name, "value": value} for name, value in flags.items()]
+        return [{"name": name, "value": value} for name, value in agent_flags(self._agent).items()]
 
     def _frameworks(self) -> list[AgentFramework]:
         return self._agent.frameworks()
@@ -107,9 +102,9 @@ class AgentOperatorApi:
         live: list[ExecutorRun] = []
         done: list[ExecutorRun] = []
         for framework in self._frameworks():
-            for run in framework.executors.values():
-                (done if run.state is ExecutorState.TERMINATED else live).append(run)
-            done.extend(framework.completed_executors)
+            framework_live, framework_done = framework.runs()
+            live.extend(framework_live)
+            done.extend(framework_done)
         return live, done
 
     def get_frameworks(self) -> JsonObject:

@@ -109,3 +109,16 @@ class AgentFramework:
     def has_capability(self, name: str) -> bool:
         capabilities = self.info.get("capabilities") or []
         return any(isinstance(item, dict) and item.get("type") == name for item in capabilities)
+
+    def runs(self) -> tuple[list[ExecutorRun], list[ExecutorRun]]:
+        """The executor runs not terminated yet, and the terminated ones (those still in
+        ``executors``, then ``completed_executors``)."""
+        live = [run for run in self.executors.values() if run.state is not ExecutorState.TERMINATED]
+        done = [run for run in self.executors.values() if run.state is ExecutorState.TERMINATED]
+        return live, [*done, *self.completed_executors]
+
+    @property
+    def dropped_task_state(self) -> str:
+        """What a task becomes that the agent could not start: ``TASK_DROPPED``, or ``TASK_LOST``
+        without PARTITION_AWARE."""
+        return "TASK_DROPPED" if self.has_capability("PARTITION_AWARE") else "TASK_LOST"

@@ -90,7 +90,7 @@ class RunSupervisor:
             try:
                 await self._containerizer.prepare(framework, run, command)
             except SandboxError as exc:
-                update(run, task, _dropped(framework), "REASON_EXECUTOR_TERMINATED", str(exc))
+                update(run, task, framework.dropped_task_state, "REASON_EXECUTOR_TERMINATED", str(exc))
                 return
             except FetchError as exc:
                 update(
@@ -186,7 +186,9 @@ class RunSupervisor:
             try:
                 await self._containerizer.prepare(framework, run, command)
             except SandboxError as exc:
-                run.termination = Termination(_dropped(framework), "REASON_EXECUTOR_TERMINATED", str(exc))
+                run.termination = Termination(
+                    framework.dropped_task_state, "REASON_EXECUTOR_TERMINATED", str(exc)
+                )
                 return
             except FetchError as exc:
                 run.termination = Termination(
@@ -277,8 +279,3 @@ class RunSupervisor:
             run.timers.append(loop.call_later(grace, self.kill_process, run, process))
         else:
             self.kill_process(run, process)
-
-
-def _dropped(framework: AgentFramework) -> str:
-    """What a task becomes that the agent could not start at all."""
-    return "TASK_DROPPED" if framework.has_capability("PARTITION_AWARE") else "TASK_LOST"

@@ -92,24 +92,21 @@ class Allocator:
         never has its filters checked, and an expiry in the past would ask for an allocation at
         once, again and again."""
         now = self.clock()
-        for key in list(self._filters):
-            live = [item for item in self._filters[key] if item.expires_at > now]
-            if live:
-                self._filters[key] = live
-            else:
-                del self._filters[key]
-        expiries = [item.expires_at for filters in self._filters.values() for item in filters]
+        expiries = [item.expires_at for key in list(self._filters) for item in self._live_filters(key, now)]
         return min(expiries) if expiries else None
 
     def is_filtered(self, framework_id: str, role: str, resources: Resources) -> bool:
-        now = self.clock()
-        key = (framework_id, role)
+        filters = self._live_filters((framework_id, role), self.clock())
+        return any(item.refused.contains(resources) for item in filters)
+
+    def _live_filters(self, key: tuple[str, str], now: float) -> list[_Filter]:
+        """The filters of ``key`` still in force at ``now``; expired ones are forgotten."""
         filters = [item for item in self._filters.get(key, []) if item.expires_at > now]
         if filters:
             self._filters[key] = filters
         else:
             self._filters.pop(key, None)
-        return any(item.refused.contains(resources) for item in filters)
+        return filters
 
     def choose(
         self, available: Resources, total: Resources, candidates: Sequence[Candidate]

@@ -31,6 +31,7 @@ __all__ = [
     "MasterEndpoints",
     "agent_pid",
     "framework_json",
+    "master_flags",
     "master_pid",
     "master_state",
     "master_tasks",
@@ -202,7 +203,8 @@ def _frameworks(master: Master, selected: Callable[[str], bool]) -> tuple[list[J
     return registered, completed
 
 
-def _flags(master: Master) -> dict[str, str]:
+def master_flags(master: Master) -> dict[str, str]:
+    """The master's flags as ``/master/state`` and ``GET_FLAGS`` show them."""
     settings = master.settings
     flags = {
         "hostname": master.host,
@@ -234,7 +236,7 @@ def master_state(master: Master) -> JsonObject:
         "unreachable_slaves": 0,
         "leader": pid,
         "leader_info": master.master_info(),
-        "flags": _flags(master),
+        "flags": master_flags(master),
         "slaves": [_slave_json(master)],
         "recovered_slaves": [],
         "frameworks": registered,
@@ -320,6 +322,8 @@ def master_metrics(master: Master) -> dict[str, float]:
     frameworks = master.frameworks()
     total: Resources = master.agent.resources
     used = master.used_resources()
+    connected = float(sum(1 for f in frameworks if f.connected))
+    disconnected = len(frameworks) - connected
     metrics: dict[str, float] = {
         "master/elected": 1.0,
         "master/uptime_secs": time.time() - master.started_at,
@@ -328,10 +332,10 @@ def master_metrics(master: Master) -> dict[str, float]:
         "master/slaves_connected": 1.0,
         "master/slaves_disconnected": 0.0,
         "master/slaves_unreachable": 0.0,
-        "master/frameworks_active": float(sum(1 for f in frameworks if f.connected)),
-        "master/frameworks_inactive": float(sum(1 for f in frameworks if not f.connected)),
-        "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
-        "master/frameworks_disconnected": float(sum(1 for f in frameworks if not f.connected)),
+        "master/frameworks_active": connected,
+        "master/frameworks_inactive": disconnected,
+        "master/frameworks_connected": connected,
+        "master/frameworks_disconnected": disconnected,
         "master/outstanding_offers": float(sum(len(f.offers) for f in frameworks)),
     }
     for name in ("cpus", "mem", "disk", "gpus"):

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from server.cluster.endpoints import OperatorHandler, serve_operator_call
 from server.cluster.master.core import Master
-from server.cluster.master.endpoints import agent_pid, master_metrics
+from server.cluster.master.endpoints import agent_pid, master_flags, master_metrics
 from server.cluster.master.records import Framework, MasterTask
 from server.cluster.state import VERSION, seconds_time, version_json
 from server.mesos.values import JsonObject, id_object
@@ -73,7 +73,9 @@ class MasterOperatorApi:
         self._handlers: dict[str, OperatorHandler] = {
             "GET_HEALTH": lambda _: {"healthy": True},
             "GET_VERSION": lambda _: {"version_info": version_json()},
-            "GET_FLAGS": lambda _: {"flags": self._flags()},
+            "GET_FLAGS": lambda _: {
+                "flags": [{"name": name, "value": value} for name, value in master_flags(master).items()]
+            },
             "GET_METRICS": lambda _: {
                 "metrics": [{"name": name, "value": value} for name, value in master_metrics(master).items()]
             },
@@ -91,11 +93,6 @@ class MasterOperatorApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         return await serve_operator_call(request, MASTER_CALL_TYPES, self._handlers)
-
-    def _flags(self) -> list[JsonObject]:
-        master = self._master
-        flags = {"hostname": master.host, "ip": master.host, "port": str(master.port)}
-        return [{"name": name, "value": value} for name, value in flags.items()]
 
     def _all_frameworks(self) -> tuple[list[Framework], list[Framework]]:
         return self._master.frameworks(), self._master.completed_frameworks()
