@@ -163,6 +163,13 @@ class Stack:
             )
             assert trigger.status_code == 200, trigger.text
         eventually(lambda: runs(self.results, "sleeper_job"), timeout=30)
+        # The shard writes its start line, then starts ``sleep 60``: wait for the process too, so a
+        # snapshot of the tree taken now holds it.
+        eventually(
+            lambda: any("sleep 60" in p.command for p in tree(self.process.pid)),
+            timeout=10,
+            what="the shard's sleep 60 running",
+        )
 
     def ports_taken(self) -> list[str]:
         return [name for name, port in self.ports.items() if port_in_use(port)]
