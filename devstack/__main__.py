@@ -48,6 +48,7 @@ from devstack.stack import (
     wait_for_port,
 )
 from server.base.processes import become_subreaper, live_processes, set_parent_death_signal
+from server.base.signals import StopSignals
 from server.settings import DEFAULT_GRPC_ADDRESS
 
 log = logging.getLogger("devstack")
@@ -195,9 +196,7 @@ def main() -> int:
 
 def keep(launcher: int) -> int:
     """The keeper: start the stack, watch it, stop all of it; the exit status."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = StopSignals(signal.SIGTERM, signal.SIGINT).event
     set_parent_death_signal(signal.SIGTERM, launcher)
     if not become_subreaper():
         log.warning("cannot become a child subreaper: processes orphaned inside the stack may outlive it")

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 
+from server.base.signals import StopSignals
 from server.domain.errors import ConfigurationError
 from server.settings import Settings
 from server.wiring import build
@@ -46,29 +47,22 @@ def main() -> int:
             "ZooKeeper at %s not reachable yet; answering UNAVAILABLE until it is", settings.zk_servers
         )
 
-    stop_requested = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if stop_requested.is_set():
-            return
-        stop_requested.set()
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        threading.Thread(
-            target=server.stop,
-            kwargs={"grace": CALL_GRACE_SECONDS, "timeout": SHUTDOWN_SECONDS - 0.5},
-            name="shutdown",
-            daemon=True,
-        ).start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_signals = StopSignals(signal.SIGTERM, signal.SIGINT)
     log.info(
         "ElasticJob-Cloud API ready on %s (namespace %s, %s mode)",
         settings.grpc_address,
         settings.zk_namespace,
         "development" if settings.development else "production",
     )
-    stop_requested.wait()
+    stop_signals.event.wait()
+    received = stop_signals.received
+    log.info("received %s, shutting down", received.name if received is not None else "a stop signal")
+    threading.Thread(
+        target=server.stop,
+        kwargs={"grace": CALL_GRACE_SECONDS, "timeout": SHUTDOWN_SECONDS - 0.5},
+        name="shutdown",
+        daemon=True,
+    ).start()
     if server.wait(SHUTDOWN_SECONDS):
         log.info("stopped")
     else:
