@@ -23,11 +23,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from devstack.stack import StartupError, free_port
 from server.base.processes import set_parent_death_signal
+
+if TYPE_CHECKING:
+    import pytest
 
 __all__ = ["PostgresServer", "postgres_binaries", "postgres_server"]
 
@@ -210,3 +214,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.remove()
+
+
+def trace_database_url(request: pytest.FixtureRequest, kind: str, directory: Path) -> str:
+    """A fresh trace store URL of ``kind`` (a parametrized fixture's ``sqlite`` or
+    ``postgresql``): a SQLite file in ``directory``, or a new database on the session PostgreSQL."""
+    if kind == "sqlite":
+        return f"sqlite:///{directory / 'trace.db'}"
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    return postgres.create_database()

@@ -20,7 +20,7 @@ from devstack.stack import ZooKeeperServer, free_port
 from server.domain.trace import ExecutionEvent, StatusSource, StatusTrace
 from server.trace.store import TraceStore
 from testkit.harness import Stack, running_stack
-from testkit.postgres import PostgresServer
+from testkit.postgres import trace_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +40,7 @@ def traced(
     request: pytest.FixtureRequest, zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("events")
-    if request.param == "sqlite":
-        url = f"sqlite:///{work / 'trace.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        url = postgres.create_database()
+    url = trace_database_url(request, request.param, work)
     with running_stack(zk_server.connect_string, work, event_trace_rdb_url=url, timezone="UTC") as stack:
         _fill(_store(stack))
         yield stack

@@ -29,7 +29,7 @@ from server.trace.store import TraceStore
 from testkit.e2e import System, running_system
 from testkit.harness import Stack, running_stack, unique_name
 from testkit.polling import eventually
-from testkit.postgres import PostgresServer
+from testkit.postgres import trace_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -99,11 +99,7 @@ def traced(
     request: pytest.FixtureRequest, zk_server: ZooKeeperServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("last_runs")
-    if request.param == "sqlite":
-        url = f"sqlite:///{work / 'trace.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        url = postgres.create_database()
+    url = trace_database_url(request, request.param, work)
     with running_stack(zk_server.connect_string, work, event_trace_rdb_url=url, timezone="UTC") as stack:
         yield stack
 

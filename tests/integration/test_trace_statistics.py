@@ -16,7 +16,7 @@ import pytest
 from server.domain.trace import ExecutionEvent
 from server.trace.statistics import StatisticsAggregator, StatisticsReader
 from server.trace.store import TraceStore
-from testkit.postgres import PostgresServer
+from testkit.postgres import trace_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,7 @@ DAY0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TraceStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'trace.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        url = postgres.create_database()
+    url = trace_database_url(request, request.param, tmp_path)
     trace_store = TraceStore(url)
     trace_store.create_tables()
     yield trace_store

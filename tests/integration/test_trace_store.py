@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from server.domain.trace import ExecutionEvent, ExecutionSource, StatusSource, StatusTrace
 from server.trace.store import HistoryQuery, TraceStore
-from testkit.postgres import PostgresServer
+from testkit.postgres import trace_database_url
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +26,7 @@ T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TraceStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'var' / 'trace.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        url = postgres.create_database()
+    url = trace_database_url(request, request.param, tmp_path / "var")
     trace_store = TraceStore(url)
     trace_store.create_tables()
     yield trace_store
